@@ -1,0 +1,181 @@
+//! The seed-compatible `CHAOS_*` environment variables.
+
+use std::time::Duration;
+
+use super::{Abort, Config, ConfigError, Delay, Rule};
+
+/// Names of the environment variables read by
+/// [`Chaos::from_env`](crate::Chaos::from_env).
+///
+/// They follow the seed's Python middleware, so a deployment that already
+/// sets them keeps working. An empty value counts as unset.
+pub mod vars {
+    /// `true`/`false`/`1`/`0` (any case): the master switch. Default off.
+    pub const ENABLED: &str = "CHAOS_ENABLED";
+    /// `0.0..=1.0`: the fraction of calls aborted.
+    pub const FAILURE_RATE: &str = "CHAOS_FAILURE_RATE";
+    /// A whole number of milliseconds N: every call that is not aborted waits
+    /// a uniform random `0..=N` ms.
+    pub const LATENCY_MS: &str = "CHAOS_LATENCY_MS";
+    /// The HTTP status of aborts, `200..=599`. Default 503.
+    pub const ABORT_STATUS: &str = "CHAOS_ABORT_STATUS";
+    /// A `u64` seed that makes every random decision repeatable.
+    pub const SEED: &str = "CHAOS_SEED";
+}
+
+/// The name of the catch-all rule built from the environment variables.
+pub(crate) const ENV_RULE: &str = "env";
+
+/// What the environment variables say.
+#[derive(Debug)]
+pub(crate) struct EnvSettings {
+    pub(crate) enabled: bool,
+    pub(crate) config: Config,
+}
+
+impl EnvSettings {
+    /// Reads the variables through `lookup` (so tests need not touch the
+    /// process environment).
+    pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |var: &str| lookup(var).filter(|v| !v.trim().is_empty());
+
+        let enabled = match get(vars::ENABLED) {
+            None => false,
+            Some(v) => parse_bool(&v).ok_or_else(|| env_err(vars::ENABLED, &v, "expected true, false, 1 or 0"))?,
+        };
+        let rate = match get(vars::FAILURE_RATE) {
+            None => 0.0,
+            Some(v) => {
+                let rate: f64 =
+                    v.trim().parse().map_err(|_| env_err(vars::FAILURE_RATE, &v, "expected a number from 0.0 to 1.0"))?;
+                if !(0.0..=1.0).contains(&rate) {
+                    return Err(env_err(vars::FAILURE_RATE, &v, "must be between 0.0 and 1.0"));
+                }
+                rate
+            }
+        };
+        let latency_ms = match get(vars::LATENCY_MS) {
+            None => 0,
+            Some(v) => v
+                .trim()
+                .parse::<u64>()
+                .map_err(|_| env_err(vars::LATENCY_MS, &v, "expected a whole number of milliseconds (0 or more)"))?,
+        };
+        let status = match get(vars::ABORT_STATUS) {
+            None => 503,
+            Some(v) => match v.trim().parse::<u16>() {
+                Ok(s) if (200..=599).contains(&s) => s,
+                _ => return Err(env_err(vars::ABORT_STATUS, &v, "expected an HTTP status from 200 to 599")),
+            },
+        };
+        let seed = match get(vars::SEED) {
+            None => None,
+            Some(v) => {
+                Some(v.trim().parse::<u64>().map_err(|_| env_err(vars::SEED, &v, "expected an unsigned 64-bit integer"))?)
+            }
+        };
+
+        let mut config = Config { seed, rules: Vec::new() };
+        if rate > 0.0 || latency_ms > 0 {
+            let mut rule = Rule::new(ENV_RULE).abort_first(true);
+            if rate > 0.0 {
+                rule = rule.abort(Abort::status(status).percentage(rate * 100.0));
+            }
+            if latency_ms > 0 {
+                rule = rule.delay(Delay::uniform(Duration::ZERO, Duration::from_millis(latency_ms)).percentage(100.0));
+            }
+            config.rules.push(rule);
+        }
+        Ok(EnvSettings { enabled, config })
+    }
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" => Some(true),
+        "false" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+fn env_err(var: &'static str, value: &str, reason: &str) -> ConfigError {
+    ConfigError::Env { var, value: value.to_owned(), reason: reason.to_owned() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn read(pairs: &[(&str, &str)]) -> Result<EnvSettings, ConfigError> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        EnvSettings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_are_off_and_empty() {
+        let s = read(&[]).unwrap();
+        assert!(!s.enabled);
+        assert!(s.config.rules.is_empty());
+        assert_eq!(s.config.seed, None);
+    }
+
+    #[test]
+    fn builds_one_catch_all_rule() {
+        let s = read(&[
+            ("CHAOS_ENABLED", "TRUE"),
+            ("CHAOS_FAILURE_RATE", "0.25"),
+            ("CHAOS_LATENCY_MS", "40"),
+            ("CHAOS_ABORT_STATUS", "500"),
+            ("CHAOS_SEED", "7"),
+        ])
+        .unwrap();
+        assert!(s.enabled);
+        assert_eq!(s.config.seed, Some(7));
+        let [rule] = s.config.rules.as_slice() else { panic!("one rule expected") };
+        assert_eq!(rule.name, "env");
+        assert!(rule.abort_first);
+        assert!(rule.when.is_empty());
+        let abort = rule.abort.as_ref().unwrap();
+        assert_eq!(abort.status, Some(500));
+        assert_eq!(abort.percentage, Some(25.0));
+        let delay = rule.delay.as_ref().unwrap();
+        assert_eq!((delay.min, delay.max), (Some(Duration::ZERO), Some(Duration::from_millis(40))));
+        assert_eq!(delay.percentage, Some(100.0));
+    }
+
+    #[test]
+    fn every_bad_value_names_its_variable_and_value() {
+        let cases = [
+            ("CHAOS_ENABLED", "yes please"),
+            ("CHAOS_FAILURE_RATE", "1.5"),
+            ("CHAOS_FAILURE_RATE", "-0.1"),
+            ("CHAOS_FAILURE_RATE", "NaN"),
+            ("CHAOS_FAILURE_RATE", "ten percent"),
+            ("CHAOS_LATENCY_MS", "-5"),
+            ("CHAOS_LATENCY_MS", "50ms"),
+            ("CHAOS_ABORT_STATUS", "99"),
+            ("CHAOS_ABORT_STATUS", "600"),
+            ("CHAOS_ABORT_STATUS", "teapot"),
+            ("CHAOS_SEED", "-1"),
+        ];
+        for (var, value) in cases {
+            let err = read(&[("CHAOS_ENABLED", "true"), (var, value)]).unwrap_err();
+            match &err {
+                ConfigError::Env { var: v, value: got, .. } => {
+                    assert_eq!((*v, got.as_str()), (var, value));
+                }
+                other => panic!("{var}={value}: unexpected {other:?}"),
+            }
+            let msg = err.to_string();
+            assert!(msg.contains(var) && msg.contains(value), "{msg}");
+        }
+    }
+
+    #[test]
+    fn empty_values_count_as_unset() {
+        let s = read(&[("CHAOS_ENABLED", ""), ("CHAOS_FAILURE_RATE", " ")]).unwrap();
+        assert!(!s.enabled);
+        assert!(s.config.rules.is_empty());
+    }
+}

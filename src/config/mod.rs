@@ -1,0 +1,633 @@
+//! The user-facing configuration model.
+//!
+//! A [`Config`] is an ordered list of [`Rule`]s. Each rule has a name, a
+//! [`Match`] saying which calls it applies to, and up to two faults: an
+//! [`Abort`] and a [`Delay`], each with its own trigger (`percentage` or
+//! `every`). The same model is read from environment variables
+//! ([`Chaos::from_env`](crate::Chaos::from_env)), built in code, or
+//! deserialized with serde from TOML, YAML or JSON.
+//!
+//! A `Config` is only a description: [`Chaos::update`](crate::Chaos::update)
+//! validates it and compiles it into the engine's plan. Any invalid field is
+//! rejected with a [`ConfigError`] that names the rule, the field and the
+//! value; nothing is clamped silently, and the previous plan stays in force.
+//!
+//! # Semantics
+//!
+//! - Rules are evaluated in order; the first rule whose `match` holds decides.
+//!   Later rules are not consulted for that call.
+//! - Within a rule, the delay and the abort are rolled independently (as in
+//!   Envoy and Istio): a call may be delayed, aborted, both (delayed, then
+//!   aborted) or neither. Set [`Rule::abort_first`] to roll the abort first
+//!   and skip the delay of an aborted call, as the seed's Python middleware
+//!   does.
+//! - `percentage` is a share of matching calls in `0..=100` (fractions
+//!   allowed); `0` is a hard off and `100` is always. `every = N` fires on
+//!   exactly the N-th, 2N-th, ... matching call instead.
+//! - `max_injections` caps the number of calls the rule faults in total.
+//!
+//! # Example
+//!
+//! ```
+//! use std::time::Duration;
+//! use mischief::config::{Abort, Config, Delay, Match, Rule};
+//!
+//! let config = Config::new()
+//!     .rule(
+//!         Rule::new("slow-payments")
+//!             .when(Match::new().path_prefix("/payments").method("POST"))
+//!             .delay(Delay::uniform(Duration::from_millis(50), Duration::from_millis(200)).percentage(25.0))
+//!             .abort(Abort::status(503).percentage(5.0)),
+//!     )
+//!     .rule(Rule::new("every-third-search").when(Match::new().path("/search")).abort(Abort::status(429).every(3)));
+//! assert_eq!(config.rules.len(), 2);
+//!
+//! // The same configuration, as it would be written in a TOML file.
+//! let toml = r#"
+//! [[rules]]
+//! name = "slow-payments"
+//! match = { path = { prefix = "/payments" }, method = "POST" }
+//! delay = { min = "50ms", max = "200ms", percentage = 25 }
+//! abort = { status = 503, percentage = 5 }
+//!
+//! [[rules]]
+//! name = "every-third-search"
+//! match = { path = "/search" }
+//! abort = { status = 429, every = 3 }
+//! "#;
+//! # let _ = toml;
+//! ```
+
+pub(crate) mod duration;
+mod env;
+mod error;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::de::{self, Deserializer};
+use serde::{Deserialize, Serialize};
+
+pub use crate::fault::GrpcCode;
+pub(crate) use env::EnvSettings;
+pub use env::vars;
+pub use error::ConfigError;
+
+/// The whole fault-injection configuration: an ordered list of rules.
+///
+/// See the [module documentation](self) for the semantics.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Config {
+    /// Seed for every random decision. With a seed, the n-th random draw of
+    /// the engine is always the same, so a run with sequential calls repeats
+    /// exactly. Without one, each thread seeds its own generator from the OS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// The rules, evaluated in order; the first that matches a call decides.
+    #[serde(default)]
+    pub rules: Vec<Rule>,
+}
+
+impl Config {
+    /// An empty configuration: no rules, nothing is injected.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends a rule.
+    #[must_use]
+    pub fn rule(mut self, rule: Rule) -> Self {
+        self.rules.push(rule);
+        self
+    }
+
+    /// Sets the seed for random decisions.
+    #[must_use]
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+}
+
+/// One rule: which calls it applies to, and what it does to them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Rule {
+    /// A unique, non-empty name. It appears in tracing events, in
+    /// [`Status`](crate::Status) and in the faults themselves.
+    pub name: String,
+    /// Which calls the rule applies to; an empty match applies to every call.
+    #[serde(rename = "match", default, skip_serializing_if = "Match::is_empty")]
+    pub when: Match,
+    /// The abort fault, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abort: Option<Abort>,
+    /// The delay fault, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay: Option<Delay>,
+    /// The most calls this rule may fault in total; after that it only counts
+    /// them (as `skipped`). Reset when the configuration is replaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_injections: Option<u64>,
+    /// Roll the abort first, and do not delay a call that is aborted (the
+    /// order of the seed's Python middleware). By default both are rolled
+    /// independently and an aborted call may be delayed first.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub abort_first: bool,
+}
+
+impl Rule {
+    /// A rule with the given name that matches every call and has no fault yet.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self { name: name.into(), ..Self::default() }
+    }
+
+    /// Restricts the calls the rule applies to.
+    #[must_use]
+    pub fn when(mut self, when: Match) -> Self {
+        self.when = when;
+        self
+    }
+
+    /// Sets the abort fault.
+    #[must_use]
+    pub fn abort(mut self, abort: Abort) -> Self {
+        self.abort = Some(abort);
+        self
+    }
+
+    /// Sets the delay fault.
+    #[must_use]
+    pub fn delay(mut self, delay: Delay) -> Self {
+        self.delay = Some(delay);
+        self
+    }
+
+    /// Caps the number of calls this rule faults.
+    #[must_use]
+    pub fn max_injections(mut self, max: u64) -> Self {
+        self.max_injections = Some(max);
+        self
+    }
+
+    /// Rolls the abort first and skips the delay of aborted calls.
+    #[must_use]
+    pub fn abort_first(mut self, yes: bool) -> Self {
+        self.abort_first = yes;
+        self
+    }
+}
+
+/// Where a call enters the engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Door {
+    /// An inbound request through [`http::ChaosLayer`](crate::http::ChaosLayer)
+    /// (axum, hyper, tonic; gRPC requests included).
+    Http,
+    /// A call through [`service::ChaosLayer`](crate::service::ChaosLayer).
+    Service,
+    /// An outbound request through the reqwest middleware.
+    Client,
+    /// A named fault point in a function (`#[chaos]`, `chaos_point!`).
+    Point,
+}
+
+impl Door {
+    pub(crate) const ALL: [Door; 4] = [Door::Http, Door::Service, Door::Client, Door::Point];
+
+    /// The lowercase name used in configuration files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Door::Http => "http",
+            Door::Service => "service",
+            Door::Client => "client",
+            Door::Point => "point",
+        }
+    }
+
+    pub(crate) fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+/// A string matcher: exact, prefix or glob.
+///
+/// In a file, a plain string is an exact match unless it contains `*`, in
+/// which case it is a glob: `"/users/*"`, `"payments.*"`, `"*.internal"`.
+/// In a glob, `*` matches any run of characters (including `/` and `.`) and
+/// every other character matches itself. The explicit forms are
+/// `{ exact = "..." }`, `{ prefix = "..." }` and `{ glob = "..." }`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum StrMatch {
+    /// The whole string equals this.
+    Exact(String),
+    /// The string starts with this.
+    Prefix(String),
+    /// The string matches this glob (`*` is any run of characters).
+    Glob(String),
+}
+
+impl StrMatch {
+    /// A plain string: a glob if it contains `*`, otherwise exact.
+    pub fn auto(s: impl Into<String>) -> Self {
+        let s = s.into();
+        if s.contains('*') { StrMatch::Glob(s) } else { StrMatch::Exact(s) }
+    }
+
+    pub(crate) fn pattern(&self) -> &str {
+        match self {
+            StrMatch::Exact(s) | StrMatch::Prefix(s) | StrMatch::Glob(s) => s,
+        }
+    }
+}
+
+impl From<&str> for StrMatch {
+    fn from(s: &str) -> Self {
+        StrMatch::auto(s)
+    }
+}
+
+impl From<String> for StrMatch {
+    fn from(s: String) -> Self {
+        StrMatch::auto(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for StrMatch {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "lowercase", deny_unknown_fields)]
+        enum Explicit {
+            Exact(String),
+            Prefix(String),
+            Glob(String),
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Repr {
+            Plain(String),
+            Explicit(Explicit),
+        }
+        match Repr::deserialize(d).map_err(|_| {
+            de::Error::custom("expected a string, or one of { exact = \"...\" }, { prefix = \"...\" }, { glob = \"...\" }")
+        })? {
+            Repr::Plain(s) => Ok(StrMatch::auto(s)),
+            Repr::Explicit(Explicit::Exact(s)) => Ok(StrMatch::Exact(s)),
+            Repr::Explicit(Explicit::Prefix(s)) => Ok(StrMatch::Prefix(s)),
+            Repr::Explicit(Explicit::Glob(s)) => Ok(StrMatch::Glob(s)),
+        }
+    }
+}
+
+/// A condition on one header.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct HeaderMatch {
+    /// The header name (case-insensitive).
+    pub name: String,
+    /// The header must be present with exactly this value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub equals: Option<String>,
+    /// `true`: the header must be present (the default when `equals` is not
+    /// given); `false`: it must be absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub present: Option<bool>,
+}
+
+/// Which calls a rule applies to. Every field that is set must hold; an
+/// empty `Match` holds for every call.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Match {
+    /// The doors the call may enter by (`http`, `service`, `client`, `point`).
+    /// One door or a list; empty means any door.
+    #[serde(default, deserialize_with = "doors", skip_serializing_if = "Vec::is_empty")]
+    pub door: Vec<Door>,
+    /// HTTP methods (`GET`, `POST`, ...). One method or a list; empty means any.
+    #[serde(default, deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")]
+    pub method: Vec<String>,
+    /// The request path (without the query).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<StrMatch>,
+    /// The host: the URI's host, or the `Host` header without its port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<StrMatch>,
+    /// The port, where the door knows it (client requests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// The name of a [`service::ChaosLayer`](crate::service::ChaosLayer), a
+    /// named HTTP layer or a fault point.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<StrMatch>,
+    /// Conditions on request headers; all must hold.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<HeaderMatch>,
+    /// The gRPC service (`package.Service`); only gRPC requests match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grpc_service: Option<StrMatch>,
+    /// The gRPC method (`Method`); only gRPC requests match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grpc_method: Option<StrMatch>,
+}
+
+impl Match {
+    /// A match that holds for every call.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `true` when no condition is set.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// Adds a door the call may enter by.
+    #[must_use]
+    pub fn door(mut self, door: Door) -> Self {
+        self.door.push(door);
+        self
+    }
+
+    /// Adds an HTTP method.
+    #[must_use]
+    pub fn method(mut self, method: impl Into<String>) -> Self {
+        self.method.push(method.into());
+        self
+    }
+
+    /// Matches the path: exact, or a glob if it contains `*`.
+    #[must_use]
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = Some(StrMatch::auto(path));
+        self
+    }
+
+    /// Matches paths starting with `prefix`.
+    #[must_use]
+    pub fn path_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.path = Some(StrMatch::Prefix(prefix.into()));
+        self
+    }
+
+    /// Matches the host: exact, or a glob if it contains `*`.
+    #[must_use]
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.host = Some(StrMatch::auto(host));
+        self
+    }
+
+    /// Matches the port.
+    #[must_use]
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = Some(port);
+        self
+    }
+
+    /// Matches the layer or point name: exact, or a glob if it contains `*`.
+    #[must_use]
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(StrMatch::auto(name));
+        self
+    }
+
+    /// Requires a header with exactly this value.
+    #[must_use]
+    pub fn header_equals(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push(HeaderMatch { name: name.into(), equals: Some(value.into()), present: None });
+        self
+    }
+
+    /// Requires a header to be present (`true`) or absent (`false`).
+    #[must_use]
+    pub fn header_present(mut self, name: impl Into<String>, present: bool) -> Self {
+        self.headers.push(HeaderMatch { name: name.into(), equals: None, present: Some(present) });
+        self
+    }
+
+    /// Matches the gRPC service (`package.Service`), exact or glob.
+    #[must_use]
+    pub fn grpc_service(mut self, service: impl Into<String>) -> Self {
+        self.grpc_service = Some(StrMatch::auto(service));
+        self
+    }
+
+    /// Matches the gRPC method name, exact or glob.
+    #[must_use]
+    pub fn grpc_method(mut self, method: impl Into<String>) -> Self {
+        self.grpc_method = Some(StrMatch::auto(method));
+        self
+    }
+}
+
+/// A gRPC status code in a configuration: a name (`"UNAVAILABLE"`,
+/// `"unavailable"`, `"Unavailable"`) or a number (`14`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum GrpcStatus {
+    /// A numeric code.
+    Code(i64),
+    /// A code name.
+    Name(String),
+}
+
+impl From<GrpcCode> for GrpcStatus {
+    fn from(code: GrpcCode) -> Self {
+        GrpcStatus::Name(code.name().to_owned())
+    }
+}
+
+/// The abort fault: answer at once with an error instead of running the call.
+///
+/// On the HTTP layer this is a response with `status`; on a gRPC request it
+/// is a trailers-only response with `grpc_status` (or `UNAVAILABLE` when only
+/// an HTTP status is given); on the service layer and in functions it is an
+/// [`InjectedFault`](crate::InjectedFault) error.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Abort {
+    /// The HTTP status of the answer (`200..=599`); 503 when neither this
+    /// nor `grpc_status` is given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// The gRPC status code for gRPC requests (`1..=16` or its name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grpc_status: Option<GrpcStatus>,
+    /// A human-readable message: the `grpc-message` of gRPC aborts and the
+    /// message of [`InjectedFault`](crate::InjectedFault).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The body of an HTTP abort (defaults to the message).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// Extra headers on an HTTP abort.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// Share of matching calls aborted, `0..=100`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percentage: Option<f64>,
+    /// Abort exactly every N-th matching call instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every: Option<u64>,
+}
+
+impl Abort {
+    /// An abort with an HTTP status. Set a trigger with
+    /// [`percentage`](Self::percentage) or [`every`](Self::every).
+    pub fn status(status: u16) -> Self {
+        Self { status: Some(status), ..Self::default() }
+    }
+
+    /// An abort with a gRPC status code.
+    pub fn grpc(code: GrpcCode) -> Self {
+        Self { grpc_status: Some(code.into()), ..Self::default() }
+    }
+
+    /// Also answers gRPC requests with this code.
+    #[must_use]
+    pub fn with_grpc(mut self, code: GrpcCode) -> Self {
+        self.grpc_status = Some(code.into());
+        self
+    }
+
+    /// Sets the message.
+    #[must_use]
+    pub fn message(mut self, message: impl Into<String>) -> Self {
+        self.message = Some(message.into());
+        self
+    }
+
+    /// Sets the HTTP body.
+    #[must_use]
+    pub fn body(mut self, body: impl Into<String>) -> Self {
+        self.body = Some(body.into());
+        self
+    }
+
+    /// Adds a header to HTTP aborts.
+    #[must_use]
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.insert(name.into(), value.into());
+        self
+    }
+
+    /// Aborts this share of matching calls (`0..=100`).
+    #[must_use]
+    pub fn percentage(mut self, percentage: f64) -> Self {
+        self.percentage = Some(percentage);
+        self
+    }
+
+    /// Aborts every N-th matching call.
+    #[must_use]
+    pub fn every(mut self, n: u64) -> Self {
+        self.every = Some(n);
+        self
+    }
+}
+
+/// The delay fault: wait before the call goes on.
+///
+/// Exactly one shape must be given: `fixed`; `min` and `max` (uniform, both
+/// inclusive); or `base` and `jitter` (uniform in `base ± jitter`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Delay {
+    /// Always wait this long.
+    #[serde(default, with = "duration::option", skip_serializing_if = "Option::is_none")]
+    pub fixed: Option<Duration>,
+    /// Lower bound of a uniform delay.
+    #[serde(default, with = "duration::option", skip_serializing_if = "Option::is_none")]
+    pub min: Option<Duration>,
+    /// Upper bound of a uniform delay.
+    #[serde(default, with = "duration::option", skip_serializing_if = "Option::is_none")]
+    pub max: Option<Duration>,
+    /// Centre of a jittered delay.
+    #[serde(default, with = "duration::option", skip_serializing_if = "Option::is_none")]
+    pub base: Option<Duration>,
+    /// Half-width of a jittered delay; at most `base`.
+    #[serde(default, with = "duration::option", skip_serializing_if = "Option::is_none")]
+    pub jitter: Option<Duration>,
+    /// Share of matching calls delayed, `0..=100`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percentage: Option<f64>,
+    /// Delay exactly every N-th matching call instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every: Option<u64>,
+}
+
+impl Delay {
+    /// A fixed delay.
+    pub fn fixed(d: Duration) -> Self {
+        Self { fixed: Some(d), ..Self::default() }
+    }
+
+    /// A uniform delay in `min..=max`.
+    pub fn uniform(min: Duration, max: Duration) -> Self {
+        Self { min: Some(min), max: Some(max), ..Self::default() }
+    }
+
+    /// A delay uniform in `base - jitter ..= base + jitter`.
+    pub fn jittered(base: Duration, jitter: Duration) -> Self {
+        Self { base: Some(base), jitter: Some(jitter), ..Self::default() }
+    }
+
+    /// Delays this share of matching calls (`0..=100`).
+    #[must_use]
+    pub fn percentage(mut self, percentage: f64) -> Self {
+        self.percentage = Some(percentage);
+        self
+    }
+
+    /// Delays every N-th matching call.
+    #[must_use]
+    pub fn every(mut self, n: u64) -> Self {
+        self.every = Some(n);
+        self
+    }
+}
+
+fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    match OneOrMany::deserialize(d) {
+        Ok(OneOrMany::One(t)) => Ok(vec![t]),
+        Ok(OneOrMany::Many(v)) => Ok(v),
+        Err(_) => Err(de::Error::custom("expected a string or a list of strings")),
+    }
+}
+
+fn doors<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Door>, D::Error> {
+    one_or_many(d)?.iter().map(|s| s.parse().map_err(de::Error::custom)).collect()
+}
+
+impl std::str::FromStr for Door {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Door::ALL
+            .into_iter()
+            .find(|d| d.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| format!("unknown door {s:?}, expected one of http, service, client, point"))
+    }
+}
+
+impl std::fmt::Display for Door {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -1,0 +1,262 @@
+//! What a call looks like to the engine ([`Target`]) and what the engine
+//! decides about it ([`Decision`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{HeaderMap, Method, Request, header};
+
+use super::Chaos;
+use super::plan::{CompiledAbort, CompiledRule};
+use super::stats::RuleStats;
+use crate::config::Door;
+use crate::fault::{FaultKind, InjectedFault};
+
+/// A description of one call, borrowed from the call itself, for rule
+/// matching. Doors build it; build one yourself to call
+/// [`Chaos::decide`] from your own code.
+///
+/// ```
+/// use mischief::{Door, Target};
+/// let target = Target::new(Door::Client).host("payments.internal").port(8443).path("/charge");
+/// # let _ = target;
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct Target<'a> {
+    pub(crate) door: Door,
+    pub(crate) name: Option<&'a str>,
+    pub(crate) method: Option<&'a Method>,
+    pub(crate) path: Option<&'a str>,
+    host: Option<&'a str>,
+    pub(crate) port: Option<u16>,
+    pub(crate) headers: Option<&'a HeaderMap>,
+    grpc: Option<(&'a str, &'a str)>,
+}
+
+impl<'a> Target<'a> {
+    /// A call entering by `door`, with nothing else known yet.
+    pub fn new(door: Door) -> Self {
+        Target { door, name: None, method: None, path: None, host: None, port: None, headers: None, grpc: None }
+    }
+
+    /// A named fault point (door `point`).
+    pub fn point(name: &'a str) -> Self {
+        Self::new(Door::Point).name(name)
+    }
+
+    /// An HTTP request entering by `door`: method, path, host, port and
+    /// headers are taken from it. The host falls back to the `Host` header,
+    /// and gRPC requests (`content-type: application/grpc*`) expose their
+    /// service and method, both looked up only if a rule asks.
+    pub fn from_request<B>(door: Door, req: &'a Request<B>) -> Self {
+        let uri = req.uri();
+        Target {
+            door,
+            name: None,
+            method: Some(req.method()),
+            path: Some(uri.path()),
+            host: uri.host(),
+            port: uri.port_u16(),
+            headers: Some(req.headers()),
+            grpc: None,
+        }
+    }
+
+    /// Sets the name (of a layer or fault point).
+    #[must_use]
+    pub fn name(mut self, name: &'a str) -> Self {
+        self.name = Some(name);
+        self
+    }
+
+    /// Sets the HTTP method.
+    #[must_use]
+    pub fn method(mut self, method: &'a Method) -> Self {
+        self.method = Some(method);
+        self
+    }
+
+    /// Sets the path.
+    #[must_use]
+    pub fn path(mut self, path: &'a str) -> Self {
+        self.path = Some(path);
+        self
+    }
+
+    /// Sets the host.
+    #[must_use]
+    pub fn host(mut self, host: &'a str) -> Self {
+        self.host = Some(host);
+        self
+    }
+
+    /// Sets the port.
+    #[must_use]
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = Some(port);
+        self
+    }
+
+    /// Sets the headers.
+    #[must_use]
+    pub fn headers(mut self, headers: &'a HeaderMap) -> Self {
+        self.headers = Some(headers);
+        self
+    }
+
+    /// Sets the gRPC service and method explicitly.
+    #[must_use]
+    pub fn grpc(mut self, service: &'a str, method: &'a str) -> Self {
+        self.grpc = Some((service, method));
+        self
+    }
+
+    /// The door.
+    pub fn door(&self) -> Door {
+        self.door
+    }
+
+    /// The host, or else the `Host` header without its port.
+    pub fn host_name(&self) -> Option<&'a str> {
+        self.host.or_else(|| {
+            let h = self.headers?.get(header::HOST)?.to_str().ok()?;
+            Some(strip_port(h))
+        })
+    }
+
+    /// `true` for a gRPC request: its content type is `application/grpc*`,
+    /// or its gRPC service was set explicitly.
+    pub fn is_grpc(&self) -> bool {
+        self.grpc.is_some() || self.headers.is_some_and(is_grpc)
+    }
+
+    /// The gRPC service and method, from an explicit setting or from the
+    /// path `/package.Service/Method` of a gRPC request.
+    pub fn grpc_parts(&self) -> Option<(&'a str, &'a str)> {
+        if self.grpc.is_some() {
+            return self.grpc;
+        }
+        if !self.headers.is_some_and(is_grpc) {
+            return None;
+        }
+        let (service, method) = self.path?.strip_prefix('/')?.split_once('/')?;
+        (!service.is_empty() && !method.is_empty() && !method.contains('/')).then_some((service, method))
+    }
+}
+
+/// `true` when the headers say `content-type: application/grpc*`.
+pub(crate) fn is_grpc(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
+}
+
+fn strip_port(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        // [v6]:port
+        return rest.split_once(']').map_or(host, |(h, _)| h);
+    }
+    match host.rsplit_once(':') {
+        Some((h, port)) if !h.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    }
+}
+
+/// What the engine decided for one call: pass, or inject a delay, an abort,
+/// or both (delay first).
+///
+/// The doors act on it; code that calls [`Chaos::decide`] directly can read
+/// it with [`delay`](Self::delay) and [`fault`](Self::fault).
+#[derive(Debug)]
+#[must_use]
+pub struct Decision {
+    injection: Option<Injection>,
+}
+
+impl Decision {
+    /// Nothing is injected.
+    pub const PASS: Decision = Decision { injection: None };
+
+    pub(crate) fn inject(injection: Injection) -> Self {
+        Decision { injection: Some(injection) }
+    }
+
+    /// `true` when nothing is injected.
+    #[inline]
+    pub fn is_pass(&self) -> bool {
+        self.injection.is_none()
+    }
+
+    /// How long to wait before going on (or before aborting).
+    pub fn delay(&self) -> Option<Duration> {
+        self.injection.as_ref()?.delay
+    }
+
+    /// The fault to fail with after the delay, if the call is to be aborted.
+    pub fn fault(&self) -> Option<InjectedFault> {
+        let inj = self.injection.as_ref()?;
+        inj.abort.then(|| inj.fault())
+    }
+
+    /// The name of the rule that decided, unless the call passes.
+    pub fn rule(&self) -> Option<&str> {
+        Some(&self.injection.as_ref()?.rule.name)
+    }
+
+    #[inline]
+    pub(crate) fn into_injection(self) -> Option<Injection> {
+        self.injection
+    }
+}
+
+/// A fault the engine decided to inject, holding its rule.
+#[derive(Debug)]
+pub(crate) struct Injection {
+    pub(crate) rule: Arc<CompiledRule>,
+    pub(crate) delay: Option<Duration>,
+    pub(crate) abort: bool,
+}
+
+impl Injection {
+    /// The abort settings, when this injection aborts.
+    pub(crate) fn abort_spec(&self) -> Option<&CompiledAbort> {
+        if self.abort { self.rule.abort.as_ref() } else { None }
+    }
+
+    pub(crate) fn fault(&self) -> InjectedFault {
+        let abort = self.rule.abort.as_ref();
+        InjectedFault::new(
+            Arc::clone(&self.rule.name),
+            FaultKind::Abort,
+            abort.map_or(http::StatusCode::SERVICE_UNAVAILABLE, |a| a.status),
+            abort.map_or(crate::fault::GrpcCode::Unavailable, |a| a.grpc),
+            abort.and_then(|a| a.message.clone()),
+        )
+    }
+
+    /// Called by a door when it is about to issue the abort (at once, or
+    /// after the delay). Returns `false` when the kill switch went off in the
+    /// meantime: then the call must go on instead. Counts and traces the
+    /// abort otherwise.
+    pub(crate) fn confirm_abort(&self, chaos: &Chaos) -> bool {
+        if !self.abort {
+            return false;
+        }
+        if self.delay.is_some() && !chaos.is_enabled() {
+            tracing::debug!(target: "mischief", rule = %self.rule.name, "abort cancelled: chaos was disabled during the delay");
+            return false;
+        }
+        RuleStats::add(&self.rule.stats.aborted);
+        if let Some(a) = &self.rule.abort {
+            tracing::debug!(
+                target: "mischief",
+                rule = %self.rule.name,
+                fault = "abort",
+                status = a.status.as_u16(),
+                grpc_status = a.grpc.as_i32(),
+                "injected fault"
+            );
+        }
+        true
+    }
+}

@@ -1,0 +1,249 @@
+//! Pre-compiled matchers: string patterns, globs, and the per-rule `match`.
+
+use http::{HeaderName, HeaderValue, Method};
+
+use crate::config::{ConfigError, Match, StrMatch};
+use crate::engine::Target;
+
+/// A glob with `*` as its only wildcard, split into its literal pieces.
+#[derive(Debug)]
+pub(crate) struct Glob {
+    /// Literal pieces between stars; at least two (a leading and a trailing
+    /// piece, either possibly empty).
+    parts: Box<[Box<str>]>,
+    min_len: usize,
+}
+
+impl Glob {
+    pub(crate) fn new(pattern: &str) -> Self {
+        let parts: Box<[Box<str>]> = pattern.split('*').map(Box::from).collect();
+        let min_len = parts.iter().map(|p| p.len()).sum();
+        Self { parts, min_len }
+    }
+
+    pub(crate) fn matches(&self, s: &str) -> bool {
+        let (first, rest) = match self.parts.split_first() {
+            Some(x) => x,
+            None => return s.is_empty(),
+        };
+        let Some((last, middle)) = rest.split_last() else {
+            return s == &**first;
+        };
+        if s.len() < self.min_len || !s.starts_with(&**first) || !s.ends_with(&**last) {
+            return false;
+        }
+        // Leftmost matching of each middle piece is optimal for `*`-only globs.
+        let mut hay = &s[first.len()..s.len() - last.len()];
+        for piece in middle.iter().filter(|p| !p.is_empty()) {
+            match hay.find(&**piece) {
+                Some(i) => hay = &hay[i + piece.len()..],
+                None => return false,
+            }
+        }
+        true
+    }
+}
+
+/// A compiled [`StrMatch`].
+#[derive(Debug)]
+pub(crate) enum StrMatcher {
+    Exact(Box<str>),
+    Prefix(Box<str>),
+    Glob(Glob),
+}
+
+impl StrMatcher {
+    pub(crate) fn compile(m: &StrMatch) -> Result<Self, String> {
+        if m.pattern().is_empty() {
+            return Err("the pattern must not be empty".into());
+        }
+        Ok(match m {
+            StrMatch::Exact(s) => StrMatcher::Exact(s.as_str().into()),
+            StrMatch::Prefix(s) => StrMatcher::Prefix(s.as_str().into()),
+            StrMatch::Glob(s) if !s.contains('*') => StrMatcher::Exact(s.as_str().into()),
+            StrMatch::Glob(s) => StrMatcher::Glob(Glob::new(s)),
+        })
+    }
+
+    #[inline]
+    pub(crate) fn matches(&self, s: &str) -> bool {
+        match self {
+            StrMatcher::Exact(p) => s == &**p,
+            StrMatcher::Prefix(p) => s.starts_with(&**p),
+            StrMatcher::Glob(g) => g.matches(s),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct HeaderCond {
+    name: HeaderName,
+    /// `Some`: must equal; `None`: must be present (`present`) or absent.
+    equals: Option<HeaderValue>,
+    present: bool,
+}
+
+/// A compiled [`Match`].
+#[derive(Debug)]
+pub(crate) struct Matcher {
+    /// `true` when no condition is set: every call matches.
+    any: bool,
+    /// Bit set of doors; 0 means any door.
+    doors: u8,
+    methods: Box<[Method]>,
+    path: Option<StrMatcher>,
+    host: Option<StrMatcher>,
+    port: Option<u16>,
+    name: Option<StrMatcher>,
+    headers: Box<[HeaderCond]>,
+    grpc_service: Option<StrMatcher>,
+    grpc_method: Option<StrMatcher>,
+}
+
+impl Matcher {
+    pub(crate) fn compile(m: &Match, index: usize, rule: &str) -> Result<Self, ConfigError> {
+        let err = |field: &str, value: &dyn std::fmt::Debug, reason: String| {
+            ConfigError::field(index, rule, format!("match.{field}"), value, reason)
+        };
+        let str_matcher = |field: &str, m: &Option<StrMatch>| -> Result<Option<StrMatcher>, ConfigError> {
+            m.as_ref().map(|m| StrMatcher::compile(m).map_err(|reason| err(field, &m.pattern(), reason))).transpose()
+        };
+        let methods = m
+            .method
+            .iter()
+            .map(|s| {
+                Method::from_bytes(s.trim().to_ascii_uppercase().as_bytes())
+                    .map_err(|_| err("method", s, "not a valid HTTP method".into()))
+            })
+            .collect::<Result<Box<[Method]>, _>>()?;
+        let headers = m
+            .headers
+            .iter()
+            .map(|h| {
+                let name = HeaderName::from_bytes(h.name.trim().as_bytes())
+                    .map_err(|_| err("headers.name", &h.name, "not a valid header name".into()))?;
+                let equals = h
+                    .equals
+                    .as_ref()
+                    .map(|v| {
+                        HeaderValue::from_str(v)
+                            .map_err(|_| err("headers.equals", v, "not a valid header value".into()))
+                    })
+                    .transpose()?;
+                if equals.is_some() && h.present == Some(false) {
+                    return Err(err(
+                        "headers.present",
+                        &false,
+                        format!("header {:?} cannot both equal a value and be absent", h.name),
+                    ));
+                }
+                Ok(HeaderCond { name, equals, present: h.present.unwrap_or(true) })
+            })
+            .collect::<Result<Box<[HeaderCond]>, _>>()?;
+        Ok(Matcher {
+            any: m.is_empty(),
+            doors: m.door.iter().fold(0, |acc, d| acc | d.bit()),
+            methods,
+            path: str_matcher("path", &m.path)?,
+            host: str_matcher("host", &m.host)?,
+            port: m.port,
+            name: str_matcher("name", &m.name)?,
+            headers,
+            grpc_service: str_matcher("grpc_service", &m.grpc_service)?,
+            grpc_method: str_matcher("grpc_method", &m.grpc_method)?,
+        })
+    }
+
+    /// Does the call match? Cheap checks (door, method, port) come first;
+    /// header lookups and gRPC parsing only when a condition needs them.
+    #[inline]
+    pub(crate) fn matches(&self, t: &Target<'_>) -> bool {
+        if self.any {
+            return true;
+        }
+        self.matches_slow(t)
+    }
+
+    fn matches_slow(&self, t: &Target<'_>) -> bool {
+        if self.doors != 0 && self.doors & t.door.bit() == 0 {
+            return false;
+        }
+        if !self.methods.is_empty() && !t.method.is_some_and(|m| self.methods.contains(m)) {
+            return false;
+        }
+        if self.port.is_some() && self.port != t.port {
+            return false;
+        }
+        if !opt_matches(&self.path, t.path) || !opt_matches(&self.name, t.name) {
+            return false;
+        }
+        if self.host.is_some() && !opt_matches(&self.host, t.host_name()) {
+            return false;
+        }
+        for h in self.headers.iter() {
+            let found = t.headers.and_then(|map| map.get(&h.name));
+            let ok = match (&h.equals, found) {
+                (Some(want), Some(got)) => want == got,
+                (Some(_), None) => false,
+                (None, found) => found.is_some() == h.present,
+            };
+            if !ok {
+                return false;
+            }
+        }
+        if self.grpc_service.is_some() || self.grpc_method.is_some() {
+            let Some((service, method)) = t.grpc_parts() else { return false };
+            if !opt_matches(&self.grpc_service, Some(service)) || !opt_matches(&self.grpc_method, Some(method)) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+#[inline]
+fn opt_matches(m: &Option<StrMatcher>, s: Option<&str>) -> bool {
+    match m {
+        None => true,
+        Some(m) => s.is_some_and(|s| m.matches(s)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        let cases = [
+            ("payments.*", "payments.charge", true),
+            ("payments.*", "payments.", true),
+            ("payments.*", "payment.charge", false),
+            ("*.internal", "db.internal", true),
+            ("*.internal", "db.internal.example", false),
+            ("/users/*/posts", "/users/42/posts", true),
+            ("/users/*/posts", "/users/posts", false),
+            ("a*b*c", "abc", true),
+            ("a*b*c", "aXbYbZc", true),
+            ("a*b*c", "acb", false),
+            ("*", "", true),
+            ("**", "anything", true),
+            ("ab*ba", "aba", false),
+            ("ab*ba", "abba", true),
+        ];
+        for (pattern, s, want) in cases {
+            assert_eq!(Glob::new(pattern).matches(s), want, "{pattern} vs {s}");
+        }
+    }
+
+    #[test]
+    fn str_matchers() {
+        let m = |sm: StrMatch, s: &str| StrMatcher::compile(&sm).unwrap().matches(s);
+        assert!(m(StrMatch::auto("/health"), "/health"));
+        assert!(!m(StrMatch::auto("/health"), "/healthz"));
+        assert!(m(StrMatch::Prefix("/api".into()), "/api/v1"));
+        assert!(m(StrMatch::Glob("/a*".into()), "/abc"));
+        assert!(m(StrMatch::Glob("/exact".into()), "/exact"));
+        assert!(StrMatcher::compile(&StrMatch::Exact(String::new())).is_err());
+    }
+}

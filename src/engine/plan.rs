@@ -1,0 +1,323 @@
+//! Validation: a [`Config`] compiled into a [`Plan`].
+
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+
+use super::matcher::Matcher;
+use super::rng::Rng;
+use super::stats::RuleStats;
+use crate::config::{Abort, Config, ConfigError, Delay, GrpcStatus, Rule};
+use crate::fault::GrpcCode;
+
+/// The validated, compiled form of a [`Config`]. Only a valid plan is ever
+/// installed.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    pub(crate) rules: Box<[Arc<CompiledRule>]>,
+    pub(crate) rng: Rng,
+    pub(crate) generation: u64,
+    pub(crate) config: Config,
+}
+
+#[derive(Debug)]
+pub(crate) struct CompiledRule {
+    pub(crate) name: Arc<str>,
+    pub(crate) matcher: Matcher,
+    pub(crate) abort: Option<CompiledAbort>,
+    pub(crate) delay: Option<CompiledDelay>,
+    pub(crate) max_injections: Option<u64>,
+    pub(crate) injections: AtomicU64,
+    pub(crate) abort_first: bool,
+    pub(crate) stats: Arc<RuleStats>,
+}
+
+/// When a fault fires.
+#[derive(Debug)]
+pub(crate) enum Trigger {
+    Never,
+    Always,
+    /// Fires when a uniform `u64` is below the threshold.
+    Chance(u64),
+    /// Fires on the n-th, 2n-th, ... matching call.
+    Every { n: u64, seen: AtomicU64 },
+}
+
+impl Trigger {
+    #[inline]
+    pub(crate) fn fires(&self, rng: &Rng) -> bool {
+        match self {
+            Trigger::Never => false,
+            Trigger::Always => true,
+            Trigger::Chance(t) => rng.next_u64() < *t,
+            Trigger::Every { n, seen } => (seen.fetch_add(1, Ordering::Relaxed) + 1) % n == 0,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct CompiledAbort {
+    pub(crate) trigger: Trigger,
+    pub(crate) status: StatusCode,
+    pub(crate) grpc: GrpcCode,
+    pub(crate) message: Option<Arc<str>>,
+    /// The body of HTTP aborts (the configured body, else the message).
+    pub(crate) body: Bytes,
+    /// The headers of HTTP aborts: the configured ones and `x-mischief-rule`.
+    pub(crate) http_headers: HeaderMap,
+    /// The headers of a trailers-only gRPC abort: `content-type`,
+    /// `grpc-status` and `grpc-message`.
+    pub(crate) grpc_headers: HeaderMap,
+}
+
+/// The header naming the rule that aborted an HTTP request.
+pub(crate) const RULE_HEADER: &str = "x-mischief-rule";
+
+#[derive(Debug)]
+pub(crate) struct CompiledDelay {
+    pub(crate) trigger: Trigger,
+    /// Uniform in `min ..= min + span`, in nanoseconds.
+    min_ns: u64,
+    span_ns: u64,
+}
+
+impl CompiledDelay {
+    #[inline]
+    pub(crate) fn sample(&self, rng: &Rng) -> Duration {
+        let extra = if self.span_ns == 0 { 0 } else { rng.up_to(self.span_ns) };
+        Duration::from_nanos(self.min_ns.saturating_add(extra))
+    }
+}
+
+impl Plan {
+    /// An empty plan: nothing matches.
+    pub(crate) fn empty() -> Self {
+        Plan { rules: Box::new([]), rng: Rng::Thread, generation: 0, config: Config::default() }
+    }
+
+    /// Validates `config` and compiles it. Counters of rules whose name is
+    /// also in `previous` carry over.
+    pub(crate) fn compile(config: &Config, previous: &Plan) -> Result<Plan, ConfigError> {
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        let mut rules = Vec::with_capacity(config.rules.len());
+        for (index, rule) in config.rules.iter().enumerate() {
+            if let Some(first) = seen.insert(rule.name.as_str(), index) {
+                return Err(ConfigError::field(
+                    index,
+                    &rule.name,
+                    "name",
+                    &rule.name,
+                    format!("duplicate rule name, also used by rule #{first}"),
+                ));
+            }
+            let stats = previous
+                .rules
+                .iter()
+                .find(|r| *r.name == *rule.name)
+                .map(|r| Arc::clone(&r.stats))
+                .unwrap_or_default();
+            rules.push(Arc::new(compile_rule(index, rule, stats)?));
+        }
+        Ok(Plan {
+            rules: rules.into_boxed_slice(),
+            rng: Rng::new(config.seed),
+            generation: previous.generation + 1,
+            config: config.clone(),
+        })
+    }
+}
+
+fn compile_rule(index: usize, rule: &Rule, stats: Arc<RuleStats>) -> Result<CompiledRule, ConfigError> {
+    let name = rule.name.as_str();
+    let err = |field: &str, value: &dyn Debug, reason: &str| ConfigError::field(index, name, field, value, reason);
+    if name.trim().is_empty() {
+        return Err(err("name", &name, "must not be empty"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(err("name", &name, "must not contain control characters"));
+    }
+    if rule.abort.is_none() && rule.delay.is_none() {
+        return Err(err("abort", &"none", "the rule has no fault: give `abort`, `delay` or both"));
+    }
+    Ok(CompiledRule {
+        name: Arc::from(name),
+        matcher: Matcher::compile(&rule.when, index, name)?,
+        abort: rule.abort.as_ref().map(|a| compile_abort(index, name, a)).transpose()?,
+        delay: rule.delay.as_ref().map(|d| compile_delay(index, name, d)).transpose()?,
+        max_injections: rule.max_injections,
+        injections: AtomicU64::new(0),
+        abort_first: rule.abort_first,
+        stats,
+    })
+}
+
+fn trigger(
+    index: usize,
+    rule: &str,
+    fault: &str,
+    percentage: Option<f64>,
+    every: Option<u64>,
+) -> Result<Trigger, ConfigError> {
+    match (percentage, every) {
+        (Some(p), None) => {
+            if !p.is_finite() || !(0.0..=100.0).contains(&p) {
+                return Err(ConfigError::field(index, rule, format!("{fault}.percentage"), p, "must be between 0 and 100"));
+            }
+            Ok(if p == 0.0 {
+                Trigger::Never
+            } else if p == 100.0 {
+                Trigger::Always
+            } else {
+                // 2^64 * p / 100, exact enough: f64 has 53 bits of mantissa.
+                Trigger::Chance((p / 100.0 * 18_446_744_073_709_551_616.0) as u64)
+            })
+        }
+        (None, Some(0)) => Err(ConfigError::field(index, rule, format!("{fault}.every"), 0, "must be at least 1")),
+        (None, Some(n)) => Ok(Trigger::Every { n, seen: AtomicU64::new(0) }),
+        (Some(p), Some(n)) => Err(ConfigError::field(
+            index,
+            rule,
+            format!("{fault}.every"),
+            n,
+            format!("`percentage` ({p}) and `every` cannot both be set"),
+        )),
+        (None, None) => Err(ConfigError::field(
+            index,
+            rule,
+            format!("{fault}.percentage"),
+            "none",
+            "give `percentage` (0 to 100) or `every` (N)",
+        )),
+    }
+}
+
+fn compile_abort(index: usize, rule: &str, a: &Abort) -> Result<CompiledAbort, ConfigError> {
+    let err = |field: &str, value: &dyn Debug, reason: &str| {
+        ConfigError::field(index, rule, format!("abort.{field}"), value, reason)
+    };
+    let status = match a.status {
+        None => StatusCode::SERVICE_UNAVAILABLE,
+        Some(s) if (200..=599).contains(&s) => {
+            StatusCode::from_u16(s).map_err(|_| err("status", &s, "not an HTTP status"))?
+        }
+        Some(s) => return Err(err("status", &s, "must be an HTTP status from 200 to 599")),
+    };
+    let grpc = match &a.grpc_status {
+        None => GrpcCode::Unavailable,
+        Some(GrpcStatus::Code(n)) => match GrpcCode::from_i64(*n) {
+            Some(GrpcCode::Ok) | None => return Err(err("grpc_status", n, "must be a gRPC error code from 1 to 16")),
+            Some(code) => code,
+        },
+        Some(GrpcStatus::Name(s)) => match GrpcCode::from_name(s) {
+            Some(GrpcCode::Ok) => return Err(err("grpc_status", s, "OK is not an error code")),
+            Some(code) => code,
+            None => {
+                return Err(err("grpc_status", s, "unknown gRPC code; use a name such as UNAVAILABLE or a number 1 to 16"));
+            }
+        },
+    };
+    let mut http_headers = HeaderMap::new();
+    for (k, v) in &a.headers {
+        let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| err("headers", k, "not a valid header name"))?;
+        let value = HeaderValue::from_str(v).map_err(|_| err("headers", v, "not a valid header value"))?;
+        http_headers.append(name, value);
+    }
+    if let Ok(v) = HeaderValue::from_str(rule) {
+        http_headers.insert(RULE_HEADER, v);
+    }
+    let default_message = format!("chaos: abort injected by rule `{rule}`");
+    let mut grpc_headers = HeaderMap::new();
+    grpc_headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+    grpc_headers.insert("grpc-status", HeaderValue::from(grpc.as_i32()));
+    let grpc_message = percent_encode(a.message.as_deref().unwrap_or(&default_message));
+    if let Ok(v) = HeaderValue::from_str(&grpc_message) {
+        grpc_headers.insert("grpc-message", v);
+    }
+    let body = a.body.clone().or_else(|| a.message.clone()).unwrap_or(default_message);
+    Ok(CompiledAbort {
+        trigger: trigger(index, rule, "abort", a.percentage, a.every)?,
+        status,
+        grpc,
+        message: a.message.as_deref().map(Arc::from),
+        body: Bytes::from(body),
+        http_headers,
+        grpc_headers,
+    })
+}
+
+fn compile_delay(index: usize, rule: &str, d: &Delay) -> Result<CompiledDelay, ConfigError> {
+    let err = |field: &str, value: &dyn Debug, reason: &str| {
+        ConfigError::field(index, rule, format!("delay.{field}"), value, reason)
+    };
+    let ns = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+    let fmt = |d: Option<Duration>| d.map(crate::config::duration::format);
+    let (min, max) = match (d.fixed, d.min, d.max, d.base, d.jitter) {
+        (Some(f), None, None, None, None) => (f, f),
+        (None, Some(min), Some(max), None, None) => {
+            if min > max {
+                return Err(err("min", &fmt(Some(min)), &format!("must not exceed max ({})", fmt(Some(max)).unwrap_or_default())));
+            }
+            (min, max)
+        }
+        (None, None, None, Some(base), Some(jitter)) => {
+            if jitter > base {
+                return Err(err(
+                    "jitter",
+                    &fmt(Some(jitter)),
+                    &format!("must not exceed base ({})", fmt(Some(base)).unwrap_or_default()),
+                ));
+            }
+            (base - jitter, base + jitter)
+        }
+        (fixed, min, max, base, jitter) => {
+            let given: Vec<&str> = [("fixed", fixed), ("min", min), ("max", max), ("base", base), ("jitter", jitter)]
+                .into_iter()
+                .filter_map(|(n, v)| v.map(|_| n))
+                .collect();
+            return Err(ConfigError::field(
+                index,
+                rule,
+                "delay",
+                &given,
+                "give exactly one shape: `fixed`, or `min` and `max`, or `base` and `jitter`",
+            ));
+        }
+    };
+    Ok(CompiledDelay {
+        trigger: trigger(index, rule, "delay", d.percentage, d.every)?,
+        min_ns: ns(min),
+        span_ns: ns(max) - ns(min),
+    })
+}
+
+/// Percent-encodes a `grpc-message` as the gRPC HTTP/2 protocol asks: bytes
+/// outside printable ASCII, and `%` itself, become `%XX`.
+fn percent_encode(message: &str) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(message.len());
+    for b in message.bytes() {
+        if (0x20..=0x7e).contains(&b) && b != b'%' {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percent_encode;
+
+    #[test]
+    fn grpc_message_encoding() {
+        assert_eq!(percent_encode("plain text"), "plain text");
+        assert_eq!(percent_encode("50% off\n"), "50%25 off%0A");
+        assert_eq!(percent_encode("caf\u{e9}"), "caf%C3%A9");
+    }
+}

@@ -1,0 +1,196 @@
+//! The fault kinds and the error a caller sees when one is injected.
+
+use std::fmt;
+use std::sync::Arc;
+
+use http::StatusCode;
+
+/// The kind of an injected fault.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum FaultKind {
+    /// The call was held back for a while, then went on.
+    Delay,
+    /// The call was answered with an error instead of running.
+    Abort,
+}
+
+impl FaultKind {
+    /// The lowercase name used in tracing events and status.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FaultKind::Delay => "delay",
+            FaultKind::Abort => "abort",
+        }
+    }
+}
+
+impl fmt::Display for FaultKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The error of a call that mischief aborted on purpose.
+///
+/// The service layer returns it boxed (downcast the `BoxError` to find it);
+/// functions under `#[chaos]` receive it through `E: From<InjectedFault>`.
+/// It says which rule fired and what it would answer over HTTP and gRPC.
+///
+/// ```
+/// # fn handle(err: Box<dyn std::error::Error + Send + Sync>) {
+/// if let Some(fault) = err.downcast_ref::<mischief::InjectedFault>() {
+///     eprintln!("rule {} injected {}", fault.rule(), fault.kind());
+/// }
+/// # }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InjectedFault {
+    rule: Arc<str>,
+    kind: FaultKind,
+    status: StatusCode,
+    grpc: GrpcCode,
+    message: Option<Arc<str>>,
+}
+
+impl InjectedFault {
+    pub(crate) fn new(
+        rule: Arc<str>,
+        kind: FaultKind,
+        status: StatusCode,
+        grpc: GrpcCode,
+        message: Option<Arc<str>>,
+    ) -> Self {
+        Self { rule, kind, status, grpc, message }
+    }
+
+    /// The name of the rule that injected the fault.
+    pub fn rule(&self) -> &str {
+        &self.rule
+    }
+
+    /// What was injected.
+    pub fn kind(&self) -> FaultKind {
+        self.kind
+    }
+
+    /// The HTTP status an HTTP door answers with.
+    pub fn http_status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The gRPC code a gRPC door answers with.
+    pub fn grpc_code(&self) -> GrpcCode {
+        self.grpc
+    }
+
+    /// The configured message, if any.
+    pub fn message(&self) -> Option<&str> {
+        self.message.as_deref()
+    }
+}
+
+impl fmt::Display for InjectedFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "chaos: {} injected by rule `{}`", self.kind, self.rule)?;
+        if let Some(m) = &self.message {
+            write!(f, ": {m}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for InjectedFault {}
+
+macro_rules! grpc_codes {
+    ($($variant:ident = $num:literal, $name:literal;)*) => {
+        /// A gRPC status code.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum GrpcCode {
+            $(
+                #[doc = concat!("`", $name, "` (", stringify!($num), ")")]
+                $variant = $num,
+            )*
+        }
+
+        impl GrpcCode {
+            /// The code for a number, if it is one of `0..=16`.
+            pub fn from_i64(n: i64) -> Option<Self> {
+                match n {
+                    $($num => Some(GrpcCode::$variant),)*
+                    _ => None,
+                }
+            }
+
+            /// The canonical name, e.g. `UNAVAILABLE`.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(GrpcCode::$variant => $name,)*
+                }
+            }
+
+            /// The code for a name: `UNAVAILABLE`, `unavailable`,
+            /// `Unavailable` and `DEADLINE_EXCEEDED`/`DeadlineExceeded` all work.
+            pub fn from_name(name: &str) -> Option<Self> {
+                let norm = |s: &str| -> String {
+                    s.chars().filter(|c| *c != '_').map(|c| c.to_ascii_lowercase()).collect()
+                };
+                let wanted = norm(name.trim());
+                [$(GrpcCode::$variant),*].into_iter().find(|c| norm(c.name()) == wanted)
+            }
+        }
+    };
+}
+
+grpc_codes! {
+    Ok = 0, "OK";
+    Cancelled = 1, "CANCELLED";
+    Unknown = 2, "UNKNOWN";
+    InvalidArgument = 3, "INVALID_ARGUMENT";
+    DeadlineExceeded = 4, "DEADLINE_EXCEEDED";
+    NotFound = 5, "NOT_FOUND";
+    AlreadyExists = 6, "ALREADY_EXISTS";
+    PermissionDenied = 7, "PERMISSION_DENIED";
+    ResourceExhausted = 8, "RESOURCE_EXHAUSTED";
+    FailedPrecondition = 9, "FAILED_PRECONDITION";
+    Aborted = 10, "ABORTED";
+    OutOfRange = 11, "OUT_OF_RANGE";
+    Unimplemented = 12, "UNIMPLEMENTED";
+    Internal = 13, "INTERNAL";
+    Unavailable = 14, "UNAVAILABLE";
+    DataLoss = 15, "DATA_LOSS";
+    Unauthenticated = 16, "UNAUTHENTICATED";
+}
+
+impl GrpcCode {
+    /// The numeric value sent in `grpc-status`.
+    pub fn as_i32(self) -> i32 {
+        self as i32
+    }
+}
+
+impl fmt::Display for GrpcCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.name(), self.as_i32())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_names_and_numbers_round_trip() {
+        for n in 0..=16 {
+            let code = GrpcCode::from_i64(n).unwrap();
+            assert_eq!(i64::from(code.as_i32()), n);
+            assert_eq!(GrpcCode::from_name(code.name()), Some(code));
+        }
+        assert_eq!(GrpcCode::from_name("deadlineExceeded"), Some(GrpcCode::DeadlineExceeded));
+        assert_eq!(GrpcCode::from_name("unavailable"), Some(GrpcCode::Unavailable));
+        assert_eq!(GrpcCode::from_name("NOPE"), None);
+        assert_eq!(GrpcCode::from_i64(17), None);
+    }
+}

@@ -1,0 +1,61 @@
+//! A Tower layer that injects faults into `http::Request` services: axum
+//! routers, hyper services and tonic servers.
+//!
+//! Requests are described to the engine with door [`Door::Http`], their
+//! method, path, host, headers and (for gRPC requests) service and method.
+//!
+//! - A **delay** holds the request before the inner service sees it. It
+//!   needs a Tokio runtime (axum, hyper and tonic always run in one); outside
+//!   a runtime the delay is skipped.
+//! - An **abort** answers without calling the inner service. An HTTP request
+//!   gets the configured status, headers and an `x-mischief-rule` header
+//!   naming the rule. A gRPC request (`content-type: application/grpc*`)
+//!   gets a trailers-only response: HTTP 200 with `grpc-status` (the
+//!   configured code, or `UNAVAILABLE`) and `grpc-message`, which clients
+//!   such as tonic report as a `Status` with that code.
+//!
+//! Abort responses use the inner service's body type. By default the body is
+//! `ResBody::default()` (empty), which works with every body type that
+//! implements `Default` (axum's, tonic's, `http_body_util::Empty`/`Full`).
+//! To send the configured body or message, tell the layer how to build a
+//! body from bytes with [`ChaosLayer::abort_body`].
+//!
+//! # Example
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use mischief::{Chaos, config::{Abort, Config, Match, Rule}, http::ChaosLayer};
+//!
+//! let chaos = Chaos::new(
+//!     Config::new().rule(Rule::new("flaky-users").when(Match::new().path_prefix("/users")).abort(Abort::status(503).percentage(5.0))),
+//! )?;
+//! let app: Router = Router::new()
+//!     .route("/users/{id}", get(|| async { "alice" }))
+//!     .layer(ChaosLayer::new(chaos).abort_body(axum::body::Body::from));
+//! # Ok::<(), mischief::ConfigError>(())
+//! ```
+//!
+//! With tonic:
+//!
+//! ```no_run
+//! # async fn run(svc: tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health>) -> Result<(), Box<dyn std::error::Error>> {
+//! let chaos = mischief::Chaos::from_env()?;
+//! tonic::transport::Server::builder()
+//!     .layer(mischief::http::ChaosLayer::new(chaos))
+//!     .add_service(svc)
+//!     .serve("127.0.0.1:50051".parse()?)
+//!     .await?;
+//! # Ok(()) }
+//! ```
+//!
+//! [`Door::Http`]: crate::Door::Http
+
+mod future;
+mod layer;
+mod response;
+mod service;
+
+pub use future::ResponseFuture;
+pub use layer::ChaosLayer;
+pub use response::{AbortBody, EmptyBody};
+pub use service::ChaosService;

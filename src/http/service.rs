@@ -1,0 +1,94 @@
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use tower_service::Service;
+
+use super::future::ResponseFuture;
+use super::{AbortBody, EmptyBody};
+use crate::delayed::{self, Start};
+use crate::{Chaos, Door, Target};
+
+/// Injects faults into the requests of an HTTP service. Made by
+/// [`ChaosLayer`](super::ChaosLayer); see the [module docs](super).
+///
+/// The inner service must be `Clone`: a delayed request keeps the service
+/// that was polled ready and leaves a clone in its place, as Tower requires.
+#[derive(Clone)]
+pub struct ChaosService<S, M = EmptyBody> {
+    inner: S,
+    chaos: Chaos,
+    name: Option<Arc<str>>,
+    body: M,
+}
+
+impl<S> ChaosService<S> {
+    /// Wraps `inner`, driven by `chaos`.
+    pub fn new(inner: S, chaos: Chaos) -> Self {
+        Self::from_parts(inner, chaos, None, EmptyBody)
+    }
+}
+
+impl<S, M> ChaosService<S, M> {
+    pub(crate) fn from_parts(inner: S, chaos: Chaos, name: Option<Arc<str>>, body: M) -> Self {
+        Self { inner, chaos, name, body }
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, M, ReqBody, ResBody> Service<Request<ReqBody>> for ChaosService<S, M>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    M: AbortBody<ResBody> + Clone,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S, ReqBody, M>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    #[inline]
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let name = self.name.as_deref();
+        let start = delayed::start(&mut self.inner, &self.chaos, req, |req| {
+            let target = Target::from_request(Door::Http, req);
+            self.chaos.decide(&match name {
+                Some(name) => target.name(name),
+                None => target,
+            })
+        });
+        match start {
+            Start::Pass(fut) => ResponseFuture::inner(fut),
+            Start::Delay(delayed) => ResponseFuture::delayed(delayed, self.body.clone()),
+            Start::Abort(injection, req) => ResponseFuture::abort(&injection, &req, &self.body),
+        }
+    }
+}
+
+impl<S: fmt::Debug, M> fmt::Debug for ChaosService<S, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChaosService")
+            .field("inner", &self.inner)
+            .field("chaos", &self.chaos)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}

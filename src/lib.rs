@@ -1,0 +1,81 @@
+//! # mischief
+//!
+//! Application-level fault injection for Rust services: inject aborts and
+//! latency into axum, hyper and tonic services (Tower layers), into any Tower
+//! service, and into your own code, driven by environment variables or a
+//! [`Config`] built in code. Off by default, and then it costs one relaxed
+//! atomic load per call.
+//!
+//! ## Quick start
+//!
+//! With the seed-compatible environment variables:
+//!
+//! ```sh
+//! CHAOS_ENABLED=true CHAOS_FAILURE_RATE=0.1 CHAOS_LATENCY_MS=50 ./my-service
+//! ```
+//!
+//! ```no_run
+//! # #[cfg(feature = "http")] {
+//! use mischief::{Chaos, http::ChaosLayer};
+//! # fn router() -> axum::Router { axum::Router::new() }
+//! let chaos = Chaos::from_env().expect("valid CHAOS_* variables");
+//! let app: axum::Router = router().layer(ChaosLayer::new(chaos));
+//! # }
+//! ```
+//!
+//! Or from code, with rules:
+//!
+//! ```
+//! use std::time::Duration;
+//! use mischief::Chaos;
+//! use mischief::config::{Abort, Delay, Match, Rule};
+//!
+//! let chaos = Chaos::builder()
+//!     .rule(
+//!         Rule::new("checkout-latency")
+//!             .when(Match::new().method("POST").path_prefix("/checkout"))
+//!             .delay(Delay::fixed(Duration::from_millis(200)).percentage(10.0)),
+//!     )
+//!     .rule(Rule::new("search-errors").when(Match::new().path("/search")).abort(Abort::status(500).every(20)))
+//!     .build()?;
+//! # Ok::<(), mischief::ConfigError>(())
+//! ```
+//!
+//! ## How it fits together
+//!
+//! Every door ([`http::ChaosLayer`], [`service::ChaosLayer`]) describes each
+//! call as a [`Target`] and asks the one engine, [`Chaos::decide`], for a
+//! [`Decision`]: pass, or delay and/or abort. The engine evaluates the rules
+//! of the installed [`Config`] in order; the first that matches decides (see
+//! [`config`] for the semantics). Each door turns an abort into its own kind
+//! of failure: an HTTP response, a gRPC status, or an [`InjectedFault`] error.
+//!
+//! ## Cargo features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `tower` | yes (via `http`) | [`service::ChaosLayer`] for any Tower service |
+//! | `http` | yes | [`http::ChaosLayer`] for axum, hyper and tonic |
+//! | `full` | no | everything |
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod config;
+mod engine;
+#[cfg(feature = "tower")]
+mod delayed;
+pub mod fault;
+#[cfg(feature = "http")]
+pub mod http;
+#[cfg(feature = "tower")]
+pub mod service;
+
+pub use config::{Config, ConfigError, Door};
+pub use engine::{Chaos, ChaosBuilder, Decision, RuleStatus, Status, Target};
+pub use fault::{FaultKind, InjectedFault};
+
+/// The error type of services wrapped by [`service::ChaosLayer`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -1,0 +1,100 @@
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::ResponseFuture;
+use crate::delayed::{self, Start};
+use crate::{BoxError, Chaos, Target};
+
+/// Applies [`ChaosService`] to any service. See the [module docs](super).
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct ChaosLayer {
+    chaos: Chaos,
+    name: Arc<str>,
+}
+
+impl ChaosLayer {
+    /// A layer driven by `chaos`, whose calls rules select by `name`.
+    pub fn new(chaos: Chaos, name: impl Into<Arc<str>>) -> Self {
+        Self { chaos, name: name.into() }
+    }
+
+    /// A layer driven by the process-wide [`Chaos::global`] handle.
+    pub fn global(name: impl Into<Arc<str>>) -> Self {
+        Self::new(Chaos::global().clone(), name)
+    }
+}
+
+impl<S> Layer<S> for ChaosLayer {
+    type Service = ChaosService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ChaosService { inner, chaos: self.chaos.clone(), name: self.name.clone() }
+    }
+}
+
+/// Injects faults into the calls of a service. Made by [`ChaosLayer`].
+///
+/// The inner service must be `Clone`: a delayed call keeps the service that
+/// was polled ready and leaves a clone in its place, as Tower requires.
+#[derive(Clone, Debug)]
+pub struct ChaosService<S> {
+    inner: S,
+    chaos: Chaos,
+    name: Arc<str>,
+}
+
+impl<S> ChaosService<S> {
+    /// Wraps `inner`, driven by `chaos`, under `name`.
+    pub fn new(inner: S, chaos: Chaos, name: impl Into<Arc<str>>) -> Self {
+        Self { inner, chaos, name: name.into() }
+    }
+
+    /// The name rules select this service by.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, Req> Service<Req> for ChaosService<S>
+where
+    S: Service<Req> + Clone,
+    S::Error: Into<BoxError>,
+{
+    type Response = S::Response;
+    type Error = BoxError;
+    type Future = ResponseFuture<S, Req>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    #[inline]
+    fn call(&mut self, req: Req) -> Self::Future {
+        let (chaos, name) = (&self.chaos, &*self.name);
+        match delayed::start(&mut self.inner, chaos, req, |_| chaos.decide(&Target::new(crate::Door::Service).name(name))) {
+            Start::Pass(fut) => ResponseFuture::inner(fut),
+            Start::Delay(delayed) => ResponseFuture::delayed(delayed),
+            Start::Abort(injection, _req) => ResponseFuture::abort(&injection),
+        }
+    }
+}
