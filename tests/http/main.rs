@@ -1,1 +1,377 @@
-fn main() {}
+//! The HTTP layer on a real axum server, driven by a real reqwest client.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use mischief::config::{Abort, Config, Delay, Match, Rule};
+use mischief::http::ChaosLayer;
+use mischief::{Chaos, Door};
+use reqwest::StatusCode;
+use support::{Hits, assert_binomial, client, counting_app, serve, vars};
+
+async fn serve_with(chaos: &Chaos) -> (String, Hits) {
+    let hits = Hits::default();
+    let url = serve(counting_app(&hits).layer(ChaosLayer::new(chaos.clone()))).await;
+    (url, hits)
+}
+
+/// Sends `n` requests from `concurrency` workers; returns the statuses.
+async fn burst(url: &str, n: usize, concurrency: usize) -> Vec<StatusCode> {
+    let client = client();
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..concurrency {
+        let (client, url) = (client.clone(), url.to_owned());
+        let share = n / concurrency + usize::from(w < n % concurrency);
+        tasks.spawn(async move {
+            let mut out = Vec::with_capacity(share);
+            for _ in 0..share {
+                out.push(client.get(format!("{url}/work")).send().await.expect("request").status());
+            }
+            out
+        });
+    }
+    let mut all = Vec::with_capacity(n);
+    while let Some(r) = tasks.join_next().await {
+        all.extend(r.expect("worker"));
+    }
+    all
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn env_failure_rate_is_binomial_and_aborts_never_reach_the_handler() {
+    let chaos = Chaos::from_env_with(vars(&[("CHAOS_ENABLED", "true"), ("CHAOS_FAILURE_RATE", "0.3")])).unwrap();
+    let (url, hits) = serve_with(&chaos).await;
+    let n = 3000;
+    let statuses = burst(&url, n, 8).await;
+    let aborted = statuses.iter().filter(|s| **s == StatusCode::SERVICE_UNAVAILABLE).count() as u64;
+    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count() as u64;
+    assert_eq!(aborted + ok, n as u64, "only 200 and 503 expected");
+    assert_binomial(aborted, n as u64, 0.3, "aborts at CHAOS_FAILURE_RATE=0.3");
+    assert_eq!(hits.get(), ok, "every aborted request must stop before the handler");
+    let status = chaos.status();
+    let rule = status.rule("env").unwrap();
+    assert_eq!((rule.matched, rule.aborted, rule.delayed), (n as u64, aborted, 0));
+}
+
+#[tokio::test]
+async fn disabled_injects_nothing() {
+    let chaos = Chaos::from_env_with(vars(&[
+        ("CHAOS_ENABLED", "false"),
+        ("CHAOS_FAILURE_RATE", "1.0"),
+        ("CHAOS_LATENCY_MS", "5000"),
+    ]))
+    .unwrap();
+    assert!(!chaos.is_enabled());
+    let (url, hits) = serve_with(&chaos).await;
+    let statuses = burst(&url, 300, 4).await;
+    assert!(statuses.iter().all(|s| *s == StatusCode::OK));
+    assert_eq!(hits.get(), 300);
+    assert_eq!(chaos.status().rule("env").unwrap().matched, 0, "a disabled engine does not even match");
+}
+
+#[tokio::test]
+async fn env_latency_waits_and_unset_variables_inject_nothing() {
+    let chaos = Chaos::from_env_with(vars(&[("CHAOS_ENABLED", "true")])).unwrap();
+    assert!(chaos.status().rules.is_empty());
+    let chaos = Chaos::from_env_with(vars(&[("CHAOS_ENABLED", "1"), ("CHAOS_LATENCY_MS", "30")])).unwrap();
+    let (url, hits) = serve_with(&chaos).await;
+    let statuses = burst(&url, 40, 4).await;
+    assert!(statuses.iter().all(|s| *s == StatusCode::OK));
+    assert_eq!(hits.get(), 40);
+    let rule = chaos.status().rules[0].clone();
+    assert_eq!((rule.matched, rule.delayed, rule.aborted), (40, 40, 0));
+}
+
+#[tokio::test]
+async fn delays_last_at_least_the_configured_minimum() {
+    let chaos = Chaos::new(
+        Config::new()
+            .rule(Rule::new("fixed").when(Match::new().path("/fixed")).delay(Delay::fixed(Duration::from_millis(120)).percentage(100.0)))
+            .rule(
+                Rule::new("uniform")
+                    .when(Match::new().path("/uniform"))
+                    .delay(Delay::uniform(Duration::from_millis(60), Duration::from_millis(90)).percentage(100.0)),
+            )
+            .rule(
+                Rule::new("jitter")
+                    .when(Match::new().path("/jitter"))
+                    .delay(Delay::jittered(Duration::from_millis(80), Duration::from_millis(20)).percentage(100.0)),
+            ),
+    )
+    .unwrap();
+    let (url, hits) = serve_with(&chaos).await;
+    let client = client();
+    for (path, min) in [("/fixed", 120), ("/uniform", 60), ("/jitter", 60)] {
+        for _ in 0..5 {
+            let t = Instant::now();
+            let res = client.get(format!("{url}{path}")).send().await.unwrap();
+            let took = t.elapsed();
+            assert_eq!(res.status(), StatusCode::OK);
+            assert!(took >= Duration::from_millis(min), "{path} took {took:?}, below {min} ms");
+        }
+    }
+    assert_eq!(hits.get(), 15);
+    assert_eq!(chaos.status().rule("fixed").unwrap().delayed, 5);
+}
+
+#[tokio::test]
+async fn a_delayed_request_is_held_before_the_handler_sees_it() {
+    let chaos = Chaos::new(Config::new().rule(Rule::new("slow").delay(Delay::fixed(Duration::from_millis(400)).percentage(100.0)))).unwrap();
+    let (url, hits) = serve_with(&chaos).await;
+    let req = tokio::spawn({
+        let client = client();
+        async move { client.get(format!("{url}/x")).send().await.unwrap().status() }
+    });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(hits.get(), 0, "the handler must not run during the delay");
+    assert_eq!(req.await.unwrap(), StatusCode::OK);
+    assert_eq!(hits.get(), 1);
+}
+
+#[tokio::test]
+async fn every_third_request_is_aborted_exactly() {
+    let chaos = Chaos::new(Config::new().rule(Rule::new("third").abort(Abort::status(500).every(3)))).unwrap();
+    let (url, hits) = serve_with(&chaos).await;
+    let client = client();
+    let mut aborted = Vec::new();
+    for i in 1..=30 {
+        let status = client.get(format!("{url}/x")).send().await.unwrap().status();
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            aborted.push(i);
+        } else {
+            assert_eq!(status, StatusCode::OK);
+        }
+    }
+    assert_eq!(aborted, (1..=10).map(|k| 3 * k).collect::<Vec<_>>());
+    assert_eq!(hits.get(), 20);
+}
+
+async fn sequence(seed: u64) -> Vec<bool> {
+    let chaos = Chaos::new(
+        Config::new()
+            .seed(seed)
+            .rule(Rule::new("coin").abort(Abort::status(503).percentage(50.0)).delay(Delay::uniform(Duration::ZERO, Duration::from_millis(2)).percentage(50.0))),
+    )
+    .unwrap();
+    let (url, _) = serve_with(&chaos).await;
+    let client = client();
+    let mut out = Vec::new();
+    for _ in 0..200 {
+        out.push(client.get(format!("{url}/x")).send().await.unwrap().status() == StatusCode::SERVICE_UNAVAILABLE);
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_same_seed_gives_the_same_sequence() {
+    let a = sequence(42).await;
+    assert_eq!(a, sequence(42).await);
+    // Different seeds agree on 200 fair coins with probability 2^-200.
+    assert_ne!(a, sequence(43).await);
+    let aborted = a.iter().filter(|x| **x).count() as u64;
+    assert_binomial(aborted, 200, 0.5, "seeded 50% aborts");
+}
+
+#[tokio::test]
+async fn kill_switch_stops_injection_on_the_next_request() {
+    let chaos = Chaos::new(Config::new().rule(Rule::new("all").abort(Abort::status(503).percentage(100.0)))).unwrap();
+    let (url, hits) = serve_with(&chaos).await;
+    let client = client();
+    let get = || client.get(format!("{url}/x")).send();
+    assert_eq!(get().await.unwrap().status(), StatusCode::SERVICE_UNAVAILABLE);
+    chaos.set_enabled(false);
+    assert_eq!(get().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(get().await.unwrap().status(), StatusCode::OK);
+    chaos.set_enabled(true);
+    assert_eq!(get().await.unwrap().status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(hits.get(), 2);
+}
+
+#[tokio::test]
+async fn kill_switch_during_a_delay_cancels_the_abort() {
+    let chaos = Chaos::new(
+        Config::new()
+            .rule(Rule::new("slow-fail").delay(Delay::fixed(Duration::from_millis(300)).percentage(100.0)).abort(Abort::status(503).percentage(100.0))),
+    )
+    .unwrap();
+    let (url, hits) = serve_with(&chaos).await;
+    let client = client();
+    let t = Instant::now();
+    assert_eq!(client.get(format!("{url}/x")).send().await.unwrap().status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(t.elapsed() >= Duration::from_millis(300), "delayed, then aborted");
+    assert_eq!(hits.get(), 0);
+
+    let req = tokio::spawn({
+        let client = client.clone();
+        let url = url.clone();
+        async move { client.get(format!("{url}/x")).send().await.unwrap().status() }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    chaos.set_enabled(false);
+    assert_eq!(req.await.unwrap(), StatusCode::OK, "no abort is issued after the kill switch");
+    assert_eq!(hits.get(), 1);
+    let rule = chaos.status().rules[0].clone();
+    assert_eq!((rule.delayed, rule.aborted), (2, 1));
+}
+
+#[tokio::test]
+async fn rules_match_on_method_path_and_header_first_match_wins() {
+    let chaos = Chaos::new(
+        Config::new()
+            .rule(Rule::new("header").when(Match::new().header_equals("x-chaos", "teapot")).abort(Abort::status(418).percentage(100.0)))
+            .rule(Rule::new("post-orders").when(Match::new().method("post").path_prefix("/orders")).abort(Abort::status(500).percentage(100.0)))
+            .rule(Rule::new("admin").when(Match::new().path("/admin/*/delete")).abort(Abort::status(403).percentage(100.0)))
+            .rule(Rule::new("no-trace").when(Match::new().path("/traced").header_present("x-trace", false)).abort(Abort::status(429).percentage(100.0)))
+            .rule(Rule::new("never").when(Match::new().door(Door::Client)).abort(Abort::status(502).percentage(100.0))),
+    )
+    .unwrap();
+    let (url, _) = serve_with(&chaos).await;
+    let c = client();
+    let cases: Vec<(reqwest::RequestBuilder, u16)> = vec![
+        (c.post(format!("{url}/orders/1")), 500),
+        (c.get(format!("{url}/orders/1")), 200),
+        (c.put(format!("{url}/orders")), 200),
+        (c.post(format!("{url}/order")), 200),
+        (c.get(format!("{url}/admin/7/delete")), 403),
+        (c.get(format!("{url}/admin/7/view")), 200),
+        (c.get(format!("{url}/x")).header("x-chaos", "teapot"), 418),
+        (c.get(format!("{url}/x")).header("x-chaos", "coffee"), 200),
+        // The header rule comes first, so it wins over post-orders.
+        (c.post(format!("{url}/orders/1")).header("x-chaos", "teapot"), 418),
+        (c.get(format!("{url}/traced")), 429),
+        (c.get(format!("{url}/traced")).header("x-trace", "1"), 200),
+    ];
+    for (i, (req, want)) in cases.into_iter().enumerate() {
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status().as_u16(), want, "case {i}");
+        if want != 200 {
+            assert!(res.headers().contains_key("x-mischief-rule"), "case {i}");
+        }
+    }
+    let status = chaos.status();
+    assert_eq!(status.rule("never").unwrap().matched, 0, "the client door never matches inbound requests");
+    assert_eq!(status.rule("header").unwrap().aborted, 2);
+}
+
+#[tokio::test]
+async fn abort_answers_carry_configured_headers_and_optional_body() {
+    let rule = Rule::new("teapot").abort(Abort::status(418).body("short and stout").header("retry-after", "3").percentage(100.0));
+    let chaos = Chaos::new(Config::new().rule(rule)).unwrap();
+    // Default: empty body, configured status and headers.
+    let url = serve(counting_app(&Hits::default()).layer(ChaosLayer::new(chaos.clone()))).await;
+    let res = client().get(format!("{url}/x")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::IM_A_TEAPOT);
+    assert_eq!(res.headers()["retry-after"], "3");
+    assert_eq!(res.headers()["x-mischief-rule"], "teapot");
+    assert_eq!(res.text().await.unwrap(), "");
+    // With a body maker, the configured body as text/plain.
+    let url = serve(counting_app(&Hits::default()).layer(ChaosLayer::new(chaos).abort_body(axum::body::Body::from))).await;
+    let res = client().get(format!("{url}/x")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::IM_A_TEAPOT);
+    assert_eq!(res.headers()["content-type"], "text/plain; charset=utf-8");
+    assert_eq!(res.text().await.unwrap(), "short and stout");
+}
+
+#[tokio::test]
+async fn named_layers_are_selected_by_name() {
+    let chaos = Chaos::new(Config::new().rule(Rule::new("public-only").when(Match::new().name("public-*")).abort(Abort::status(503).percentage(100.0)))).unwrap();
+    let public = serve(counting_app(&Hits::default()).layer(ChaosLayer::new(chaos.clone()).name("public-api"))).await;
+    let admin = serve(counting_app(&Hits::default()).layer(ChaosLayer::new(chaos.clone()).name("admin-api"))).await;
+    let unnamed = serve(counting_app(&Hits::default()).layer(ChaosLayer::new(chaos))).await;
+    let c = client();
+    assert_eq!(c.get(format!("{public}/x")).send().await.unwrap().status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(c.get(format!("{admin}/x")).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(c.get(format!("{unnamed}/x")).send().await.unwrap().status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn update_applies_to_the_next_request_and_a_bad_update_keeps_the_plan() {
+    let chaos = Chaos::new(Config::new().rule(Rule::new("a").abort(Abort::status(500).percentage(100.0)))).unwrap();
+    let (url, _) = serve_with(&chaos).await;
+    let c = client();
+    assert_eq!(c.get(format!("{url}/x")).send().await.unwrap().status(), StatusCode::INTERNAL_SERVER_ERROR);
+
+    chaos.update(Config::new().rule(Rule::new("a").abort(Abort::status(502).percentage(100.0)))).unwrap();
+    assert_eq!(c.get(format!("{url}/x")).send().await.unwrap().status(), StatusCode::BAD_GATEWAY);
+    assert_eq!(chaos.status().rule("a").unwrap().aborted, 2, "counters survive an update that keeps the name");
+
+    let err = chaos.update(Config::new().rule(Rule::new("a").abort(Abort::status(502).percentage(120.0)))).unwrap_err();
+    assert!(err.to_string().contains("abort.percentage"), "{err}");
+    assert_eq!(c.get(format!("{url}/x")).send().await.unwrap().status(), StatusCode::BAD_GATEWAY, "the last good plan stays");
+    let status = chaos.status();
+    assert_eq!(status.generation, 2);
+    assert!(status.last_error.as_deref().unwrap().contains("120"));
+}
+
+/// Records `mischief` events, to check the tracing output.
+#[derive(Clone, Default)]
+struct Recorder(Arc<Mutex<Vec<String>>>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Recorder {
+    fn on_event(&self, event: &tracing::Event<'_>, _ctx: tracing_subscriber::layer::Context<'_, S>) {
+        struct Fields(String);
+        impl tracing::field::Visit for Fields {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                self.0.push_str(&format!("{}={:?} ", field.name(), value));
+            }
+        }
+        if event.metadata().target() == "mischief" {
+            let mut f = Fields(String::new());
+            event.record(&mut f);
+            self.0.lock().unwrap().push(f.0);
+        }
+    }
+}
+
+#[test]
+fn injected_faults_emit_tracing_events() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let recorder = Recorder::default();
+    let subscriber = tracing_subscriber::registry().with(recorder.clone());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    tracing::subscriber::with_default(subscriber, || {
+        rt.block_on(async {
+            let chaos = Chaos::new(
+                Config::new()
+                    .rule(Rule::new("late").when(Match::new().path("/late")).delay(Delay::fixed(Duration::from_millis(5)).percentage(100.0)))
+                    .rule(Rule::new("gone").when(Match::new().path("/gone")).abort(Abort::status(410).percentage(100.0))),
+            )
+            .unwrap();
+            let (url, _) = serve_with(&chaos).await;
+            let c = client();
+            assert_eq!(c.get(format!("{url}/late")).send().await.unwrap().status(), StatusCode::OK);
+            assert_eq!(c.get(format!("{url}/gone")).send().await.unwrap().status(), StatusCode::GONE);
+        });
+    });
+    let events = recorder.0.lock().unwrap().clone();
+    let delay = events.iter().find(|e| e.contains("fault=\"delay\"")).unwrap_or_else(|| panic!("{events:?}"));
+    assert!(delay.contains("rule=late") && delay.contains("delay_ms=5.0"), "{delay}");
+    let abort = events.iter().find(|e| e.contains("fault=\"abort\"")).unwrap_or_else(|| panic!("{events:?}"));
+    assert!(abort.contains("rule=gone") && abort.contains("status=410"), "{abort}");
+}
+
+#[tokio::test]
+async fn max_injections_caps_the_rule() {
+    let chaos = Chaos::new(Config::new().rule(Rule::new("five").abort(Abort::status(503).percentage(100.0)).max_injections(5))).unwrap();
+    let (url, hits) = serve_with(&chaos).await;
+    let statuses = burst(&url, 20, 1).await;
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::SERVICE_UNAVAILABLE).count(), 5);
+    assert_eq!(&statuses[..5], &[StatusCode::SERVICE_UNAVAILABLE; 5]);
+    assert_eq!(hits.get(), 15);
+    let rule = chaos.status().rules[0].clone();
+    assert_eq!((rule.matched, rule.aborted, rule.skipped), (20, 5, 15));
+}
+
+#[tokio::test]
+async fn status_serializes_to_json() {
+    let chaos = Chaos::new(Config::new().rule(Rule::new("a").abort(Abort::status(503).percentage(1.5)))).unwrap();
+    let json = serde_json::to_value(chaos.status()).unwrap();
+    assert_eq!(json["enabled"], true);
+    assert_eq!(json["generation"], 1);
+    assert_eq!(json["rules"][0]["name"], "a");
+    assert_eq!(json["rules"][0]["rule"]["abort"]["percentage"], 1.5);
+    assert_eq!(json["rules"][0]["matched"], 0);
+}
