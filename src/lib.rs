@@ -58,6 +58,7 @@
 //! | `http` | yes | [`http::ChaosLayer`] for axum, hyper and tonic |
 //! | `full` | no | everything |
 #![cfg_attr(docsrs, feature(doc_cfg))]
+#![forbid(unsafe_code)]
 
 pub mod config;
 mod engine;

@@ -1,1 +1,119 @@
-fn main() {}
+//! The layers add no allocation of their own on the disabled and the
+//! enabled-pass paths, counted by a global allocator.
+
+// A counting global allocator needs `unsafe impl GlobalAlloc`; it forwards to
+// the system allocator and only counts. This is the one unsafe block in the
+// project, in a test.
+#![allow(unsafe_code)]
+
+#[path = "../../benches/common/mod.rs"]
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use http::{Request, Response};
+use mischief::Chaos;
+use tower::{Layer, Service};
+
+use common::{bare, drive, enabled_pass, request, sixteen_rules_no_match};
+
+struct Counting;
+
+thread_local! {
+    // Const-initialized and without a destructor, so the allocator can use it.
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn bump() {
+    let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        bump();
+        // SAFETY: forwarded unchanged.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        bump();
+        // SAFETY: forwarded unchanged.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        bump();
+        // SAFETY: forwarded unchanged.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+const CALLS: u64 = 1_000;
+
+/// Allocations made by `CALLS` calls, after a warm-up (thread-locals such as
+/// the RNG and arc-swap's debt list are set up once per thread).
+fn allocations<S>(mut svc: S) -> u64
+where
+    S: Service<Request<()>, Response = Response<()>>,
+    S::Error: std::fmt::Debug,
+{
+    for _ in 0..10 {
+        drive(&mut svc, request());
+    }
+    let before = ALLOCATIONS.with(Cell::get);
+    for _ in 0..CALLS {
+        drive(&mut svc, request());
+    }
+    ALLOCATIONS.with(Cell::get) - before
+}
+
+#[test]
+fn the_layers_add_no_allocation_when_not_injecting() {
+    let _rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let _guard = _rt.enter();
+    let base = allocations(bare());
+    assert!(base >= CALLS, "building the request allocates; the counter must see it (saw {base})");
+
+    let http = |chaos: Chaos| mischief::http::ChaosLayer::new(chaos).layer(bare());
+    let cases = [
+        ("http layer, disabled", allocations(http(Chaos::disabled()))),
+        ("http layer, enabled, catch-all rule at 0%", allocations(http(enabled_pass()))),
+        ("http layer, enabled, 16 rules, no match", allocations(http(sixteen_rules_no_match()))),
+    ];
+    for (what, n) in cases {
+        assert_eq!(n, base, "{what}: {n} allocations for {CALLS} calls, bare service: {base}");
+    }
+}
+
+#[test]
+fn the_service_layer_adds_no_allocation_when_not_injecting() {
+    let _rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let _guard = _rt.enter();
+    let base = allocations(bare());
+    let layered = |chaos: Chaos| mischief::service::ChaosLayer::new(chaos, "db").layer(bare());
+    assert_eq!(allocations(layered(Chaos::disabled())), base, "service layer, disabled");
+    assert_eq!(allocations(layered(enabled_pass())), base, "service layer, enabled, catch-all rule at 0%");
+    // And an injected abort does allocate (the boxed error): the counter works.
+    let aborting = Chaos::new(mischief::Config::new().rule(
+        mischief::config::Rule::new("all").abort(mischief::config::Abort::status(503).percentage(100.0)),
+    ))
+    .unwrap();
+    let mut abort_svc = mischief::service::ChaosLayer::new(aborting, "db").layer(bare());
+    let before = ALLOCATIONS.with(Cell::get);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    let _ = abort_svc.poll_ready(&mut cx);
+    let fut = abort_svc.call(request());
+    let mut fut = std::pin::pin!(fut);
+    assert!(matches!(fut.as_mut().poll(&mut cx), std::task::Poll::Ready(Err(_))));
+    assert!(ALLOCATIONS.with(Cell::get) > before);
+}

@@ -1,0 +1,69 @@
+//! What the criterion benches and the allocation test share: the services
+//! under test and a driver that calls a ready service and polls its future
+//! once with a no-op waker (every service here answers at once).
+#![allow(dead_code, unreachable_pub)]
+
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use http::{Method, Request, Response};
+use mischief::Chaos;
+use mischief::config::{Abort, Config, Match, Rule};
+use tower::Service;
+
+/// The bare service: answers every request with an empty 200.
+pub fn bare() -> impl Service<Request<()>, Response = Response<()>, Error = std::convert::Infallible, Future: Send> + Clone {
+    tower::service_fn(|_req: Request<()>| std::future::ready(Ok::<_, std::convert::Infallible>(Response::new(()))))
+}
+
+/// A request like a typical API call: `GET /api/users/42` with a few headers.
+pub fn request() -> Request<()> {
+    Request::builder()
+        .method(Method::GET)
+        .uri("/api/users/42")
+        .header("host", "api.example.com")
+        .header("accept", "application/json")
+        .body(())
+        .expect("valid request")
+}
+
+/// Calls a ready service once and polls the response future to completion.
+#[inline]
+pub fn drive<S, B>(svc: &mut S, req: Request<B>) -> Response<()>
+where
+    S: Service<Request<B>, Response = Response<()>>,
+    S::Error: std::fmt::Debug,
+{
+    let mut cx = Context::from_waker(Waker::noop());
+    if svc.poll_ready(&mut cx).is_pending() {
+        panic!("the benched services are always ready");
+    }
+    let mut fut = pin!(svc.call(black_box(req)));
+    match fut.as_mut().poll(&mut cx) {
+        Poll::Ready(res) => res.expect("the benched services do not fail"),
+        Poll::Pending => panic!("the benched services answer at once"),
+    }
+}
+
+/// Enabled, one catch-all rule at 0%: the rule matches every request, and
+/// injects nothing.
+pub fn enabled_pass() -> Chaos {
+    Chaos::new(Config::new().rule(Rule::new("zero").abort(Abort::status(503).percentage(0.0)))).expect("valid config")
+}
+
+/// Enabled, 16 realistic rules, none of which matches [`request`].
+pub fn sixteen_rules_no_match() -> Chaos {
+    let mut config = Config::new();
+    for i in 0..16 {
+        let when = match i % 4 {
+            0 => Match::new().path_prefix(format!("/internal/v{i}")),
+            1 => Match::new().method("DELETE").path(format!("/api/items/{i}")),
+            2 => Match::new().path("/api/orders/*").header_equals("x-canary", format!("group-{i}")),
+            _ => Match::new().host(format!("*.region-{i}.internal")),
+        };
+        config = config.rule(Rule::new(format!("rule-{i}")).when(when).abort(Abort::status(503).percentage(50.0)));
+    }
+    Chaos::new(config).expect("valid config")
+}

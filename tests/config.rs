@@ -1,0 +1,152 @@
+//! Validation: every invalid field is rejected with an error that names the
+//! rule, the field and the value, and nothing is clamped.
+
+use std::time::Duration;
+
+use mischief::config::{Abort, Config, Delay, GrpcStatus, Match, Rule, StrMatch};
+use mischief::{Chaos, ConfigError};
+
+fn reject(rule: Rule) -> ConfigError {
+    Chaos::new(Config::new().rule(Rule::new("ok").abort(Abort::status(503).percentage(1.0))).rule(rule))
+        .expect_err("the config must be rejected")
+}
+
+fn expect(rule: Rule, field: &str, value: &str) {
+    let err = reject(rule);
+    match &err {
+        ConfigError::Field { rule, field: f, value: v, .. } => {
+            assert_eq!(rule.index, 1, "{err}");
+            assert_eq!(f, field, "{err}");
+            assert!(v.contains(value), "value {v:?} should mention {value:?}: {err}");
+        }
+        other => panic!("expected a field error, got {other:?}"),
+    }
+    let msg = err.to_string();
+    assert!(msg.contains(field) && msg.contains(value) && msg.contains("#1"), "{msg}");
+}
+
+fn abort() -> Abort {
+    Abort::status(503).percentage(10.0)
+}
+
+#[test]
+fn every_invalid_field_is_named_with_its_value() {
+    let r = |name: &str| Rule::new(name);
+    expect(r("p").abort(Abort::status(503).percentage(120.0)), "abort.percentage", "120");
+    expect(r("p").abort(Abort::status(503).percentage(-1.0)), "abort.percentage", "-1");
+    expect(r("p").abort(Abort::status(503).percentage(f64::NAN)), "abort.percentage", "NaN");
+    expect(r("s").abort(Abort::status(99).percentage(1.0)), "abort.status", "99");
+    expect(r("s").abort(Abort::status(600).percentage(1.0)), "abort.status", "600");
+    expect(r("s").abort(Abort::status(503)), "abort.percentage", "none");
+    expect(r("s").abort(Abort::status(503).percentage(5.0).every(3)), "abort.every", "3");
+    expect(r("s").abort(Abort::status(503).every(0)), "abort.every", "0");
+    let mut bad_grpc = abort();
+    bad_grpc.grpc_status = Some(GrpcStatus::Name("SOMETIMES".into()));
+    expect(r("g").abort(bad_grpc), "abort.grpc_status", "SOMETIMES");
+    let mut bad_grpc = abort();
+    bad_grpc.grpc_status = Some(GrpcStatus::Code(17));
+    expect(r("g").abort(bad_grpc), "abort.grpc_status", "17");
+    let mut ok_code = abort();
+    ok_code.grpc_status = Some(GrpcStatus::Code(0));
+    expect(r("g").abort(ok_code), "abort.grpc_status", "0");
+    expect(r("h").abort(abort().header("bad header", "x")), "abort.headers", "bad header");
+    expect(r("h").abort(abort().header("x-ok", "line\nbreak")), "abort.headers", "line\\nbreak");
+    expect(r("").abort(abort()), "name", "\"\"");
+    expect(r("ok").abort(abort()), "name", "ok");
+    expect(r("none"), "abort", "none");
+    expect(r("d").delay(Delay::fixed(Duration::from_millis(5))), "delay.percentage", "none");
+    expect(r("d").delay(Delay::fixed(Duration::from_millis(5)).percentage(100.5)), "delay.percentage", "100.5");
+    expect(
+        r("d").delay(Delay::uniform(Duration::from_millis(50), Duration::from_millis(10)).percentage(1.0)),
+        "delay.min",
+        "50ms",
+    );
+    expect(
+        r("d").delay(Delay::jittered(Duration::from_millis(10), Duration::from_millis(20)).percentage(1.0)),
+        "delay.jitter",
+        "20ms",
+    );
+    let mut two_shapes = Delay::fixed(Duration::from_millis(5)).percentage(1.0);
+    two_shapes.min = Some(Duration::from_millis(1));
+    expect(r("d").delay(two_shapes), "delay", "fixed");
+    let mut no_shape = Delay::default().percentage(1.0);
+    no_shape.every = None;
+    expect(r("d").delay(no_shape), "delay", "[]");
+    expect(r("m").when(Match::new().method("GE T")).abort(abort()), "match.method", "GE T");
+    expect(r("m").when(Match::new().header_equals("bad name", "x")).abort(abort()), "match.headers.name", "bad name");
+    expect(r("m").when(Match::new().path("")).abort(abort()), "match.path", "\"\"");
+    let mut m = Match::new();
+    m.grpc_service = Some(StrMatch::Glob(String::new()));
+    expect(r("m").when(m).abort(abort()), "match.grpc_service", "\"\"");
+}
+
+#[test]
+fn percentages_at_the_edges_are_valid() {
+    for p in [0.0, 0.001, 50.0, 99.999, 100.0] {
+        Chaos::new(Config::new().rule(Rule::new("edge").abort(Abort::status(503).percentage(p)))).unwrap();
+    }
+}
+
+#[test]
+fn percentage_zero_never_fires_and_hundred_always_does() {
+    use mischief::{Door, Target};
+    let chaos = Chaos::new(
+        Config::new()
+            .rule(Rule::new("never").when(Match::new().name("never")).abort(Abort::status(503).percentage(0.0)))
+            .rule(Rule::new("always").when(Match::new().name("always")).abort(Abort::status(503).percentage(100.0))),
+    )
+    .unwrap();
+    for _ in 0..10_000 {
+        assert!(chaos.decide(&Target::new(Door::Service).name("never")).is_pass());
+        assert!(chaos.decide(&Target::new(Door::Service).name("always")).fault().is_some());
+    }
+}
+
+#[test]
+fn files_in_toml_json_and_the_documented_forms_deserialize() {
+    let toml_like = serde_json::json!({
+        "seed": 7,
+        "rules": [
+            {
+                "name": "a",
+                "match": { "door": "http", "method": ["GET", "post"], "path": { "prefix": "/api" },
+                           "headers": [{ "name": "x-canary", "equals": "1" }], "host": "*.internal" },
+                "abort": { "status": 503, "grpc_status": "unavailable", "percentage": 2.5 },
+                "delay": { "min": "10ms", "max": 250, "every": 4 }
+            },
+            { "name": "b", "match": { "door": ["service", "point"], "name": "payments.*" },
+              "delay": { "base": "1s", "jitter": "200ms", "percentage": 100 } }
+        ]
+    });
+    let config: Config = serde_json::from_value(toml_like).unwrap();
+    assert_eq!(config.rules[0].when.path, Some(StrMatch::Prefix("/api".into())));
+    assert_eq!(config.rules[0].when.host, Some(StrMatch::Glob("*.internal".into())));
+    assert_eq!(config.rules[0].delay.as_ref().unwrap().max, Some(Duration::from_millis(250)));
+    assert_eq!(config.rules[1].when.name, Some(StrMatch::Glob("payments.*".into())));
+    Chaos::new(config.clone()).unwrap();
+
+    // It round-trips through serde.
+    let back: Config = serde_json::from_str(&serde_json::to_string(&config).unwrap()).unwrap();
+    assert_eq!(back, config);
+
+    // Unknown fields and bad shapes are parse errors that say where.
+    let err = serde_json::from_str::<Config>(r#"{"rules":[{"name":"a","abort":{"status":503,"percent":5}}]}"#).unwrap_err();
+    assert!(err.to_string().contains("percent"), "{err}");
+    let err = serde_json::from_str::<Config>(r#"{"rules":[{"name":"a","match":{"door":"htp"}}]}"#).unwrap_err();
+    assert!(err.to_string().contains("htp"), "{err}");
+    let err = serde_json::from_str::<Config>(r#"{"rules":[{"name":"a","delay":{"fixed":"soon"}}]}"#).unwrap_err();
+    assert!(err.to_string().contains("soon"), "{err}");
+}
+
+#[test]
+fn a_rejected_update_is_kept_in_status_until_a_good_one() {
+    let chaos = Chaos::new(Config::new().rule(Rule::new("a").abort(abort()))).unwrap();
+    let err = chaos.update(Config::new().rule(Rule::new("a").abort(Abort::status(42).percentage(1.0)))).unwrap_err();
+    let status = chaos.status();
+    assert_eq!(status.last_error, Some(err.to_string()));
+    assert_eq!(status.generation, 1);
+    assert_eq!(status.rules[0].rule.abort.as_ref().unwrap().status, Some(503));
+    chaos.update(Config::new().rule(Rule::new("b").abort(abort()))).unwrap();
+    let status = chaos.status();
+    assert_eq!((status.last_error, status.generation), (None, 2));
+}

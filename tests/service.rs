@@ -1,0 +1,145 @@
+//! The generic Tower layer: delays, and aborts as a downcastable error.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use mischief::config::{Abort, Config, Delay, Match, Rule};
+use mischief::service::ChaosLayer;
+use mischief::{BoxError, Chaos, FaultKind, InjectedFault};
+use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
+
+fn counting(calls: &Arc<AtomicU64>) -> impl Service<u32, Response = u32, Error = std::io::Error, Future: Send> + Clone + Send + use<> {
+    let calls = calls.clone();
+    service_fn(move |x: u32| {
+        calls.fetch_add(1, Ordering::SeqCst);
+        async move { Ok::<_, std::io::Error>(x + 1) }
+    })
+}
+
+#[tokio::test]
+async fn aborts_are_injected_faults_and_skip_the_inner_service() {
+    let chaos = Chaos::new(
+        Config::new().rule(Rule::new("db").when(Match::new().name("inventory-*")).abort(Abort::status(503).message("db is down").every(2))),
+    )
+    .unwrap();
+    let calls = Arc::new(AtomicU64::new(0));
+    let mut svc = ServiceBuilder::new().layer(ChaosLayer::new(chaos.clone(), "inventory-db")).service(counting(&calls));
+    assert_eq!(svc.ready().await.unwrap().call(1).await.unwrap(), 2);
+    let err: BoxError = svc.ready().await.unwrap().call(1).await.unwrap_err();
+    let fault = err.downcast_ref::<InjectedFault>().expect("an InjectedFault");
+    assert_eq!((fault.rule(), fault.kind(), fault.message()), ("db", FaultKind::Abort, Some("db is down")));
+    assert_eq!(fault.http_status(), 503);
+    assert_eq!(err.to_string(), "chaos: abort injected by rule `db`: db is down");
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+
+    // Another name is not selected.
+    let mut other = ServiceBuilder::new().layer(ChaosLayer::new(chaos, "billing")).service(counting(&calls));
+    for _ in 0..4 {
+        assert_eq!(other.ready().await.unwrap().call(1).await.unwrap(), 2);
+    }
+}
+
+#[tokio::test]
+async fn inner_errors_pass_through_boxed() {
+    let chaos = Chaos::new(Config::new().rule(Rule::new("none").abort(Abort::status(503).percentage(0.0)))).unwrap();
+    let svc = ServiceBuilder::new()
+        .layer(ChaosLayer::new(chaos, "x"))
+        .service(service_fn(|_: ()| async { Err::<(), _>(std::io::Error::other("real failure")) }));
+    let err = svc.oneshot(()).await.unwrap_err();
+    assert!(err.downcast_ref::<InjectedFault>().is_none());
+    assert_eq!(err.downcast_ref::<std::io::Error>().unwrap().to_string(), "real failure");
+}
+
+#[tokio::test]
+async fn delays_hold_the_call_before_the_inner_service() {
+    let chaos =
+        Chaos::new(Config::new().rule(Rule::new("slow").delay(Delay::fixed(Duration::from_millis(200)).percentage(100.0)))).unwrap();
+    let calls = Arc::new(AtomicU64::new(0));
+    let svc = ServiceBuilder::new().layer(ChaosLayer::new(chaos.clone(), "x")).service(counting(&calls));
+    let t = Instant::now();
+    let fut = tokio::spawn(svc.oneshot(1));
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "the inner service must not be called during the delay");
+    assert_eq!(fut.await.unwrap().unwrap(), 2);
+    assert!(t.elapsed() >= Duration::from_millis(200));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(chaos.status().rules[0].delayed, 1);
+}
+
+#[tokio::test]
+async fn a_dropped_delayed_call_never_reaches_the_inner_service() {
+    let chaos =
+        Chaos::new(Config::new().rule(Rule::new("slow").delay(Delay::fixed(Duration::from_millis(100)).percentage(100.0)))).unwrap();
+    let calls = Arc::new(AtomicU64::new(0));
+    let mut svc = ServiceBuilder::new().layer(ChaosLayer::new(chaos, "x")).service(counting(&calls));
+    let fut = svc.ready().await.unwrap().call(1);
+    drop(fut);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+    // The service still works after the dropped call.
+    assert_eq!(svc.ready().await.unwrap().call(1).await.unwrap(), 2);
+}
+
+#[test]
+fn without_a_runtime_delays_are_skipped_not_panicking() {
+    let chaos = Chaos::new(Config::new().rule(Rule::new("slow").delay(Delay::fixed(Duration::from_secs(60)).percentage(100.0)))).unwrap();
+    let calls = Arc::new(AtomicU64::new(0));
+    let mut svc = ServiceBuilder::new().layer(ChaosLayer::new(chaos, "x")).service(counting(&calls));
+    let out = futures_lite_block_on(svc.call(1));
+    assert_eq!(out.unwrap(), 2);
+}
+
+/// Polls a future to completion on this thread, outside any runtime.
+fn futures_lite_block_on<F: std::future::Future>(fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::yield_now();
+    }
+}
+
+#[tokio::test]
+async fn poll_ready_is_forwarded() {
+    let chaos = Chaos::disabled();
+    let (mock, handle) = tower_test_like::pair();
+    let mut svc = tower::Layer::layer(&ChaosLayer::new(chaos, "x"), mock);
+    handle.ready.store(false, Ordering::SeqCst);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(svc.poll_ready(&mut cx).is_pending());
+    handle.ready.store(true, Ordering::SeqCst);
+    assert!(svc.poll_ready(&mut cx).is_ready());
+}
+
+/// A service whose readiness the test controls.
+mod tower_test_like {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::task::{Context, Poll};
+
+    #[derive(Clone)]
+    pub(super) struct Gate {
+        ready: Arc<AtomicBool>,
+    }
+    pub(super) struct Handle {
+        pub(super) ready: Arc<AtomicBool>,
+    }
+    pub(super) fn pair() -> (Gate, Handle) {
+        let ready = Arc::new(AtomicBool::new(true));
+        (Gate { ready: ready.clone() }, Handle { ready })
+    }
+    impl tower::Service<()> for Gate {
+        type Response = ();
+        type Error = std::io::Error;
+        type Future = std::future::Ready<Result<(), std::io::Error>>;
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            if self.ready.load(Ordering::SeqCst) { Poll::Ready(Ok(())) } else { Poll::Pending }
+        }
+        fn call(&mut self, _: ()) -> Self::Future {
+            std::future::ready(Ok(()))
+        }
+    }
+}
