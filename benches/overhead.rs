@@ -9,7 +9,7 @@ use mischief::Chaos;
 use mischief::http::ChaosLayer;
 use tower::Layer;
 
-use common::{bare, drive, enabled_pass, request, sixteen_rules_no_match};
+use common::{bare, bench_calls, enabled_pass, sixteen_rules_no_match};
 
 fn overhead(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
@@ -17,16 +17,16 @@ fn overhead(c: &mut Criterion) {
     let mut group = c.benchmark_group("overhead");
 
     let mut svc = bare();
-    group.bench_function("bare", |b| b.iter(|| drive(&mut svc, request())));
+    group.bench_function("bare", |b| bench_calls(b, &mut svc));
 
     let mut svc = ChaosLayer::new(Chaos::disabled()).layer(bare());
-    group.bench_function("layer_disabled", |b| b.iter(|| drive(&mut svc, request())));
+    group.bench_function("layer_disabled", |b| bench_calls(b, &mut svc));
 
     let mut svc = ChaosLayer::new(enabled_pass()).layer(bare());
-    group.bench_function("layer_enabled_pass", |b| b.iter(|| drive(&mut svc, request())));
+    group.bench_function("layer_enabled_pass", |b| bench_calls(b, &mut svc));
 
     let mut svc = ChaosLayer::new(sixteen_rules_no_match()).layer(bare());
-    group.bench_function("layer_enabled_16_rules_no_match", |b| b.iter(|| drive(&mut svc, request())));
+    group.bench_function("layer_enabled_16_rules_no_match", |b| bench_calls(b, &mut svc));
 
     group.finish();
 }

@@ -8,18 +8,18 @@ use std::time::Duration;
 use pin_project_lite::pin_project;
 use tokio::time::Sleep;
 
-use crate::engine::Injection;
 use crate::Chaos;
+use crate::engine::Injection;
 
 pin_project! {
     /// The service (already ready), the request and the injection, waiting
-    /// for the delay to elapse. Boxed by the doors, so a pass-through future
-    /// stays as small as the inner one.
+    /// for the delay to elapse. The doors keep it in a box, so a
+    /// pass-through future stays as small as the inner one.
     pub(crate) struct Delayed<S, Req> {
         #[pin]
         sleep: Sleep,
         call: Option<(S, Req)>,
-        injection: Option<Injection>,
+        injection: Option<Box<Injection>>,
         chaos: Chaos,
     }
 }
@@ -29,17 +29,17 @@ pub(crate) enum AfterDelay<S, Req> {
     /// Go on: call the service with the request.
     Call(S, Req),
     /// Abort (the request is handed back so the door can inspect it).
-    Abort(Injection, Req),
+    Abort(Box<Injection>, Req),
 }
 
 impl<S, Req> Delayed<S, Req> {
-    pub(crate) fn new(delay: Duration, svc: S, req: Req, injection: Injection, chaos: &Chaos) -> Pin<Box<Self>> {
-        Box::pin(Delayed {
+    fn new(delay: Duration, svc: S, req: Req, injection: Box<Injection>, chaos: &Chaos) -> Self {
+        Delayed {
             sleep: tokio::time::sleep(delay),
             call: Some((svc, req)),
             injection: Some(injection),
             chaos: chaos.clone(),
-        })
+        }
     }
 
     /// Polls the delay. Must not be polled again after it returned `Ready`.
@@ -62,41 +62,38 @@ pub(crate) fn can_sleep() -> bool {
     tokio::runtime::Handle::try_current().is_ok()
 }
 
-/// Decides for one call and starts it: returns the inner future, a boxed
-/// delay, or the injection to abort with at once.
-pub(crate) enum Start<F, S, Req> {
-    Pass(F),
-    Delay(Pin<Box<Delayed<S, Req>>>),
-    Abort(Injection, Req),
+/// What a door does with a call once the engine has decided.
+pub(crate) enum Action {
+    /// Call the inner service now.
+    Pass,
+    /// Hold the call for the injection's delay (see [`Delayed::hold`]).
+    Delay(Box<Injection>),
+    /// Answer at once with this abort (already counted and traced).
+    Abort(Box<Injection>),
 }
 
-/// The common body of the doors' `Service::call`: decide, then either call
-/// the inner service, hold the ready service and request for the delay
-/// (swapping in a clone, as Tower's ready-service contract requires), or
-/// abort at once.
-#[inline]
-pub(crate) fn start<S, Req>(
-    inner: &mut S,
-    chaos: &Chaos,
-    req: Req,
-    decide: impl FnOnce(&Req) -> crate::Decision,
-) -> Start<S::Future, S, Req>
-where
-    S: tower_service::Service<Req> + Clone,
-{
-    if !chaos.is_enabled() {
-        return Start::Pass(inner.call(req));
-    }
-    let Some(injection) = decide(&req).into_injection() else {
-        return Start::Pass(inner.call(req));
-    };
-    match injection.delay {
-        Some(delay) if can_sleep() => {
-            let clone = inner.clone();
-            let svc = std::mem::replace(inner, clone);
-            Start::Delay(Delayed::new(delay, svc, req, injection, chaos))
+impl Action {
+    /// Turns a decision into an action: a delay needs a runtime to sleep
+    /// in (without one it is skipped), and an abort is confirmed.
+    #[inline]
+    pub(crate) fn of(decision: crate::Decision, chaos: &Chaos) -> Self {
+        let Some(injection) = decision.into_injection() else {
+            return Action::Pass;
+        };
+        match injection.delay {
+            Some(_) if can_sleep() => Action::Delay(injection),
+            _ if injection.confirm_abort(chaos) => Action::Abort(injection),
+            _ => Action::Pass,
         }
-        _ if injection.confirm_abort(chaos) => Start::Abort(injection, req),
-        _ => Start::Pass(inner.call(req)),
+    }
+}
+
+impl<S: Clone, Req> Delayed<S, Req> {
+    /// Takes the ready service out of `inner` (leaving a clone in its place,
+    /// as Tower's readiness contract requires) and holds it with the request.
+    pub(crate) fn hold(inner: &mut S, req: Req, injection: Box<Injection>, chaos: &Chaos) -> Self {
+        let clone = inner.clone();
+        let svc = std::mem::replace(inner, clone);
+        Self::new(injection.delay.unwrap_or_default(), svc, req, injection, chaos)
     }
 }

@@ -61,9 +61,9 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
-mod engine;
 #[cfg(feature = "tower")]
 mod delayed;
+mod engine;
 pub mod fault;
 #[cfg(feature = "http")]
 pub mod http;

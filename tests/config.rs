@@ -130,7 +130,8 @@ fn files_in_toml_json_and_the_documented_forms_deserialize() {
     assert_eq!(back, config);
 
     // Unknown fields and bad shapes are parse errors that say where.
-    let err = serde_json::from_str::<Config>(r#"{"rules":[{"name":"a","abort":{"status":503,"percent":5}}]}"#).unwrap_err();
+    let err =
+        serde_json::from_str::<Config>(r#"{"rules":[{"name":"a","abort":{"status":503,"percent":5}}]}"#).unwrap_err();
     assert!(err.to_string().contains("percent"), "{err}");
     let err = serde_json::from_str::<Config>(r#"{"rules":[{"name":"a","match":{"door":"htp"}}]}"#).unwrap_err();
     assert!(err.to_string().contains("htp"), "{err}");

@@ -9,7 +9,9 @@ use mischief::service::ChaosLayer;
 use mischief::{BoxError, Chaos, FaultKind, InjectedFault};
 use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
 
-fn counting(calls: &Arc<AtomicU64>) -> impl Service<u32, Response = u32, Error = std::io::Error, Future: Send> + Clone + Send + use<> {
+fn counting(
+    calls: &Arc<AtomicU64>,
+) -> impl Service<u32, Response = u32, Error = std::io::Error, Future: Send> + Clone + Send + use<> {
     let calls = calls.clone();
     service_fn(move |x: u32| {
         calls.fetch_add(1, Ordering::SeqCst);
@@ -19,9 +21,9 @@ fn counting(calls: &Arc<AtomicU64>) -> impl Service<u32, Response = u32, Error =
 
 #[tokio::test]
 async fn aborts_are_injected_faults_and_skip_the_inner_service() {
-    let chaos = Chaos::new(
-        Config::new().rule(Rule::new("db").when(Match::new().name("inventory-*")).abort(Abort::status(503).message("db is down").every(2))),
-    )
+    let chaos = Chaos::new(Config::new().rule(
+        Rule::new("db").when(Match::new().name("inventory-*")).abort(Abort::status(503).message("db is down").every(2)),
+    ))
     .unwrap();
     let calls = Arc::new(AtomicU64::new(0));
     let mut svc = ServiceBuilder::new().layer(ChaosLayer::new(chaos.clone(), "inventory-db")).service(counting(&calls));
@@ -53,8 +55,10 @@ async fn inner_errors_pass_through_boxed() {
 
 #[tokio::test]
 async fn delays_hold_the_call_before_the_inner_service() {
-    let chaos =
-        Chaos::new(Config::new().rule(Rule::new("slow").delay(Delay::fixed(Duration::from_millis(200)).percentage(100.0)))).unwrap();
+    let chaos = Chaos::new(
+        Config::new().rule(Rule::new("slow").delay(Delay::fixed(Duration::from_millis(200)).percentage(100.0))),
+    )
+    .unwrap();
     let calls = Arc::new(AtomicU64::new(0));
     let svc = ServiceBuilder::new().layer(ChaosLayer::new(chaos.clone(), "x")).service(counting(&calls));
     let t = Instant::now();
@@ -69,8 +73,10 @@ async fn delays_hold_the_call_before_the_inner_service() {
 
 #[tokio::test]
 async fn a_dropped_delayed_call_never_reaches_the_inner_service() {
-    let chaos =
-        Chaos::new(Config::new().rule(Rule::new("slow").delay(Delay::fixed(Duration::from_millis(100)).percentage(100.0)))).unwrap();
+    let chaos = Chaos::new(
+        Config::new().rule(Rule::new("slow").delay(Delay::fixed(Duration::from_millis(100)).percentage(100.0))),
+    )
+    .unwrap();
     let calls = Arc::new(AtomicU64::new(0));
     let mut svc = ServiceBuilder::new().layer(ChaosLayer::new(chaos, "x")).service(counting(&calls));
     let fut = svc.ready().await.unwrap().call(1);
@@ -83,7 +89,10 @@ async fn a_dropped_delayed_call_never_reaches_the_inner_service() {
 
 #[test]
 fn without_a_runtime_delays_are_skipped_not_panicking() {
-    let chaos = Chaos::new(Config::new().rule(Rule::new("slow").delay(Delay::fixed(Duration::from_secs(60)).percentage(100.0)))).unwrap();
+    let chaos = Chaos::new(
+        Config::new().rule(Rule::new("slow").delay(Delay::fixed(Duration::from_secs(60)).percentage(100.0))),
+    )
+    .unwrap();
     let calls = Arc::new(AtomicU64::new(0));
     let mut svc = ServiceBuilder::new().layer(ChaosLayer::new(chaos, "x")).service(counting(&calls));
     let out = futures_lite_block_on(svc.call(1));

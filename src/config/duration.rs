@@ -25,9 +25,7 @@ impl Visitor<'_> for DurationVisitor {
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Duration, E> {
-        u64::try_from(v)
-            .map(Duration::from_millis)
-            .map_err(|_| E::custom(format_args!("negative duration {v} ms")))
+        u64::try_from(v).map(Duration::from_millis).map_err(|_| E::custom(format_args!("negative duration {v} ms")))
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Duration, E> {

@@ -46,8 +46,10 @@ impl EnvSettings {
         let rate = match get(vars::FAILURE_RATE) {
             None => 0.0,
             Some(v) => {
-                let rate: f64 =
-                    v.trim().parse().map_err(|_| env_err(vars::FAILURE_RATE, &v, "expected a number from 0.0 to 1.0"))?;
+                let rate: f64 = v
+                    .trim()
+                    .parse()
+                    .map_err(|_| env_err(vars::FAILURE_RATE, &v, "expected a number from 0.0 to 1.0"))?;
                 if !(0.0..=1.0).contains(&rate) {
                     return Err(env_err(vars::FAILURE_RATE, &v, "must be between 0.0 and 1.0"));
                 }
@@ -65,14 +67,16 @@ impl EnvSettings {
             None => 503,
             Some(v) => match v.trim().parse::<u16>() {
                 Ok(s) if (200..=599).contains(&s) => s,
-                _ => return Err(env_err(vars::ABORT_STATUS, &v, "expected an HTTP status from 200 to 599")),
+                _ => {
+                    return Err(env_err(vars::ABORT_STATUS, &v, "expected an HTTP status from 200 to 599"));
+                }
             },
         };
         let seed = match get(vars::SEED) {
             None => None,
-            Some(v) => {
-                Some(v.trim().parse::<u64>().map_err(|_| env_err(vars::SEED, &v, "expected an unsigned 64-bit integer"))?)
-            }
+            Some(v) => Some(
+                v.trim().parse::<u64>().map_err(|_| env_err(vars::SEED, &v, "expected an unsigned 64-bit integer"))?,
+            ),
         };
 
         let mut config = Config { seed, rules: Vec::new() };

@@ -276,7 +276,9 @@ impl<'de> Deserialize<'de> for StrMatch {
             Explicit(Explicit),
         }
         match Repr::deserialize(d).map_err(|_| {
-            de::Error::custom("expected a string, or one of { exact = \"...\" }, { prefix = \"...\" }, { glob = \"...\" }")
+            de::Error::custom(
+                "expected a string, or one of { exact = \"...\" }, { prefix = \"...\" }, { glob = \"...\" }",
+            )
         })? {
             Repr::Plain(s) => Ok(StrMatch::auto(s)),
             Repr::Explicit(Explicit::Exact(s)) => Ok(StrMatch::Exact(s)),

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{HeaderMap, Method, Request, header};
+use http::{HeaderMap, Method, Request, Uri, header};
 
 use super::Chaos;
 use super::plan::{CompiledAbort, CompiledRule};
@@ -26,9 +26,12 @@ pub struct Target<'a> {
     pub(crate) door: Door,
     pub(crate) name: Option<&'a str>,
     pub(crate) method: Option<&'a Method>,
-    pub(crate) path: Option<&'a str>,
+    /// Path, host and port come from here unless set explicitly; they are
+    /// parsed only when a rule asks.
+    uri: Option<&'a Uri>,
+    path: Option<&'a str>,
     host: Option<&'a str>,
-    pub(crate) port: Option<u16>,
+    port: Option<u16>,
     pub(crate) headers: Option<&'a HeaderMap>,
     grpc: Option<(&'a str, &'a str)>,
 }
@@ -36,7 +39,17 @@ pub struct Target<'a> {
 impl<'a> Target<'a> {
     /// A call entering by `door`, with nothing else known yet.
     pub fn new(door: Door) -> Self {
-        Target { door, name: None, method: None, path: None, host: None, port: None, headers: None, grpc: None }
+        Target {
+            door,
+            name: None,
+            method: None,
+            uri: None,
+            path: None,
+            host: None,
+            port: None,
+            headers: None,
+            grpc: None,
+        }
     }
 
     /// A named fault point (door `point`).
@@ -44,22 +57,20 @@ impl<'a> Target<'a> {
         Self::new(Door::Point).name(name)
     }
 
-    /// An HTTP request entering by `door`: method, path, host, port and
-    /// headers are taken from it. The host falls back to the `Host` header,
-    /// and gRPC requests (`content-type: application/grpc*`) expose their
-    /// service and method, both looked up only if a rule asks.
+    /// An HTTP request entering by `door`: method, URI and headers are
+    /// borrowed from it. Path, host and port are read from the URI only if a
+    /// rule asks; the host falls back to the `Host` header, and gRPC requests
+    /// (`content-type: application/grpc*`) expose their service and method.
+    #[inline]
     pub fn from_request<B>(door: Door, req: &'a Request<B>) -> Self {
-        let uri = req.uri();
-        Target {
-            door,
-            name: None,
-            method: Some(req.method()),
-            path: Some(uri.path()),
-            host: uri.host(),
-            port: uri.port_u16(),
-            headers: Some(req.headers()),
-            grpc: None,
-        }
+        Self::new(door).method(req.method()).uri(req.uri()).headers(req.headers())
+    }
+
+    /// Sets the URI, from which path, host and port are read when needed.
+    #[must_use]
+    pub fn uri(mut self, uri: &'a Uri) -> Self {
+        self.uri = Some(uri);
+        self
     }
 
     /// Sets the name (of a layer or fault point).
@@ -116,12 +127,26 @@ impl<'a> Target<'a> {
         self.door
     }
 
-    /// The host, or else the `Host` header without its port.
+    /// The path: set explicitly, or the URI's.
+    pub fn path_str(&self) -> Option<&'a str> {
+        self.path.or_else(|| Some(self.uri?.path()))
+    }
+
+    /// The port: set explicitly, or the URI's.
+    pub fn port_number(&self) -> Option<u16> {
+        self.port.or_else(|| self.uri?.port_u16())
+    }
+
+    /// The host: set explicitly, the URI's, or else the `Host` header
+    /// without its port.
     pub fn host_name(&self) -> Option<&'a str> {
-        self.host.or_else(|| {
-            let h = self.headers?.get(header::HOST)?.to_str().ok()?;
-            Some(strip_port(h))
-        })
+        if self.host.is_some() {
+            return self.host;
+        }
+        if let Some(authority) = self.uri.and_then(Uri::authority) {
+            return Some(authority_host(authority.as_str()));
+        }
+        Some(authority_host(self.headers?.get(header::HOST)?.to_str().ok()?))
     }
 
     /// `true` for a gRPC request: its content type is `application/grpc*`,
@@ -139,26 +164,50 @@ impl<'a> Target<'a> {
         if !self.headers.is_some_and(is_grpc) {
             return None;
         }
-        let (service, method) = self.path?.strip_prefix('/')?.split_once('/')?;
+        let (service, method) = self.path_str()?.strip_prefix('/')?.split_once('/')?;
         (!service.is_empty() && !method.is_empty() && !method.contains('/')).then_some((service, method))
     }
 }
 
 /// `true` when the headers say `content-type: application/grpc*`.
 pub(crate) fn is_grpc(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
+    headers.get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
 }
 
-fn strip_port(host: &str) -> &str {
-    if let Some(rest) = host.strip_prefix('[') {
-        // [v6]:port
-        return rest.split_once(']').map_or(host, |(h, _)| h);
+/// The host of an authority (`user@host:port`, `[v6]:port`), the way
+/// `http::Uri::host` reads it, in one pass over the bytes.
+fn authority_host(authority: &str) -> &str {
+    let b = authority.as_bytes();
+    let (mut at, mut colon, mut bracket) = (None, None, None);
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'@' => at = Some(i),
+            b':' => colon = Some(i),
+            b']' => bracket = Some(i),
+            _ => {}
+        }
     }
-    match host.rsplit_once(':') {
-        Some((h, port)) if !h.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => h,
-        _ => host,
+    let start = at.map_or(0, |i| i + 1);
+    let end = match (bracket, colon) {
+        (Some(br), _) if br >= start => br + 1,
+        (_, Some(c)) if c >= start => c,
+        _ => b.len(),
+    };
+    &authority[start..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::authority_host;
+
+    #[test]
+    fn hosts_of_authorities_agree_with_http() {
+        for a in
+            ["example.com", "example.com:8080", "user:pw@example.com:1", "[::1]", "[::1]:8080", "u@[fe80::1]:9", "h:"]
+        {
+            let uri: http::Uri = format!("http://{a}/").parse().unwrap();
+            assert_eq!(authority_host(a), uri.host().unwrap(), "{a}");
+        }
     }
 }
 
@@ -170,7 +219,9 @@ fn strip_port(host: &str) -> &str {
 #[derive(Debug)]
 #[must_use]
 pub struct Decision {
-    injection: Option<Injection>,
+    /// Boxed: a pass is a null pointer returned in a register, and the box
+    /// is only allocated when a fault is injected.
+    injection: Option<Box<Injection>>,
 }
 
 impl Decision {
@@ -178,7 +229,7 @@ impl Decision {
     pub const PASS: Decision = Decision { injection: None };
 
     pub(crate) fn inject(injection: Injection) -> Self {
-        Decision { injection: Some(injection) }
+        Decision { injection: Some(Box::new(injection)) }
     }
 
     /// `true` when nothing is injected.
@@ -204,7 +255,7 @@ impl Decision {
     }
 
     #[inline]
-    pub(crate) fn into_injection(self) -> Option<Injection> {
+    pub(crate) fn into_injection(self) -> Option<Box<Injection>> {
         self.injection
     }
 }

@@ -1,7 +1,10 @@
 //! Pre-compiled matchers: string patterns, globs, and the per-rule `match`.
 
+use std::cell::OnceCell;
+
 use http::{HeaderName, HeaderValue, Method};
 
+use super::filter::{End, Filter, Word, head, method_bit, tail};
 use crate::config::{ConfigError, Match, StrMatch};
 use crate::engine::Target;
 
@@ -29,7 +32,7 @@ impl Glob {
         let Some((last, middle)) = rest.split_last() else {
             return s == &**first;
         };
-        if s.len() < self.min_len || !s.starts_with(&**first) || !s.ends_with(&**last) {
+        if s.len() < self.min_len || !starts_with(s, first) || !ends_with(s, last) {
             return false;
         }
         // Leftmost matching of each middle piece is optimal for `*`-only globs.
@@ -42,6 +45,20 @@ impl Glob {
         }
         true
     }
+}
+
+// Patterns and the strings they are matched against are short (paths,
+// hosts, names), and most comparisons fail in the first bytes: an inlined
+// byte loop that stops at the first difference beats a call to `memcmp`.
+
+#[inline]
+fn starts_with(s: &str, p: &str) -> bool {
+    s.len() >= p.len() && s.bytes().zip(p.bytes()).all(|(a, b)| a == b)
+}
+
+#[inline]
+fn ends_with(s: &str, p: &str) -> bool {
+    s.len() >= p.len() && s.bytes().rev().zip(p.bytes().rev()).all(|(a, b)| a == b)
 }
 
 /// A compiled [`StrMatch`].
@@ -68,8 +85,8 @@ impl StrMatcher {
     #[inline]
     pub(crate) fn matches(&self, s: &str) -> bool {
         match self {
-            StrMatcher::Exact(p) => s == &**p,
-            StrMatcher::Prefix(p) => s.starts_with(&**p),
+            StrMatcher::Exact(p) => s.len() == p.len() && starts_with(s, p),
+            StrMatcher::Prefix(p) => starts_with(s, p),
             StrMatcher::Glob(g) => g.matches(s),
         }
     }
@@ -154,30 +171,35 @@ impl Matcher {
         })
     }
 
-    /// Does the call match? Cheap checks (door, method, port) come first;
-    /// header lookups and gRPC parsing only when a condition needs them.
+    /// Does the call match? Cheap checks (door, method) come first; the
+    /// path, host, port and gRPC parts are derived once per decision (in
+    /// `Facts`) and only when a condition needs them.
     #[inline]
-    pub(crate) fn matches(&self, t: &Target<'_>) -> bool {
+    pub(crate) fn matches(&self, f: &Facts<'_, '_>) -> bool {
         if self.any {
             return true;
         }
-        self.matches_slow(t)
+        self.matches_slow(f)
     }
 
-    fn matches_slow(&self, t: &Target<'_>) -> bool {
+    fn matches_slow(&self, f: &Facts<'_, '_>) -> bool {
+        let t = f.target;
         if self.doors != 0 && self.doors & t.door.bit() == 0 {
             return false;
         }
         if !self.methods.is_empty() && !t.method.is_some_and(|m| self.methods.contains(m)) {
             return false;
         }
-        if self.port.is_some() && self.port != t.port {
+        if !opt_matches(&self.name, t.name) {
             return false;
         }
-        if !opt_matches(&self.path, t.path) || !opt_matches(&self.name, t.name) {
+        if self.path.is_some() && !opt_matches(&self.path, *f.path.get_or_init(|| t.path_str())) {
             return false;
         }
-        if self.host.is_some() && !opt_matches(&self.host, t.host_name()) {
+        if self.port.is_some() && self.port != *f.port.get_or_init(|| t.port_number()) {
+            return false;
+        }
+        if self.host.is_some() && !opt_matches(&self.host, *f.host.get_or_init(|| t.host_name())) {
             return false;
         }
         for h in self.headers.iter() {
@@ -192,13 +214,66 @@ impl Matcher {
             }
         }
         if self.grpc_service.is_some() || self.grpc_method.is_some() {
-            let Some((service, method)) = t.grpc_parts() else { return false };
+            let Some((service, method)) = *f.grpc.get_or_init(|| t.grpc_parts()) else {
+                return false;
+            };
             if !opt_matches(&self.grpc_service, Some(service)) || !opt_matches(&self.grpc_method, Some(method)) {
                 return false;
             }
         }
         true
     }
+}
+
+/// A call's target with the parts derived from it on demand, each at most
+/// once per decision however many rules look at it.
+#[derive(Debug)]
+pub(crate) struct Facts<'t, 'a> {
+    target: &'t Target<'a>,
+    path: OnceCell<Option<&'a str>>,
+    host: OnceCell<Option<&'a str>>,
+    port: OnceCell<Option<u16>>,
+    grpc: OnceCell<Option<(&'a str, &'a str)>>,
+    method_bit: OnceCell<u16>,
+}
+
+impl<'t, 'a> Facts<'t, 'a> {
+    #[inline]
+    pub(crate) fn new(target: &'t Target<'a>) -> Self {
+        Facts {
+            target,
+            path: OnceCell::new(),
+            host: OnceCell::new(),
+            port: OnceCell::new(),
+            grpc: OnceCell::new(),
+            method_bit: OnceCell::new(),
+        }
+    }
+
+    /// Can the call match a rule with this filter? Integer comparisons only,
+    /// plus deriving the path, host or name the first time one is needed.
+    #[inline]
+    pub(crate) fn admitted_by(&self, f: &Filter) -> bool {
+        let t = self.target;
+        f.admits(t.door.bit(), || *self.method_bit.get_or_init(|| t.method.map_or(0, method_bit)))
+            && word_admits(&f.path, || *self.path.get_or_init(|| t.path_str()))
+            && word_admits(&f.name, || t.name)
+            && word_admits(&f.host, || *self.host.get_or_init(|| t.host_name()))
+    }
+}
+
+#[inline]
+fn word_admits<'a>(w: &Word, s: impl FnOnce() -> Option<&'a str>) -> bool {
+    if w.is_any() {
+        return true;
+    }
+    // A rule with a string condition never matches a call without that string.
+    s().is_some_and(|s| {
+        w.admits(match w.end {
+            End::Head => head(s),
+            End::Tail => tail(s),
+        })
+    })
 }
 
 #[inline]

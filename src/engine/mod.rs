@@ -1,6 +1,8 @@
 //! The engine: the [`Chaos`] handle, its compiled plan, and decisions.
 
+mod current;
 mod decision;
+mod filter;
 pub(crate) mod matcher;
 pub(crate) mod plan;
 mod rng;
@@ -10,11 +12,10 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use arc_swap::ArcSwap;
-
+use current::Current;
 pub(crate) use decision::Injection;
-pub use decision::{Decision, Target};
 pub(crate) use decision::is_grpc;
+pub use decision::{Decision, Target};
 use plan::Plan;
 use stats::RuleStats;
 pub use stats::{RuleStatus, Status};
@@ -58,7 +59,7 @@ pub struct Chaos {
 
 struct Shared {
     enabled: AtomicBool,
-    plan: ArcSwap<Plan>,
+    plan: Current,
     /// Serializes updates and keeps the last error.
     admin: Mutex<Admin>,
 }
@@ -75,7 +76,7 @@ impl Chaos {
         Chaos {
             inner: Arc::new(Shared {
                 enabled: AtomicBool::new(enabled),
-                plan: ArcSwap::from_pointee(plan),
+                plan: Current::new(plan),
                 admin: Mutex::new(Admin::default()),
             }),
         }
@@ -177,7 +178,7 @@ impl Chaos {
         match Plan::compile(&config, &current) {
             Ok(plan) => {
                 let (generation, rules) = (plan.generation, plan.rules.len());
-                self.inner.plan.store(Arc::new(plan));
+                self.inner.plan.store(plan);
                 admin.last_error = None;
                 tracing::info!(target: "mischief", generation, rules, "chaos configuration installed");
                 Ok(())
@@ -234,8 +235,14 @@ impl Chaos {
     }
 
     fn decide_enabled(&self, target: &Target<'_>) -> Decision {
-        let plan = self.inner.plan.load();
-        let Some(rule) = plan.rules.iter().find(|r| r.matcher.matches(target)) else {
+        self.inner.plan.with(|plan| Self::decide_in(plan, target))
+    }
+
+    fn decide_in(plan: &Plan, target: &Target<'_>) -> Decision {
+        let facts = matcher::Facts::new(target);
+        let found =
+            plan.filters.iter().zip(plan.rules.iter()).find(|(f, r)| facts.admitted_by(f) && r.matcher.matches(&facts));
+        let Some((_, rule)) = found else {
             return Decision::PASS;
         };
         rule.stats.matched.incr();
@@ -249,7 +256,8 @@ impl Chaos {
             return Decision::PASS;
         }
         if let Some(max) = rule.max_injections {
-            let took = rule.injections.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| (n < max).then_some(n + 1));
+            let took =
+                rule.injections.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| (n < max).then_some(n + 1));
             if took.is_err() {
                 RuleStats::add(&rule.stats.skipped);
                 return Decision::PASS;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
+use super::filter::Filter;
 use super::matcher::Matcher;
 use super::rng::Rng;
 use super::stats::RuleStats;
@@ -20,6 +21,9 @@ use crate::fault::GrpcCode;
 #[derive(Debug)]
 pub(crate) struct Plan {
     pub(crate) rules: Box<[Arc<CompiledRule>]>,
+    /// One prefilter per rule, in the same order, stored together so the
+    /// scan over non-matching rules stays in a few cache lines.
+    pub(crate) filters: Box<[Filter]>,
     pub(crate) rng: Rng,
     pub(crate) generation: u64,
     pub(crate) config: Config,
@@ -45,7 +49,10 @@ pub(crate) enum Trigger {
     /// Fires when a uniform `u64` is below the threshold.
     Chance(u64),
     /// Fires on the n-th, 2n-th, ... matching call.
-    Every { n: u64, seen: AtomicU64 },
+    Every {
+        n: u64,
+        seen: AtomicU64,
+    },
 }
 
 impl Trigger {
@@ -97,7 +104,7 @@ impl CompiledDelay {
 impl Plan {
     /// An empty plan: nothing matches.
     pub(crate) fn empty() -> Self {
-        Plan { rules: Box::new([]), rng: Rng::Thread, generation: 0, config: Config::default() }
+        Plan { rules: Box::new([]), filters: Box::new([]), rng: Rng::Thread, generation: 0, config: Config::default() }
     }
 
     /// Validates `config` and compiles it. Counters of rules whose name is
@@ -115,15 +122,12 @@ impl Plan {
                     format!("duplicate rule name, also used by rule #{first}"),
                 ));
             }
-            let stats = previous
-                .rules
-                .iter()
-                .find(|r| *r.name == *rule.name)
-                .map(|r| Arc::clone(&r.stats))
-                .unwrap_or_default();
+            let stats =
+                previous.rules.iter().find(|r| *r.name == *rule.name).map(|r| Arc::clone(&r.stats)).unwrap_or_default();
             rules.push(Arc::new(compile_rule(index, rule, stats)?));
         }
         Ok(Plan {
+            filters: config.rules.iter().map(|r| Filter::of(&r.when)).collect(),
             rules: rules.into_boxed_slice(),
             rng: Rng::new(config.seed),
             generation: previous.generation + 1,
@@ -166,7 +170,13 @@ fn trigger(
     match (percentage, every) {
         (Some(p), None) => {
             if !p.is_finite() || !(0.0..=100.0).contains(&p) {
-                return Err(ConfigError::field(index, rule, format!("{fault}.percentage"), p, "must be between 0 and 100"));
+                return Err(ConfigError::field(
+                    index,
+                    rule,
+                    format!("{fault}.percentage"),
+                    p,
+                    "must be between 0 and 100",
+                ));
             }
             Ok(if p == 0.0 {
                 Trigger::Never
@@ -210,14 +220,20 @@ fn compile_abort(index: usize, rule: &str, a: &Abort) -> Result<CompiledAbort, C
     let grpc = match &a.grpc_status {
         None => GrpcCode::Unavailable,
         Some(GrpcStatus::Code(n)) => match GrpcCode::from_i64(*n) {
-            Some(GrpcCode::Ok) | None => return Err(err("grpc_status", n, "must be a gRPC error code from 1 to 16")),
+            Some(GrpcCode::Ok) | None => {
+                return Err(err("grpc_status", n, "must be a gRPC error code from 1 to 16"));
+            }
             Some(code) => code,
         },
         Some(GrpcStatus::Name(s)) => match GrpcCode::from_name(s) {
             Some(GrpcCode::Ok) => return Err(err("grpc_status", s, "OK is not an error code")),
             Some(code) => code,
             None => {
-                return Err(err("grpc_status", s, "unknown gRPC code; use a name such as UNAVAILABLE or a number 1 to 16"));
+                return Err(err(
+                    "grpc_status",
+                    s,
+                    "unknown gRPC code; use a name such as UNAVAILABLE or a number 1 to 16",
+                ));
             }
         },
     };
@@ -260,7 +276,11 @@ fn compile_delay(index: usize, rule: &str, d: &Delay) -> Result<CompiledDelay, C
         (Some(f), None, None, None, None) => (f, f),
         (None, Some(min), Some(max), None, None) => {
             if min > max {
-                return Err(err("min", &fmt(Some(min)), &format!("must not exceed max ({})", fmt(Some(max)).unwrap_or_default())));
+                return Err(err(
+                    "min",
+                    &fmt(Some(min)),
+                    &format!("must not exceed max ({})", fmt(Some(max)).unwrap_or_default()),
+                ));
             }
             (min, max)
         }

@@ -13,11 +13,12 @@ use crate::engine::Injection;
 
 pin_project! {
     /// The response future of [`ChaosService`](super::ChaosService): the
-    /// inner service's future, a delayed call, or an injected answer.
+    /// inner service's future, or a faulted call (delayed, or answered by
+    /// an injected abort).
     ///
-    /// A call that is not faulted polls the inner future directly; the
-    /// delay state is boxed, so this future is barely larger than the inner
-    /// one.
+    /// A call that is not faulted polls the inner future directly; a
+    /// faulted call's state is boxed, so this future is barely larger than
+    /// the inner one.
     pub struct ResponseFuture<S, ReqBody, M = EmptyBody>
     where
         S: Service<Request<ReqBody>>,
@@ -34,7 +35,17 @@ pin_project! {
         S: Service<Request<ReqBody>>,
     {
         Inner { #[pin] fut: S::Future },
-        Delayed { delayed: Pin<Box<Delayed<S, Request<ReqBody>>>>, body: M },
+        Faulted { fault: Pin<Box<Fault<S, ReqBody, M>>> },
+    }
+}
+
+pin_project! {
+    #[project = FaultProj]
+    enum Fault<S, ReqBody, M>
+    where
+        S: Service<Request<ReqBody>>,
+    {
+        Delayed { #[pin] delayed: Delayed<S, Request<ReqBody>>, body: M },
         Ready { res: Option<S::Response> },
     }
 }
@@ -44,17 +55,18 @@ where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     M: AbortBody<ResBody>,
 {
-    #[inline]
+    #[inline(always)]
     pub(crate) fn inner(fut: S::Future) -> Self {
         Self { kind: Kind::Inner { fut } }
     }
 
-    pub(crate) fn delayed(delayed: Pin<Box<Delayed<S, Request<ReqBody>>>>, body: M) -> Self {
-        Self { kind: Kind::Delayed { delayed, body } }
+    pub(crate) fn delayed(delayed: Delayed<S, Request<ReqBody>>, body: M) -> Self {
+        Self { kind: Kind::Faulted { fault: Box::pin(Fault::Delayed { delayed, body }) } }
     }
 
     pub(crate) fn abort(injection: &Injection, req: &Request<ReqBody>, body: &M) -> Self {
-        Self { kind: Kind::Ready { res: Some(abort_response(injection, req, body)) } }
+        let res = abort_response(injection, req, body);
+        Self { kind: Kind::Faulted { fault: Box::pin(Fault::Ready { res: Some(res) }) } }
     }
 }
 
@@ -65,28 +77,46 @@ where
 {
     type Output = Result<Response<ResBody>, S::Error>;
 
-    #[inline]
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        loop {
-            match this.kind.as_mut().project() {
-                KindProj::Inner { fut } => return fut.poll(cx),
-                KindProj::Ready { res } => {
-                    // Polled again after completion: stay pending rather than panic.
-                    return res.take().map_or(Poll::Pending, |res| Poll::Ready(Ok(res)));
+        let mut kind = self.project().kind;
+        if let KindProj::Inner { fut } = kind.as_mut().project() {
+            return fut.poll(cx);
+        }
+        poll_faulted(kind, cx)
+    }
+}
+
+/// Everything but the pass-through poll, out of line so that one stays
+/// small enough to inline.
+#[inline(never)]
+fn poll_faulted<S, ReqBody, ResBody, M>(
+    mut kind: Pin<&mut Kind<S, ReqBody, M>>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<Response<ResBody>, S::Error>>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    M: AbortBody<ResBody>,
+{
+    loop {
+        let mut fault = match kind.as_mut().project() {
+            KindProj::Inner { fut } => return fut.poll(cx),
+            KindProj::Faulted { fault } => fault.as_mut(),
+        };
+        match fault.as_mut().project() {
+            // Polled again after completion: stay pending rather than panic.
+            FaultProj::Ready { res } => return res.take().map_or(Poll::Pending, |res| Poll::Ready(Ok(res))),
+            FaultProj::Delayed { delayed, body } => match ready!(delayed.poll_delay(cx)) {
+                None => return Poll::Pending,
+                Some(AfterDelay::Call(mut svc, req)) => {
+                    let fut = svc.call(req);
+                    kind.set(Kind::Inner { fut });
                 }
-                KindProj::Delayed { delayed, body } => match ready!(delayed.as_mut().poll_delay(cx)) {
-                    None => return Poll::Pending,
-                    Some(AfterDelay::Call(mut svc, req)) => {
-                        let fut = svc.call(req);
-                        this.kind.set(Kind::Inner { fut });
-                    }
-                    Some(AfterDelay::Abort(injection, req)) => {
-                        let res = abort_response(&injection, &req, body);
-                        this.kind.set(Kind::Ready { res: Some(res) });
-                    }
-                },
-            }
+                Some(AfterDelay::Abort(injection, req)) => {
+                    let res = abort_response(&injection, &req, body);
+                    fault.set(Fault::Ready { res: Some(res) });
+                }
+            },
         }
     }
 }
@@ -98,8 +128,10 @@ where
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let state = match &self.kind {
             Kind::Inner { .. } => "inner",
-            Kind::Delayed { .. } => "delayed",
-            Kind::Ready { .. } => "aborted",
+            Kind::Faulted { fault } => match &**fault {
+                Fault::Delayed { .. } => "delayed",
+                Fault::Ready { .. } => "aborted",
+            },
         };
         f.debug_struct("ResponseFuture").field("state", &state).finish()
     }

@@ -7,7 +7,7 @@ use tower_service::Service;
 
 use super::future::ResponseFuture;
 use super::{AbortBody, EmptyBody};
-use crate::delayed::{self, Start};
+use crate::delayed::{Action, Delayed};
 use crate::{Chaos, Door, Target};
 
 /// Injects faults into the requests of an HTTP service. Made by
@@ -65,20 +65,45 @@ where
         self.inner.poll_ready(cx)
     }
 
-    #[inline]
+    #[inline(always)]
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let name = self.name.as_deref();
-        let start = delayed::start(&mut self.inner, &self.chaos, req, |req| {
-            let target = Target::from_request(Door::Http, req);
-            self.chaos.decide(&match name {
-                Some(name) => target.name(name),
-                None => target,
-            })
-        });
-        match start {
-            Start::Pass(fut) => ResponseFuture::inner(fut),
-            Start::Delay(delayed) => ResponseFuture::delayed(delayed, self.body.clone()),
-            Start::Abort(injection, req) => ResponseFuture::abort(&injection, &req, &self.body),
+        // Disabled: one relaxed load, then straight to the inner service.
+        // Enabled: the decision only borrows the request; only a fault moves
+        // it elsewhere.
+        if self.chaos.is_enabled() {
+            let action = self.decide(&req);
+            if !matches!(action, Action::Pass) {
+                return self.inject(action, req);
+            }
+        }
+        ResponseFuture::inner(self.inner.call(req))
+    }
+}
+
+impl<S, M> ChaosService<S, M> {
+    #[inline(never)]
+    fn decide<ReqBody>(&self, req: &Request<ReqBody>) -> Action {
+        let target = Target::from_request(Door::Http, req);
+        let decision = match self.name.as_deref() {
+            Some(name) => self.chaos.decide(&target.name(name)),
+            None => self.chaos.decide(&target),
+        };
+        Action::of(decision, &self.chaos)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn inject<ReqBody, ResBody>(&mut self, action: Action, req: Request<ReqBody>) -> ResponseFuture<S, ReqBody, M>
+    where
+        S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+        M: AbortBody<ResBody> + Clone,
+    {
+        match action {
+            Action::Pass => ResponseFuture::inner(self.inner.call(req)),
+            Action::Delay(injection) => {
+                ResponseFuture::delayed(Delayed::hold(&mut self.inner, req, injection, &self.chaos), self.body.clone())
+            }
+            Action::Abort(injection) => ResponseFuture::abort(&injection, &req, &self.body),
         }
     }
 }

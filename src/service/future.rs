@@ -11,7 +11,8 @@ use crate::{BoxError, InjectedFault};
 
 pin_project! {
     /// The response future of [`ChaosService`](super::ChaosService): the
-    /// inner future, a delayed call, or an injected error.
+    /// inner future, or a faulted call (delayed, or failed with an injected
+    /// error) whose state is boxed.
     pub struct ResponseFuture<S, Req>
     where
         S: Service<Req>,
@@ -28,23 +29,30 @@ pin_project! {
         S: Service<Req>,
     {
         Inner { #[pin] fut: S::Future },
-        Delayed { delayed: Pin<Box<Delayed<S, Req>>> },
+        Faulted { fault: Pin<Box<Fault<S, Req>>> },
+    }
+}
+
+pin_project! {
+    #[project = FaultProj]
+    enum Fault<S, Req> {
+        Delayed { #[pin] delayed: Delayed<S, Req> },
         Failed { fault: Option<InjectedFault> },
     }
 }
 
 impl<S: Service<Req>, Req> ResponseFuture<S, Req> {
-    #[inline]
+    #[inline(always)]
     pub(crate) fn inner(fut: S::Future) -> Self {
         Self { kind: Kind::Inner { fut } }
     }
 
-    pub(crate) fn delayed(delayed: Pin<Box<Delayed<S, Req>>>) -> Self {
-        Self { kind: Kind::Delayed { delayed } }
+    pub(crate) fn delayed(delayed: Delayed<S, Req>) -> Self {
+        Self { kind: Kind::Faulted { fault: Box::pin(Fault::Delayed { delayed }) } }
     }
 
     pub(crate) fn abort(injection: &Injection) -> Self {
-        Self { kind: Kind::Failed { fault: Some(injection.fault()) } }
+        Self { kind: Kind::Faulted { fault: Box::pin(Fault::Failed { fault: Some(injection.fault()) }) } }
     }
 }
 
@@ -55,27 +63,43 @@ where
 {
     type Output = Result<S::Response, BoxError>;
 
-    #[inline]
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        loop {
-            match this.kind.as_mut().project() {
-                KindProj::Inner { fut } => return fut.poll(cx).map_err(Into::into),
-                KindProj::Failed { fault } => {
-                    // Polled again after completion: stay pending rather than panic.
-                    return fault.take().map_or(Poll::Pending, |f| Poll::Ready(Err(Box::new(f) as BoxError)));
-                }
-                KindProj::Delayed { delayed } => match ready!(delayed.as_mut().poll_delay(cx)) {
-                    None => return Poll::Pending,
-                    Some(AfterDelay::Call(mut svc, req)) => {
-                        let fut = svc.call(req);
-                        this.kind.set(Kind::Inner { fut });
-                    }
-                    Some(AfterDelay::Abort(injection, _req)) => {
-                        this.kind.set(Kind::Failed { fault: Some(injection.fault()) });
-                    }
-                },
+        let mut kind = self.project().kind;
+        if let KindProj::Inner { fut } = kind.as_mut().project() {
+            return fut.poll(cx).map_err(Into::into);
+        }
+        poll_faulted(kind, cx)
+    }
+}
+
+/// Everything but the pass-through poll, out of line.
+#[inline(never)]
+fn poll_faulted<S, Req>(mut kind: Pin<&mut Kind<S, Req>>, cx: &mut Context<'_>) -> Poll<Result<S::Response, BoxError>>
+where
+    S: Service<Req>,
+    S::Error: Into<BoxError>,
+{
+    loop {
+        let mut fault = match kind.as_mut().project() {
+            KindProj::Inner { fut } => return fut.poll(cx).map_err(Into::into),
+            KindProj::Faulted { fault } => fault.as_mut(),
+        };
+        match fault.as_mut().project() {
+            // Polled again after completion: stay pending rather than panic.
+            FaultProj::Failed { fault } => {
+                return fault.take().map_or(Poll::Pending, |f| Poll::Ready(Err(Box::new(f) as BoxError)));
             }
+            FaultProj::Delayed { delayed } => match ready!(delayed.poll_delay(cx)) {
+                None => return Poll::Pending,
+                Some(AfterDelay::Call(mut svc, req)) => {
+                    let fut = svc.call(req);
+                    kind.set(Kind::Inner { fut });
+                }
+                Some(AfterDelay::Abort(injection, _req)) => {
+                    fault.set(Fault::Failed { fault: Some(injection.fault()) });
+                }
+            },
         }
     }
 }
@@ -84,8 +108,10 @@ impl<S: Service<Req>, Req> std::fmt::Debug for ResponseFuture<S, Req> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let state = match &self.kind {
             Kind::Inner { .. } => "inner",
-            Kind::Delayed { .. } => "delayed",
-            Kind::Failed { .. } => "aborted",
+            Kind::Faulted { fault } => match &**fault {
+                Fault::Delayed { .. } => "delayed",
+                Fault::Failed { .. } => "aborted",
+            },
         };
         f.debug_struct("ResponseFuture").field("state", &state).finish()
     }

@@ -5,7 +5,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::ResponseFuture;
-use crate::delayed::{self, Start};
+use crate::delayed::{Action, Delayed};
 use crate::{BoxError, Chaos, Target};
 
 /// Applies [`ChaosService`] to any service. See the [module docs](super).
@@ -90,11 +90,16 @@ where
 
     #[inline]
     fn call(&mut self, req: Req) -> Self::Future {
-        let (chaos, name) = (&self.chaos, &*self.name);
-        match delayed::start(&mut self.inner, chaos, req, |_| chaos.decide(&Target::new(crate::Door::Service).name(name))) {
-            Start::Pass(fut) => ResponseFuture::inner(fut),
-            Start::Delay(delayed) => ResponseFuture::delayed(delayed),
-            Start::Abort(injection, _req) => ResponseFuture::abort(&injection),
+        if !self.chaos.is_enabled() {
+            return ResponseFuture::inner(self.inner.call(req));
+        }
+        let decision = self.chaos.decide(&Target::new(crate::Door::Service).name(&self.name));
+        match Action::of(decision, &self.chaos) {
+            Action::Pass => ResponseFuture::inner(self.inner.call(req)),
+            Action::Delay(injection) => {
+                ResponseFuture::delayed(Delayed::hold(&mut self.inner, req, injection, &self.chaos))
+            }
+            Action::Abort(injection) => ResponseFuture::abort(&injection),
         }
     }
 }

@@ -16,7 +16,7 @@ use http::{Request, Response};
 use mischief::Chaos;
 use tower::{Layer, Service};
 
-use common::{bare, drive, enabled_pass, request, sixteen_rules_no_match};
+use common::{bare, drive, enabled_pass, request_with_headers as request, sixteen_rules_no_match};
 
 struct Counting;
 
@@ -104,9 +104,10 @@ fn the_service_layer_adds_no_allocation_when_not_injecting() {
     assert_eq!(allocations(layered(Chaos::disabled())), base, "service layer, disabled");
     assert_eq!(allocations(layered(enabled_pass())), base, "service layer, enabled, catch-all rule at 0%");
     // And an injected abort does allocate (the boxed error): the counter works.
-    let aborting = Chaos::new(mischief::Config::new().rule(
-        mischief::config::Rule::new("all").abort(mischief::config::Abort::status(503).percentage(100.0)),
-    ))
+    let aborting = Chaos::new(
+        mischief::Config::new()
+            .rule(mischief::config::Rule::new("all").abort(mischief::config::Abort::status(503).percentage(100.0))),
+    )
     .unwrap();
     let mut abort_svc = mischief::service::ChaosLayer::new(aborting, "db").layer(bare());
     let before = ALLOCATIONS.with(Cell::get);

@@ -20,7 +20,12 @@ async fn serve(chaos: &Chaos) -> HealthClient<Channel> {
     let layer = ChaosLayer::new(chaos.clone());
     tokio::spawn(async move {
         let _keep = reporter;
-        Server::builder().layer(layer).add_service(health).serve_with_incoming(TcpIncoming::from(listener)).await.unwrap();
+        Server::builder()
+            .layer(layer)
+            .add_service(health)
+            .serve_with_incoming(TcpIncoming::from(listener))
+            .await
+            .unwrap();
     });
     let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
     HealthClient::new(channel)
@@ -60,7 +65,8 @@ async fn the_client_sees_the_configured_grpc_code_and_other_rpcs_succeed() {
 
 #[tokio::test]
 async fn an_http_only_abort_becomes_unavailable_for_grpc() {
-    let chaos = Chaos::new(Config::new().rule(Rule::new("env-like").abort(Abort::status(503).percentage(100.0)))).unwrap();
+    let chaos =
+        Chaos::new(Config::new().rule(Rule::new("env-like").abort(Abort::status(503).percentage(100.0)))).unwrap();
     let mut client = serve(&chaos).await;
     let status = client.check(check("orders")).await.unwrap_err();
     assert_eq!(status.code(), Code::Unavailable);
@@ -92,7 +98,11 @@ async fn env_variables_apply_to_grpc_with_a_binomial_share() {
 #[tokio::test]
 async fn grpc_delays_hold_the_call() {
     let chaos = Chaos::new(
-        Config::new().rule(Rule::new("slow-check").when(Match::new().grpc_method("Check")).delay(Delay::fixed(Duration::from_millis(150)).percentage(100.0))),
+        Config::new().rule(
+            Rule::new("slow-check")
+                .when(Match::new().grpc_method("Check"))
+                .delay(Delay::fixed(Duration::from_millis(150)).percentage(100.0)),
+        ),
     )
     .unwrap();
     let mut client = serve(&chaos).await;
@@ -105,7 +115,10 @@ async fn grpc_delays_hold_the_call() {
 async fn grpc_codes_by_number_and_metadata_matching() {
     let mut abort = Abort::status(504).percentage(100.0);
     abort.grpc_status = Some(mischief::config::GrpcStatus::Code(4));
-    let chaos = Chaos::new(Config::new().rule(Rule::new("tenant").when(Match::new().header_equals("x-tenant", "canary")).abort(abort))).unwrap();
+    let chaos = Chaos::new(
+        Config::new().rule(Rule::new("tenant").when(Match::new().header_equals("x-tenant", "canary")).abort(abort)),
+    )
+    .unwrap();
     let mut client = serve(&chaos).await;
     client.check(check("orders")).await.unwrap();
     let mut req = tonic::Request::new(check("orders"));

@@ -89,7 +89,11 @@ async fn env_latency_waits_and_unset_variables_inject_nothing() {
 async fn delays_last_at_least_the_configured_minimum() {
     let chaos = Chaos::new(
         Config::new()
-            .rule(Rule::new("fixed").when(Match::new().path("/fixed")).delay(Delay::fixed(Duration::from_millis(120)).percentage(100.0)))
+            .rule(
+                Rule::new("fixed")
+                    .when(Match::new().path("/fixed"))
+                    .delay(Delay::fixed(Duration::from_millis(120)).percentage(100.0)),
+            )
             .rule(
                 Rule::new("uniform")
                     .when(Match::new().path("/uniform"))
@@ -119,7 +123,10 @@ async fn delays_last_at_least_the_configured_minimum() {
 
 #[tokio::test]
 async fn a_delayed_request_is_held_before_the_handler_sees_it() {
-    let chaos = Chaos::new(Config::new().rule(Rule::new("slow").delay(Delay::fixed(Duration::from_millis(400)).percentage(100.0)))).unwrap();
+    let chaos = Chaos::new(
+        Config::new().rule(Rule::new("slow").delay(Delay::fixed(Duration::from_millis(400)).percentage(100.0))),
+    )
+    .unwrap();
     let (url, hits) = serve_with(&chaos).await;
     let req = tokio::spawn({
         let client = client();
@@ -151,9 +158,11 @@ async fn every_third_request_is_aborted_exactly() {
 
 async fn sequence(seed: u64) -> Vec<bool> {
     let chaos = Chaos::new(
-        Config::new()
-            .seed(seed)
-            .rule(Rule::new("coin").abort(Abort::status(503).percentage(50.0)).delay(Delay::uniform(Duration::ZERO, Duration::from_millis(2)).percentage(50.0))),
+        Config::new().seed(seed).rule(
+            Rule::new("coin")
+                .abort(Abort::status(503).percentage(50.0))
+                .delay(Delay::uniform(Duration::ZERO, Duration::from_millis(2)).percentage(50.0)),
+        ),
     )
     .unwrap();
     let (url, _) = serve_with(&chaos).await;
@@ -193,8 +202,11 @@ async fn kill_switch_stops_injection_on_the_next_request() {
 #[tokio::test]
 async fn kill_switch_during_a_delay_cancels_the_abort() {
     let chaos = Chaos::new(
-        Config::new()
-            .rule(Rule::new("slow-fail").delay(Delay::fixed(Duration::from_millis(300)).percentage(100.0)).abort(Abort::status(503).percentage(100.0))),
+        Config::new().rule(
+            Rule::new("slow-fail")
+                .delay(Delay::fixed(Duration::from_millis(300)).percentage(100.0))
+                .abort(Abort::status(503).percentage(100.0)),
+        ),
     )
     .unwrap();
     let (url, hits) = serve_with(&chaos).await;
@@ -221,10 +233,26 @@ async fn kill_switch_during_a_delay_cancels_the_abort() {
 async fn rules_match_on_method_path_and_header_first_match_wins() {
     let chaos = Chaos::new(
         Config::new()
-            .rule(Rule::new("header").when(Match::new().header_equals("x-chaos", "teapot")).abort(Abort::status(418).percentage(100.0)))
-            .rule(Rule::new("post-orders").when(Match::new().method("post").path_prefix("/orders")).abort(Abort::status(500).percentage(100.0)))
-            .rule(Rule::new("admin").when(Match::new().path("/admin/*/delete")).abort(Abort::status(403).percentage(100.0)))
-            .rule(Rule::new("no-trace").when(Match::new().path("/traced").header_present("x-trace", false)).abort(Abort::status(429).percentage(100.0)))
+            .rule(
+                Rule::new("header")
+                    .when(Match::new().header_equals("x-chaos", "teapot"))
+                    .abort(Abort::status(418).percentage(100.0)),
+            )
+            .rule(
+                Rule::new("post-orders")
+                    .when(Match::new().method("post").path_prefix("/orders"))
+                    .abort(Abort::status(500).percentage(100.0)),
+            )
+            .rule(
+                Rule::new("admin")
+                    .when(Match::new().path("/admin/*/delete"))
+                    .abort(Abort::status(403).percentage(100.0)),
+            )
+            .rule(
+                Rule::new("no-trace")
+                    .when(Match::new().path("/traced").header_present("x-trace", false))
+                    .abort(Abort::status(429).percentage(100.0)),
+            )
             .rule(Rule::new("never").when(Match::new().door(Door::Client)).abort(Abort::status(502).percentage(100.0))),
     )
     .unwrap();
@@ -258,7 +286,8 @@ async fn rules_match_on_method_path_and_header_first_match_wins() {
 
 #[tokio::test]
 async fn abort_answers_carry_configured_headers_and_optional_body() {
-    let rule = Rule::new("teapot").abort(Abort::status(418).body("short and stout").header("retry-after", "3").percentage(100.0));
+    let rule = Rule::new("teapot")
+        .abort(Abort::status(418).body("short and stout").header("retry-after", "3").percentage(100.0));
     let chaos = Chaos::new(Config::new().rule(rule)).unwrap();
     // Default: empty body, configured status and headers.
     let url = serve(counting_app(&Hits::default()).layer(ChaosLayer::new(chaos.clone()))).await;
@@ -268,7 +297,8 @@ async fn abort_answers_carry_configured_headers_and_optional_body() {
     assert_eq!(res.headers()["x-mischief-rule"], "teapot");
     assert_eq!(res.text().await.unwrap(), "");
     // With a body maker, the configured body as text/plain.
-    let url = serve(counting_app(&Hits::default()).layer(ChaosLayer::new(chaos).abort_body(axum::body::Body::from))).await;
+    let url =
+        serve(counting_app(&Hits::default()).layer(ChaosLayer::new(chaos).abort_body(axum::body::Body::from))).await;
     let res = client().get(format!("{url}/x")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::IM_A_TEAPOT);
     assert_eq!(res.headers()["content-type"], "text/plain; charset=utf-8");
@@ -277,7 +307,10 @@ async fn abort_answers_carry_configured_headers_and_optional_body() {
 
 #[tokio::test]
 async fn named_layers_are_selected_by_name() {
-    let chaos = Chaos::new(Config::new().rule(Rule::new("public-only").when(Match::new().name("public-*")).abort(Abort::status(503).percentage(100.0)))).unwrap();
+    let chaos = Chaos::new(Config::new().rule(
+        Rule::new("public-only").when(Match::new().name("public-*")).abort(Abort::status(503).percentage(100.0)),
+    ))
+    .unwrap();
     let public = serve(counting_app(&Hits::default()).layer(ChaosLayer::new(chaos.clone()).name("public-api"))).await;
     let admin = serve(counting_app(&Hits::default()).layer(ChaosLayer::new(chaos.clone()).name("admin-api"))).await;
     let unnamed = serve(counting_app(&Hits::default()).layer(ChaosLayer::new(chaos))).await;
@@ -300,7 +333,11 @@ async fn update_applies_to_the_next_request_and_a_bad_update_keeps_the_plan() {
 
     let err = chaos.update(Config::new().rule(Rule::new("a").abort(Abort::status(502).percentage(120.0)))).unwrap_err();
     assert!(err.to_string().contains("abort.percentage"), "{err}");
-    assert_eq!(c.get(format!("{url}/x")).send().await.unwrap().status(), StatusCode::BAD_GATEWAY, "the last good plan stays");
+    assert_eq!(
+        c.get(format!("{url}/x")).send().await.unwrap().status(),
+        StatusCode::BAD_GATEWAY,
+        "the last good plan stays"
+    );
     let status = chaos.status();
     assert_eq!(status.generation, 2);
     assert!(status.last_error.as_deref().unwrap().contains("120"));
@@ -336,8 +373,14 @@ fn injected_faults_emit_tracing_events() {
         rt.block_on(async {
             let chaos = Chaos::new(
                 Config::new()
-                    .rule(Rule::new("late").when(Match::new().path("/late")).delay(Delay::fixed(Duration::from_millis(5)).percentage(100.0)))
-                    .rule(Rule::new("gone").when(Match::new().path("/gone")).abort(Abort::status(410).percentage(100.0))),
+                    .rule(
+                        Rule::new("late")
+                            .when(Match::new().path("/late"))
+                            .delay(Delay::fixed(Duration::from_millis(5)).percentage(100.0)),
+                    )
+                    .rule(
+                        Rule::new("gone").when(Match::new().path("/gone")).abort(Abort::status(410).percentage(100.0)),
+                    ),
             )
             .unwrap();
             let (url, _) = serve_with(&chaos).await;
@@ -355,7 +398,9 @@ fn injected_faults_emit_tracing_events() {
 
 #[tokio::test]
 async fn max_injections_caps_the_rule() {
-    let chaos = Chaos::new(Config::new().rule(Rule::new("five").abort(Abort::status(503).percentage(100.0)).max_injections(5))).unwrap();
+    let chaos =
+        Chaos::new(Config::new().rule(Rule::new("five").abort(Abort::status(503).percentage(100.0)).max_injections(5)))
+            .unwrap();
     let (url, hits) = serve_with(&chaos).await;
     let statuses = burst(&url, 20, 1).await;
     assert_eq!(statuses.iter().filter(|s| **s == StatusCode::SERVICE_UNAVAILABLE).count(), 5);

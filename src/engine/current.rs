@@ -1,0 +1,93 @@
+//! The installed plan, and a per-thread cache of it for the hot path.
+//!
+//! `ArcSwap::load` is lock-free but costs two atomic read-modify-writes (take
+//! and release a debt slot), which dominated the enabled pass path. Instead
+//! each thread keeps its own `Arc<Plan>` per engine with the version it was
+//! read at; a decision reads the version (one load) and uses the cached plan
+//! while the version is unchanged. An update stores the new plan, then bumps
+//! the version, so a thread that sees the new version also sees the new plan.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arc_swap::ArcSwap;
+
+use super::plan::Plan;
+
+/// Engines a thread keeps a cached plan for; the oldest entry goes first.
+const CACHED_ENGINES: usize = 8;
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+pub(crate) struct Current {
+    /// Unique for the process's lifetime (never reused, unlike an address).
+    id: u64,
+    version: AtomicU64,
+    plan: ArcSwap<Plan>,
+}
+
+struct Entry {
+    id: u64,
+    version: u64,
+    plan: Arc<Plan>,
+}
+
+thread_local! {
+    static CACHE: RefCell<Vec<Entry>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Current {
+    pub(crate) fn new(plan: Plan) -> Self {
+        Current {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            version: AtomicU64::new(0),
+            plan: ArcSwap::from_pointee(plan),
+        }
+    }
+
+    /// The plan, for admin paths (status, config, updates).
+    pub(crate) fn load(&self) -> arc_swap::Guard<Arc<Plan>> {
+        self.plan.load()
+    }
+
+    /// Installs `plan` for every decision that starts after this returns.
+    pub(crate) fn store(&self, plan: Plan) {
+        self.plan.store(Arc::new(plan));
+        self.version.fetch_add(1, Ordering::Release);
+    }
+
+    /// Runs `f` with the current plan, from this thread's cache when it is
+    /// up to date. Falls back to a plain load when the cache is not usable
+    /// (re-entered from a tracing subscriber, or during thread exit).
+    #[inline]
+    pub(crate) fn with<R>(&self, f: impl Fn(&Plan) -> R) -> R {
+        let version = self.version.load(Ordering::Acquire);
+        CACHE
+            .try_with(|cache| cache.try_borrow_mut().ok().map(|mut cache| f(self.cached(&mut cache, version))))
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| f(&self.plan.load()))
+    }
+
+    fn cached<'c>(&self, cache: &'c mut Vec<Entry>, version: u64) -> &'c Plan {
+        let pos = match cache.iter().position(|e| e.id == self.id) {
+            Some(pos) => {
+                let e = &mut cache[pos];
+                if e.version != version {
+                    e.plan = self.plan.load_full();
+                    e.version = version;
+                }
+                pos
+            }
+            None => {
+                if cache.len() == CACHED_ENGINES {
+                    cache.remove(0);
+                }
+                cache.push(Entry { id: self.id, version, plan: self.plan.load_full() });
+                cache.len() - 1
+            }
+        };
+        &cache[pos].plan
+    }
+}
