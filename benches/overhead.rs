@@ -5,8 +5,10 @@
 mod common;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use mischief::Chaos;
+use std::hint::black_box;
+
 use mischief::http::ChaosLayer;
+use mischief::{Chaos, Door, Target};
 use tower::Layer;
 
 use common::{bare, bench_calls, enabled_pass, sixteen_rules_no_match};
@@ -27,6 +29,14 @@ fn overhead(c: &mut Criterion) {
 
     let mut svc = ChaosLayer::new(sixteen_rules_no_match()).layer(bare());
     group.bench_function("layer_enabled_16_rules_no_match", |b| bench_calls(b, &mut svc));
+
+    // The engine alone, for a call that is not faulted: what a door pays
+    // before it calls the inner service.
+    let target = Target::new(Door::Service).name("inventory-db");
+    let chaos = Chaos::disabled();
+    group.bench_function("decide_disabled", |b| b.iter(|| black_box(chaos.decide(black_box(&target))).is_pass()));
+    let chaos = enabled_pass();
+    group.bench_function("decide_enabled_pass", |b| b.iter(|| black_box(chaos.decide(black_box(&target))).is_pass()));
 
     group.finish();
 }

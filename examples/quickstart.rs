@@ -19,6 +19,7 @@ use mischief::http::ChaosLayer;
 
 const REQUESTS: usize = 2_000;
 const CONCURRENCY: usize = 16;
+const _: () = assert!(REQUESTS % CONCURRENCY == 0, "every worker sends the same share");
 const DEFAULTS: [(&str, &str); 3] =
     [("CHAOS_ENABLED", "true"), ("CHAOS_FAILURE_RATE", "0.1"), ("CHAOS_LATENCY_MS", "50")];
 
@@ -55,9 +56,9 @@ async fn main() {
     let client = reqwest::Client::new();
     let started = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
-    for w in 0..CONCURRENCY {
+    for _ in 0..CONCURRENCY {
         let client = client.clone();
-        let share = REQUESTS / CONCURRENCY + usize::from(w < REQUESTS % CONCURRENCY);
+        let share = REQUESTS / CONCURRENCY;
         workers.spawn(async move {
             let mut seen = Vec::with_capacity(share);
             for i in 0..share {
@@ -90,7 +91,8 @@ fn describe(chaos: &Chaos) -> String {
     };
     let mut parts = Vec::new();
     if let Some(a) = &rule.abort {
-        parts.push(format!("abort {}% with HTTP {}", a.percentage.unwrap_or(0.0), a.status.unwrap_or(503)));
+        let pct = (a.percentage.unwrap_or(0.0) * 1000.0).round() / 1000.0;
+        parts.push(format!("abort {pct}% with HTTP {}", a.status.unwrap_or(503)));
     }
     if let Some(d) = &rule.delay {
         parts.push(format!("delay every call not aborted by 0..={} ms", d.max.unwrap_or_default().as_millis()));

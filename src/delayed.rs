@@ -97,3 +97,41 @@ impl<S: Clone, Req> Delayed<S, Req> {
         Self::new(injection.delay.unwrap_or_default(), svc, req, injection, chaos)
     }
 }
+
+/// The boxed state of a faulted call, inside a door's response future.
+///
+/// Its drop is split in two: an inlined check, and the actual drop of the
+/// state out of line. The drop of a response future that was never faulted
+/// then stays small enough to inline, instead of being a call that forces the
+/// response in flight to be spilled and reloaded around it.
+pub(crate) struct ColdBox<T>(Option<Pin<Box<T>>>);
+
+impl<T> ColdBox<T> {
+    pub(crate) fn new(value: T) -> Self {
+        ColdBox(Some(Box::pin(value)))
+    }
+
+    /// The state; `None` only while it is being dropped.
+    pub(crate) fn as_mut(&mut self) -> Option<Pin<&mut T>> {
+        self.0.as_mut().map(Pin::as_mut)
+    }
+
+    pub(crate) fn get(&self) -> Option<&T> {
+        self.0.as_deref()
+    }
+}
+
+impl<T> Drop for ColdBox<T> {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(state) = self.0.take() {
+            drop_cold(state);
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn drop_cold<T>(value: T) {
+    drop(value);
+}

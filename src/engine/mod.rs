@@ -175,7 +175,7 @@ impl Chaos {
     pub fn update(&self, config: Config) -> Result<(), ConfigError> {
         let mut admin = self.admin();
         let current = self.inner.plan.load();
-        match Plan::compile(&config, &current) {
+        match Plan::compile(config, &current) {
             Ok(plan) => {
                 let (generation, rules) = (plan.generation, plan.rules.len());
                 self.inner.plan.store(plan);
@@ -329,7 +329,7 @@ impl ChaosBuilder {
 
     /// Validates the configuration and builds the handle.
     pub fn build(self) -> Result<Chaos, ConfigError> {
-        let plan = Plan::compile(&self.config, &Plan::empty())?;
+        let plan = Plan::compile(self.config, &Plan::empty())?;
         Ok(Chaos::with_plan(self.enabled, plan))
     }
 }

@@ -109,7 +109,7 @@ impl Plan {
 
     /// Validates `config` and compiles it. Counters of rules whose name is
     /// also in `previous` carry over.
-    pub(crate) fn compile(config: &Config, previous: &Plan) -> Result<Plan, ConfigError> {
+    pub(crate) fn compile(config: Config, previous: &Plan) -> Result<Plan, ConfigError> {
         let mut seen: HashMap<&str, usize> = HashMap::new();
         let mut rules = Vec::with_capacity(config.rules.len());
         for (index, rule) in config.rules.iter().enumerate() {
@@ -131,7 +131,7 @@ impl Plan {
             rules: rules.into_boxed_slice(),
             rng: Rng::new(config.seed),
             generation: previous.generation + 1,
-            config: config.clone(),
+            config,
         })
     }
 }

@@ -8,7 +8,7 @@ use tower_service::Service;
 
 use super::response::abort_response;
 use super::{AbortBody, EmptyBody};
-use crate::delayed::{AfterDelay, Delayed};
+use crate::delayed::{AfterDelay, ColdBox, Delayed};
 use crate::engine::Injection;
 
 pin_project! {
@@ -35,7 +35,7 @@ pin_project! {
         S: Service<Request<ReqBody>>,
     {
         Inner { #[pin] fut: S::Future },
-        Faulted { fault: Pin<Box<Fault<S, ReqBody, M>>> },
+        Faulted { fault: ColdBox<Fault<S, ReqBody, M>> },
     }
 }
 
@@ -61,12 +61,12 @@ where
     }
 
     pub(crate) fn delayed(delayed: Delayed<S, Request<ReqBody>>, body: M) -> Self {
-        Self { kind: Kind::Faulted { fault: Box::pin(Fault::Delayed { delayed, body }) } }
+        Self { kind: Kind::Faulted { fault: ColdBox::new(Fault::Delayed { delayed, body }) } }
     }
 
     pub(crate) fn abort(injection: &Injection, req: &Request<ReqBody>, body: &M) -> Self {
         let res = abort_response(injection, req, body);
-        Self { kind: Kind::Faulted { fault: Box::pin(Fault::Ready { res: Some(res) }) } }
+        Self { kind: Kind::Faulted { fault: ColdBox::new(Fault::Ready { res: Some(res) }) } }
     }
 }
 
@@ -101,7 +101,10 @@ where
     loop {
         let mut fault = match kind.as_mut().project() {
             KindProj::Inner { fut } => return fut.poll(cx),
-            KindProj::Faulted { fault } => fault.as_mut(),
+            KindProj::Faulted { fault } => match fault.as_mut() {
+                Some(fault) => fault,
+                None => return Poll::Pending,
+            },
         };
         match fault.as_mut().project() {
             // Polled again after completion: stay pending rather than panic.
@@ -128,9 +131,9 @@ where
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let state = match &self.kind {
             Kind::Inner { .. } => "inner",
-            Kind::Faulted { fault } => match &**fault {
-                Fault::Delayed { .. } => "delayed",
-                Fault::Ready { .. } => "aborted",
+            Kind::Faulted { fault } => match fault.get() {
+                Some(Fault::Delayed { .. }) => "delayed",
+                Some(Fault::Ready { .. }) | None => "aborted",
             },
         };
         f.debug_struct("ResponseFuture").field("state", &state).finish()

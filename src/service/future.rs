@@ -5,7 +5,7 @@ use std::task::{Context, Poll, ready};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use crate::delayed::{AfterDelay, Delayed};
+use crate::delayed::{AfterDelay, ColdBox, Delayed};
 use crate::engine::Injection;
 use crate::{BoxError, InjectedFault};
 
@@ -29,7 +29,7 @@ pin_project! {
         S: Service<Req>,
     {
         Inner { #[pin] fut: S::Future },
-        Faulted { fault: Pin<Box<Fault<S, Req>>> },
+        Faulted { fault: ColdBox<Fault<S, Req>> },
     }
 }
 
@@ -48,11 +48,11 @@ impl<S: Service<Req>, Req> ResponseFuture<S, Req> {
     }
 
     pub(crate) fn delayed(delayed: Delayed<S, Req>) -> Self {
-        Self { kind: Kind::Faulted { fault: Box::pin(Fault::Delayed { delayed }) } }
+        Self { kind: Kind::Faulted { fault: ColdBox::new(Fault::Delayed { delayed }) } }
     }
 
     pub(crate) fn abort(injection: &Injection) -> Self {
-        Self { kind: Kind::Faulted { fault: Box::pin(Fault::Failed { fault: Some(injection.fault()) }) } }
+        Self { kind: Kind::Faulted { fault: ColdBox::new(Fault::Failed { fault: Some(injection.fault()) }) } }
     }
 }
 
@@ -83,7 +83,10 @@ where
     loop {
         let mut fault = match kind.as_mut().project() {
             KindProj::Inner { fut } => return fut.poll(cx).map_err(Into::into),
-            KindProj::Faulted { fault } => fault.as_mut(),
+            KindProj::Faulted { fault } => match fault.as_mut() {
+                Some(fault) => fault,
+                None => return Poll::Pending,
+            },
         };
         match fault.as_mut().project() {
             // Polled again after completion: stay pending rather than panic.
@@ -108,9 +111,9 @@ impl<S: Service<Req>, Req> std::fmt::Debug for ResponseFuture<S, Req> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let state = match &self.kind {
             Kind::Inner { .. } => "inner",
-            Kind::Faulted { fault } => match &**fault {
-                Fault::Delayed { .. } => "delayed",
-                Fault::Failed { .. } => "aborted",
+            Kind::Faulted { fault } => match fault.get() {
+                Some(Fault::Delayed { .. }) => "delayed",
+                Some(Fault::Failed { .. }) | None => "aborted",
             },
         };
         f.debug_struct("ResponseFuture").field("state", &state).finish()
