@@ -28,8 +28,8 @@ pin_project! {
 pub(crate) enum AfterDelay<S, Req> {
     /// Go on: call the service with the request.
     Call(S, Req),
-    /// Abort (the request is handed back so the door can inspect it).
-    Abort(Box<Injection>, Req),
+    /// Fail the call (the request is handed back so the door can inspect it).
+    Fail(Box<Injection>, Req),
 }
 
 impl<S, Req> Delayed<S, Req> {
@@ -50,7 +50,7 @@ impl<S, Req> Delayed<S, Req> {
             return Poll::Ready(None);
         };
         Poll::Ready(Some(match this.injection.take() {
-            Some(inj) if inj.confirm_abort(this.chaos) => AfterDelay::Abort(inj, req),
+            Some(inj) if inj.confirm_failure(this.chaos) => AfterDelay::Fail(inj, req),
             _ => AfterDelay::Call(svc, req),
         }))
     }
@@ -66,24 +66,27 @@ pub(crate) fn can_sleep() -> bool {
 pub(crate) enum Action {
     /// Call the inner service now.
     Pass,
-    /// Hold the call for the injection's delay (see [`Delayed::hold`]).
+    /// Hold the call for the injection's total wait (see [`Delayed::hold`]),
+    /// then go on or fail it.
     Delay(Box<Injection>),
-    /// Answer at once with this abort (already counted and traced).
-    Abort(Box<Injection>),
+    /// Fail the call at once (already counted and traced).
+    Fail(Box<Injection>),
 }
 
 impl Action {
-    /// Turns a decision into an action: a delay needs a runtime to sleep
-    /// in (without one it is skipped), and an abort is confirmed.
+    /// Turns a decision into an action: a wait needs a runtime to sleep in
+    /// (without one it is skipped), and a failure is confirmed.
     #[inline]
     pub(crate) fn of(decision: crate::Decision, chaos: &Chaos) -> Self {
         let Some(injection) = decision.into_injection() else {
             return Action::Pass;
         };
-        match injection.delay {
-            Some(_) if can_sleep() => Action::Delay(injection),
-            _ if injection.confirm_abort(chaos) => Action::Abort(injection),
-            _ => Action::Pass,
+        if !injection.total_wait().is_zero() && can_sleep() {
+            Action::Delay(injection)
+        } else if injection.confirm_failure(chaos) {
+            Action::Fail(injection)
+        } else {
+            Action::Pass
         }
     }
 }
@@ -94,7 +97,7 @@ impl<S: Clone, Req> Delayed<S, Req> {
     pub(crate) fn hold(inner: &mut S, req: Req, injection: Box<Injection>, chaos: &Chaos) -> Self {
         let clone = inner.clone();
         let svc = std::mem::replace(inner, clone);
-        Self::new(injection.delay.unwrap_or_default(), svc, req, injection, chaos)
+        Self::new(injection.total_wait(), svc, req, injection, chaos)
     }
 }
 

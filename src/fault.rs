@@ -14,6 +14,14 @@ pub enum FaultKind {
     Delay,
     /// The call was answered with an error instead of running.
     Abort,
+    /// The call failed as a connection error would, without an answer.
+    Error,
+    /// The call hung, then failed as a timeout.
+    Timeout,
+    /// The call failed as unreachable (a network partition).
+    Partition,
+    /// The call was never sent; it hung until a timeout, then failed.
+    Loss,
 }
 
 impl FaultKind {
@@ -22,6 +30,21 @@ impl FaultKind {
         match self {
             FaultKind::Delay => "delay",
             FaultKind::Abort => "abort",
+            FaultKind::Error => "error",
+            FaultKind::Timeout => "timeout",
+            FaultKind::Partition => "partition",
+            FaultKind::Loss => "loss",
+        }
+    }
+
+    /// The HTTP status and gRPC code a door that must answer uses for a
+    /// fault of this kind (aborts use their configured ones): 503 and
+    /// `UNAVAILABLE` for errors and partitions, 504 and `DEADLINE_EXCEEDED`
+    /// for timeouts and losses.
+    pub fn default_answer(self) -> (StatusCode, GrpcCode) {
+        match self {
+            FaultKind::Timeout | FaultKind::Loss => (StatusCode::GATEWAY_TIMEOUT, GrpcCode::DeadlineExceeded),
+            _ => (StatusCode::SERVICE_UNAVAILABLE, GrpcCode::Unavailable),
         }
     }
 }
@@ -32,11 +55,13 @@ impl fmt::Display for FaultKind {
     }
 }
 
-/// The error of a call that mischief aborted on purpose.
+/// The error of a call that mischief failed on purpose (an abort, error,
+/// timeout, partition or loss).
 ///
 /// The service layer returns it boxed (downcast the `BoxError` to find it);
-/// functions under `#[chaos]` receive it through `E: From<InjectedFault>`.
-/// It says which rule fired and what it would answer over HTTP and gRPC.
+/// the client middleware returns it inside
+/// `reqwest_middleware::Error::Middleware`. It says which rule fired, the
+/// kind of fault, and what it would answer over HTTP and gRPC.
 ///
 /// ```
 /// # fn handle(err: Box<dyn std::error::Error + Send + Sync>) {
@@ -75,7 +100,8 @@ impl InjectedFault {
         self.kind
     }
 
-    /// The HTTP status an HTTP door answers with.
+    /// The HTTP status an HTTP door answers with (the configured one for an
+    /// abort; see [`FaultKind::default_answer`] for the other kinds).
     pub fn http_status(&self) -> StatusCode {
         self.status
     }

@@ -56,11 +56,14 @@
 //! |---|---|---|
 //! | `tower` | yes (via `http`) | [`service::ChaosLayer`] for any Tower service |
 //! | `http` | yes | [`http::ChaosLayer`] for axum, hyper and tonic |
+//! | `client` | no | `client::ChaosMiddleware` for reqwest-middleware |
 //! | `full` | no | everything |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+#[cfg(feature = "client")]
+pub mod client;
 pub mod config;
 #[cfg(feature = "tower")]
 mod delayed;

@@ -54,6 +54,11 @@ fn every_invalid_field_is_named_with_its_value() {
     expect(r("").abort(abort()), "name", "\"\"");
     expect(r("ok").abort(abort()), "name", "ok");
     expect(r("none"), "abort", "none");
+    use mischief::config::{ErrorFault, Loss, Timeout};
+    expect(r("e").error(ErrorFault::percentage(120.0)), "error.percentage", "120");
+    expect(r("e").error(ErrorFault::default()), "error.percentage", "none");
+    expect(r("t").timeout(Timeout::after(Duration::from_secs(1))), "timeout.percentage", "none");
+    expect(r("l").loss(Loss::timeout(Duration::from_secs(1)).every(0)), "loss.every", "0");
     expect(r("d").delay(Delay::fixed(Duration::from_millis(5))), "delay.percentage", "none");
     expect(r("d").delay(Delay::fixed(Duration::from_millis(5)).percentage(100.5)), "delay.percentage", "100.5");
     expect(
@@ -128,6 +133,18 @@ fn files_in_toml_json_and_the_documented_forms_deserialize() {
     // It round-trips through serde.
     let back: Config = serde_json::from_str(&serde_json::to_string(&config).unwrap()).unwrap();
     assert_eq!(back, config);
+
+    let outbound: Config = serde_json::from_value(serde_json::json!({"rules": [
+        { "name": "t", "timeout": { "after": "2s", "percentage": 5 } },
+        { "name": "p", "match": { "host": "db.internal" }, "partition": { "connect_delay": "250ms" } },
+        { "name": "l", "loss": { "timeout": 1000, "every": 10 } },
+        { "name": "e", "error": { "message": "reset", "percentage": 1 } }
+    ]}))
+    .unwrap();
+    assert_eq!(outbound.rules[0].timeout.as_ref().unwrap().after, Duration::from_secs(2));
+    Chaos::new(outbound).unwrap();
+    let err = serde_json::from_str::<Config>(r#"{"rules":[{"name":"t","timeout":{"percentage":5}}]}"#).unwrap_err();
+    assert!(err.to_string().contains("after"), "{err}");
 
     // Unknown fields and bad shapes are parse errors that say where.
     let err =

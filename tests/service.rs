@@ -152,3 +152,19 @@ mod tower_test_like {
         }
     }
 }
+
+#[tokio::test]
+async fn timeouts_wait_then_fail_with_their_kind() {
+    let chaos = Chaos::new(Config::new().rule(
+        Rule::new("hang").timeout(mischief::config::Timeout::after(Duration::from_millis(100)).percentage(100.0)),
+    ))
+    .unwrap();
+    let calls = Arc::new(AtomicU64::new(0));
+    let svc = ServiceBuilder::new().layer(ChaosLayer::new(chaos, "x")).service(counting(&calls));
+    let t = Instant::now();
+    let err = svc.oneshot(1).await.unwrap_err();
+    assert!(t.elapsed() >= Duration::from_millis(100));
+    let fault = err.downcast_ref::<InjectedFault>().unwrap();
+    assert_eq!((fault.kind(), fault.http_status().as_u16()), (FaultKind::Timeout, 504));
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+}

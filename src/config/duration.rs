@@ -52,6 +52,18 @@ pub(crate) fn format(d: Duration) -> String {
     humantime::format_duration(d).to_string()
 }
 
+pub(crate) mod required {
+    use super::*;
+
+    pub(crate) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format(*d))
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        d.deserialize_any(DurationVisitor)
+    }
+}
+
 pub(crate) mod option {
     use super::*;
     use serde::Deserialize;

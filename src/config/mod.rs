@@ -71,7 +71,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::fault::GrpcCode;
 pub(crate) use env::EnvSettings;
 pub use env::vars;
-pub use error::ConfigError;
+pub use error::{ConfigError, RuleRef};
 
 /// The whole fault-injection configuration: an ordered list of rules.
 ///
@@ -128,13 +128,28 @@ pub struct Rule {
     /// The delay fault, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay: Option<Delay>,
+    /// The call fails as a connection error would (no response at all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorFault>,
+    /// The call waits, then fails as a timeout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Timeout>,
+    /// Every matching call fails as unreachable (a network partition from
+    /// the matching hosts), optionally after a connect delay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<Partition>,
+    /// A share of calls is "lost": never sent, they hang until a timeout and
+    /// then fail (packet loss, at the application level).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss: Option<Loss>,
     /// The most calls this rule may fault in total; after that it only counts
     /// them (as `skipped`). Reset when the configuration is replaced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_injections: Option<u64>,
-    /// Roll the abort first, and do not delay a call that is aborted (the
-    /// order of the seed's Python middleware). By default both are rolled
-    /// independently and an aborted call may be delayed first.
+    /// Roll the failing faults (abort, error, timeout, partition, loss)
+    /// first, and do not delay a call that fails (the order of the seed's
+    /// Python middleware). By default the delay is rolled independently and a
+    /// failing call may be delayed first.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub abort_first: bool,
 }
@@ -163,6 +178,34 @@ impl Rule {
     #[must_use]
     pub fn delay(mut self, delay: Delay) -> Self {
         self.delay = Some(delay);
+        self
+    }
+
+    /// Sets the error fault.
+    #[must_use]
+    pub fn error(mut self, error: ErrorFault) -> Self {
+        self.error = Some(error);
+        self
+    }
+
+    /// Sets the timeout fault.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Timeout) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Sets the partition fault.
+    #[must_use]
+    pub fn partition(mut self, partition: Partition) -> Self {
+        self.partition = Some(partition);
+        self
+    }
+
+    /// Sets the loss fault.
+    #[must_use]
+    pub fn loss(mut self, loss: Loss) -> Self {
+        self.loss = Some(loss);
         self
     }
 
@@ -592,6 +635,156 @@ impl Delay {
     }
 
     /// Delays every N-th matching call.
+    #[must_use]
+    pub fn every(mut self, n: u64) -> Self {
+        self.every = Some(n);
+        self
+    }
+}
+
+/// The error fault: the call fails as a connection error would, without a
+/// response.
+///
+/// The client middleware returns `reqwest_middleware::Error::Middleware`
+/// holding an [`InjectedFault`](crate::InjectedFault); the service layer
+/// returns the fault as its error; the HTTP layer, which must answer,
+/// answers 503 (gRPC `UNAVAILABLE`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ErrorFault {
+    /// The message of the fault.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Share of matching calls failed, `0..=100`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percentage: Option<f64>,
+    /// Fail exactly every N-th matching call instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every: Option<u64>,
+}
+
+impl ErrorFault {
+    /// An error fault on this share of matching calls.
+    pub fn percentage(percentage: f64) -> Self {
+        Self { percentage: Some(percentage), ..Self::default() }
+    }
+
+    /// An error fault on every N-th matching call.
+    pub fn every(n: u64) -> Self {
+        Self { every: Some(n), ..Self::default() }
+    }
+
+    /// Sets the message.
+    #[must_use]
+    pub fn message(mut self, message: impl Into<String>) -> Self {
+        self.message = Some(message.into());
+        self
+    }
+}
+
+/// The timeout fault: wait `after`, then fail as a timeout.
+///
+/// The HTTP layer answers 504 (gRPC `DEADLINE_EXCEEDED`) after the wait.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Timeout {
+    /// How long the call hangs before it fails.
+    #[serde(with = "duration::required")]
+    pub after: Duration,
+    /// Share of matching calls that time out, `0..=100`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percentage: Option<f64>,
+    /// Time out exactly every N-th matching call instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every: Option<u64>,
+}
+
+impl Timeout {
+    /// Calls that time out hang for `after`.
+    pub fn after(after: Duration) -> Self {
+        Self { after, ..Self::default() }
+    }
+
+    /// Times out this share of matching calls (`0..=100`).
+    #[must_use]
+    pub fn percentage(mut self, percentage: f64) -> Self {
+        self.percentage = Some(percentage);
+        self
+    }
+
+    /// Times out every N-th matching call.
+    #[must_use]
+    pub fn every(mut self, n: u64) -> Self {
+        self.every = Some(n);
+        self
+    }
+}
+
+/// The partition fault: every matching call fails as unreachable, after
+/// `connect_delay` if set (a connect attempt that hangs, then fails).
+///
+/// There is no trigger: a partition cuts every call its rule matches; select
+/// the calls with the rule's `match` (e.g. `host = "db.internal"`). The HTTP
+/// layer answers 503 (gRPC `UNAVAILABLE`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Partition {
+    /// How long a call hangs before it fails.
+    #[serde(default, with = "duration::option", skip_serializing_if = "Option::is_none")]
+    pub connect_delay: Option<Duration>,
+}
+
+impl Partition {
+    /// Calls fail at once.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Calls hang for `delay` before they fail.
+    #[must_use]
+    pub fn connect_delay(mut self, delay: Duration) -> Self {
+        self.connect_delay = Some(delay);
+        self
+    }
+}
+
+/// The loss fault: the request is never sent; the call hangs until
+/// `timeout` and then fails.
+///
+/// The HTTP layer answers 504 (gRPC `DEADLINE_EXCEEDED`) after the wait,
+/// without calling the inner service.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Loss {
+    /// How long a lost call hangs before it fails.
+    #[serde(with = "duration::required")]
+    pub timeout: Duration,
+    /// Share of matching calls lost, `0..=100`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percentage: Option<f64>,
+    /// Lose exactly every N-th matching call instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every: Option<u64>,
+}
+
+impl Loss {
+    /// Lost calls hang for `timeout`.
+    pub fn timeout(timeout: Duration) -> Self {
+        Self { timeout, ..Self::default() }
+    }
+
+    /// Loses this share of matching calls (`0..=100`).
+    #[must_use]
+    pub fn percentage(mut self, percentage: f64) -> Self {
+        self.percentage = Some(percentage);
+        self
+    }
+
+    /// Loses every N-th matching call.
     #[must_use]
     pub fn every(mut self, n: u64) -> Self {
         self.every = Some(n);

@@ -7,7 +7,7 @@ use std::time::Duration;
 use http::{HeaderMap, Method, Request, Uri, header};
 
 use super::Chaos;
-use super::plan::{CompiledAbort, CompiledRule};
+use super::plan::{CompiledAbort, CompiledFailure, CompiledRule};
 use super::stats::RuleStats;
 use crate::config::Door;
 use crate::fault::{FaultKind, InjectedFault};
@@ -243,10 +243,17 @@ impl Decision {
         self.injection.as_ref()?.delay
     }
 
-    /// The fault to fail with after the delay, if the call is to be aborted.
+    /// The fault to fail with after the delay, if the call is to fail.
     pub fn fault(&self) -> Option<InjectedFault> {
         let inj = self.injection.as_ref()?;
-        inj.abort.then(|| inj.fault())
+        inj.failure.map(|_| inj.fault())
+    }
+
+    /// How long to hold the call in all before failing it: the delay plus
+    /// the failure's own wait (a timeout's `after`, a loss's `timeout`, a
+    /// partition's `connect_delay`).
+    pub fn total_wait(&self) -> Duration {
+        self.injection.as_ref().map_or(Duration::ZERO, |i| i.total_wait())
     }
 
     /// The name of the rule that decided, unless the call passes.
@@ -264,50 +271,71 @@ impl Decision {
 #[derive(Debug)]
 pub(crate) struct Injection {
     pub(crate) rule: Arc<CompiledRule>,
+    /// The injected latency, if any.
     pub(crate) delay: Option<Duration>,
-    pub(crate) abort: bool,
+    /// The failure to end the call with, as an index into `rule.failures`.
+    pub(crate) failure: Option<usize>,
 }
 
 impl Injection {
+    fn failure(&self) -> Option<&CompiledFailure> {
+        self.rule.failures.get(self.failure?)
+    }
+
+    /// The kind of failure this injection ends the call with.
+    pub(crate) fn failure_kind(&self) -> Option<FaultKind> {
+        self.failure().map(|f| f.kind)
+    }
+
+    /// How long the call is held in all: the injected latency plus the
+    /// failure's own wait (timeout, loss, connect delay).
+    pub(crate) fn total_wait(&self) -> Duration {
+        self.delay.unwrap_or_default() + self.failure().map_or(Duration::ZERO, |f| f.wait)
+    }
+
     /// The abort settings, when this injection aborts.
     pub(crate) fn abort_spec(&self) -> Option<&CompiledAbort> {
-        if self.abort { self.rule.abort.as_ref() } else { None }
+        if self.failure_kind() == Some(FaultKind::Abort) { self.rule.abort.as_ref() } else { None }
     }
 
+    /// The error a door that fails the call returns.
     pub(crate) fn fault(&self) -> InjectedFault {
-        let abort = self.rule.abort.as_ref();
-        InjectedFault::new(
-            Arc::clone(&self.rule.name),
-            FaultKind::Abort,
-            abort.map_or(http::StatusCode::SERVICE_UNAVAILABLE, |a| a.status),
-            abort.map_or(crate::fault::GrpcCode::Unavailable, |a| a.grpc),
-            abort.and_then(|a| a.message.clone()),
-        )
+        let kind = self.failure_kind().unwrap_or(FaultKind::Abort);
+        let (status, grpc) = match self.abort_spec() {
+            Some(a) => (a.status, a.grpc),
+            None => kind.default_answer(),
+        };
+        InjectedFault::new(Arc::clone(&self.rule.name), kind, status, grpc, self.failure().and_then(|f| f.message.clone()))
     }
 
-    /// Called by a door when it is about to issue the abort (at once, or
-    /// after the delay). Returns `false` when the kill switch went off in the
-    /// meantime: then the call must go on instead. Counts and traces the
-    /// abort otherwise.
-    pub(crate) fn confirm_abort(&self, chaos: &Chaos) -> bool {
-        if !self.abort {
+    /// Called by a door when it is about to fail the call (at once, or after
+    /// the wait). Returns `false` when the kill switch went off during the
+    /// wait: then the call must go on instead. Counts and traces the failure
+    /// otherwise.
+    pub(crate) fn confirm_failure(&self, chaos: &Chaos) -> bool {
+        let Some(failure) = self.failure() else { return false };
+        if !self.total_wait().is_zero() && !chaos.is_enabled() {
+            tracing::debug!(target: "mischief", rule = %self.rule.name, fault = failure.kind.as_str(), "fault cancelled: chaos was disabled during the wait");
             return false;
         }
-        if self.delay.is_some() && !chaos.is_enabled() {
-            tracing::debug!(target: "mischief", rule = %self.rule.name, "abort cancelled: chaos was disabled during the delay");
-            return false;
-        }
-        RuleStats::add(&self.rule.stats.aborted);
-        if let Some(a) = &self.rule.abort {
-            tracing::debug!(
-                target: "mischief",
-                rule = %self.rule.name,
-                fault = "abort",
-                status = a.status.as_u16(),
-                grpc_status = a.grpc.as_i32(),
-                "injected fault"
-            );
-        }
+        let stats = &self.rule.stats;
+        RuleStats::add(match failure.kind {
+            FaultKind::Abort | FaultKind::Delay => &stats.aborted,
+            FaultKind::Error => &stats.errored,
+            FaultKind::Timeout => &stats.timed_out,
+            FaultKind::Partition => &stats.partitioned,
+            FaultKind::Loss => &stats.lost,
+        });
+        let fault = self.fault();
+        tracing::debug!(
+            target: "mischief",
+            rule = %self.rule.name,
+            fault = failure.kind.as_str(),
+            status = fault.http_status().as_u16(),
+            grpc_status = fault.grpc_code().as_i32(),
+            wait_ms = failure.wait.as_secs_f64() * 1e3,
+            "injected fault"
+        );
         true
     }
 }

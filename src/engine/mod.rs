@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use current::Current;
 pub(crate) use decision::Injection;
 pub(crate) use decision::is_grpc;
+pub(crate) use plan::{RULE_HEADER, grpc_message};
 pub use decision::{Decision, Target};
 use plan::Plan;
 use stats::RuleStats;
@@ -213,6 +214,10 @@ impl Chaos {
                     matched: r.stats.matched.get(),
                     delayed: r.stats.delayed.0.load(Ordering::Relaxed),
                     aborted: r.stats.aborted.0.load(Ordering::Relaxed),
+                    errored: r.stats.errored.0.load(Ordering::Relaxed),
+                    timed_out: r.stats.timed_out.0.load(Ordering::Relaxed),
+                    partitioned: r.stats.partitioned.0.load(Ordering::Relaxed),
+                    lost: r.stats.lost.0.load(Ordering::Relaxed),
                     skipped: r.stats.skipped.0.load(Ordering::Relaxed),
                     rule: rule.clone(),
                 })
@@ -247,12 +252,19 @@ impl Chaos {
         };
         rule.stats.matched.incr();
         let rng = &plan.rng;
-        let abort = rule.abort.as_ref().is_some_and(|a| a.trigger.fires(rng));
+        // Every failing fault is rolled (so each `every` counts every
+        // matching call); the first that fires, in the rule's order, wins.
+        let mut failure = None;
+        for (i, f) in rule.failures.iter().enumerate() {
+            if f.trigger.fires(rng) && failure.is_none() {
+                failure = Some(i);
+            }
+        }
         let delay = match &rule.delay {
-            Some(d) if !(abort && rule.abort_first) && d.trigger.fires(rng) => Some(d.sample(rng)),
+            Some(d) if !(failure.is_some() && rule.abort_first) && d.trigger.fires(rng) => Some(d.sample(rng)),
             _ => None,
         };
-        if !abort && delay.is_none() {
+        if failure.is_none() && delay.is_none() {
             return Decision::PASS;
         }
         if let Some(max) = rule.max_injections {
@@ -267,7 +279,7 @@ impl Chaos {
             RuleStats::add(&rule.stats.delayed);
             tracing::debug!(target: "mischief", rule = %rule.name, fault = "delay", delay_ms = d.as_secs_f64() * 1e3, "injected fault");
         }
-        Decision::inject(Injection { rule: Arc::clone(rule), delay, abort })
+        Decision::inject(Injection { rule: Arc::clone(rule), delay, failure })
     }
 
     fn admin(&self) -> std::sync::MutexGuard<'_, Admin> {

@@ -14,7 +14,7 @@ use super::matcher::Matcher;
 use super::rng::Rng;
 use super::stats::RuleStats;
 use crate::config::{Abort, Config, ConfigError, Delay, GrpcStatus, Rule};
-use crate::fault::GrpcCode;
+use crate::fault::{FaultKind, GrpcCode};
 
 /// The validated, compiled form of a [`Config`]. Only a valid plan is ever
 /// installed.
@@ -33,8 +33,12 @@ pub(crate) struct Plan {
 pub(crate) struct CompiledRule {
     pub(crate) name: Arc<str>,
     pub(crate) matcher: Matcher,
+    /// The answer of an abort (its trigger is in `failures`).
     pub(crate) abort: Option<CompiledAbort>,
     pub(crate) delay: Option<CompiledDelay>,
+    /// The faults that make a call fail, in the order they are rolled:
+    /// partition, abort, error, timeout, loss. The first that fires wins.
+    pub(crate) failures: Box<[CompiledFailure]>,
     pub(crate) max_injections: Option<u64>,
     pub(crate) injections: AtomicU64,
     pub(crate) abort_first: bool,
@@ -69,10 +73,8 @@ impl Trigger {
 
 #[derive(Debug)]
 pub(crate) struct CompiledAbort {
-    pub(crate) trigger: Trigger,
     pub(crate) status: StatusCode,
     pub(crate) grpc: GrpcCode,
-    pub(crate) message: Option<Arc<str>>,
     /// The body of HTTP aborts (the configured body, else the message).
     pub(crate) body: Bytes,
     /// The headers of HTTP aborts: the configured ones and `x-mischief-rule`.
@@ -84,6 +86,17 @@ pub(crate) struct CompiledAbort {
 
 /// The header naming the rule that aborted an HTTP request.
 pub(crate) const RULE_HEADER: &str = "x-mischief-rule";
+
+/// A fault that makes the call fail, after `wait`.
+#[derive(Debug)]
+pub(crate) struct CompiledFailure {
+    pub(crate) kind: FaultKind,
+    pub(crate) trigger: Trigger,
+    /// How long the call hangs before it fails (timeout, loss, partition's
+    /// connect delay); zero for aborts and errors.
+    pub(crate) wait: Duration,
+    pub(crate) message: Option<Arc<str>>,
+}
 
 #[derive(Debug)]
 pub(crate) struct CompiledDelay {
@@ -145,14 +158,20 @@ fn compile_rule(index: usize, rule: &Rule, stats: Arc<RuleStats>) -> Result<Comp
     if name.chars().any(char::is_control) {
         return Err(err("name", &name, "must not contain control characters"));
     }
-    if rule.abort.is_none() && rule.delay.is_none() {
-        return Err(err("abort", &"none", "the rule has no fault: give `abort`, `delay` or both"));
+    let failures = compile_failures(index, rule)?;
+    if failures.is_empty() && rule.delay.is_none() {
+        return Err(err(
+            "abort",
+            &"none",
+            "the rule has no fault: give at least one of `abort`, `delay`, `error`, `timeout`, `partition`, `loss`",
+        ));
     }
     Ok(CompiledRule {
         name: Arc::from(name),
         matcher: Matcher::compile(&rule.when, index, name)?,
         abort: rule.abort.as_ref().map(|a| compile_abort(index, name, a)).transpose()?,
         delay: rule.delay.as_ref().map(|d| compile_delay(index, name, d)).transpose()?,
+        failures,
         max_injections: rule.max_injections,
         injections: AtomicU64::new(0),
         abort_first: rule.abort_first,
@@ -250,20 +269,49 @@ fn compile_abort(index: usize, rule: &str, a: &Abort) -> Result<CompiledAbort, C
     let mut grpc_headers = HeaderMap::new();
     grpc_headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
     grpc_headers.insert("grpc-status", HeaderValue::from(grpc.as_i32()));
-    let grpc_message = percent_encode(a.message.as_deref().unwrap_or(&default_message));
+    let grpc_message = grpc_message(a.message.as_deref().unwrap_or(&default_message));
     if let Ok(v) = HeaderValue::from_str(&grpc_message) {
         grpc_headers.insert("grpc-message", v);
     }
     let body = a.body.clone().or_else(|| a.message.clone()).unwrap_or(default_message);
     Ok(CompiledAbort {
-        trigger: trigger(index, rule, "abort", a.percentage, a.every)?,
         status,
         grpc,
-        message: a.message.as_deref().map(Arc::from),
         body: Bytes::from(body),
         http_headers,
         grpc_headers,
     })
+}
+
+fn compile_failures(index: usize, rule: &Rule) -> Result<Box<[CompiledFailure]>, ConfigError> {
+    let name = rule.name.as_str();
+    let fail = |kind, trigger, wait, message: Option<&String>| CompiledFailure {
+        kind,
+        trigger,
+        wait,
+        message: message.map(|m| Arc::from(m.as_str())),
+    };
+    let mut out = Vec::new();
+    if let Some(p) = &rule.partition {
+        out.push(fail(FaultKind::Partition, Trigger::Always, p.connect_delay.unwrap_or_default(), None));
+    }
+    if let Some(a) = &rule.abort {
+        let t = trigger(index, name, "abort", a.percentage, a.every)?;
+        out.push(fail(FaultKind::Abort, t, Duration::ZERO, a.message.as_ref()));
+    }
+    if let Some(e) = &rule.error {
+        let t = trigger(index, name, "error", e.percentage, e.every)?;
+        out.push(fail(FaultKind::Error, t, Duration::ZERO, e.message.as_ref()));
+    }
+    if let Some(t) = &rule.timeout {
+        let trig = trigger(index, name, "timeout", t.percentage, t.every)?;
+        out.push(fail(FaultKind::Timeout, trig, t.after, None));
+    }
+    if let Some(l) = &rule.loss {
+        let trig = trigger(index, name, "loss", l.percentage, l.every)?;
+        out.push(fail(FaultKind::Loss, trig, l.timeout, None));
+    }
+    Ok(out.into_boxed_slice())
 }
 
 fn compile_delay(index: usize, rule: &str, d: &Delay) -> Result<CompiledDelay, ConfigError> {
@@ -317,7 +365,7 @@ fn compile_delay(index: usize, rule: &str, d: &Delay) -> Result<CompiledDelay, C
 
 /// Percent-encodes a `grpc-message` as the gRPC HTTP/2 protocol asks: bytes
 /// outside printable ASCII, and `%` itself, become `%XX`.
-fn percent_encode(message: &str) -> String {
+pub(crate) fn grpc_message(message: &str) -> String {
     use std::fmt::Write;
     let mut out = String::with_capacity(message.len());
     for b in message.bytes() {
@@ -332,7 +380,7 @@ fn percent_encode(message: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::percent_encode;
+    use super::grpc_message as percent_encode;
 
     #[test]
     fn grpc_message_encoding() {

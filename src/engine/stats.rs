@@ -85,6 +85,10 @@ pub(crate) struct RuleStats {
     pub(crate) matched: StripedCounter,
     pub(crate) delayed: Padded,
     pub(crate) aborted: Padded,
+    pub(crate) errored: Padded,
+    pub(crate) timed_out: Padded,
+    pub(crate) partitioned: Padded,
+    pub(crate) lost: Padded,
     pub(crate) skipped: Padded,
 }
 
@@ -130,6 +134,14 @@ pub struct RuleStatus {
     pub delayed: u64,
     /// Calls it aborted.
     pub aborted: u64,
+    /// Calls it failed with an `error` fault.
+    pub errored: u64,
+    /// Calls it failed with a `timeout` fault.
+    pub timed_out: u64,
+    /// Calls it failed with a `partition` fault.
+    pub partitioned: u64,
+    /// Calls it lost (`loss` fault).
+    pub lost: u64,
     /// Faults it rolled but did not inject because `max_injections` was reached.
     pub skipped: u64,
     /// The rule as configured.

@@ -6,7 +6,7 @@ use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use super::response::abort_response;
+use super::response::fault_response;
 use super::{AbortBody, EmptyBody};
 use crate::delayed::{AfterDelay, ColdBox, Delayed};
 use crate::engine::Injection;
@@ -65,7 +65,7 @@ where
     }
 
     pub(crate) fn abort(injection: &Injection, req: &Request<ReqBody>, body: &M) -> Self {
-        let res = abort_response(injection, req, body);
+        let res = fault_response(injection, req, body);
         Self { kind: Kind::Faulted { fault: ColdBox::new(Fault::Ready { res: Some(res) }) } }
     }
 }
@@ -115,8 +115,8 @@ where
                     let fut = svc.call(req);
                     kind.set(Kind::Inner { fut });
                 }
-                Some(AfterDelay::Abort(injection, req)) => {
-                    let res = abort_response(&injection, &req, body);
+                Some(AfterDelay::Fail(injection, req)) => {
+                    let res = fault_response(&injection, &req, body);
                     fault.set(Fault::Ready { res: Some(res) });
                 }
             },

@@ -103,7 +103,7 @@ impl<S, M> ChaosService<S, M> {
             Action::Delay(injection) => {
                 ResponseFuture::delayed(Delayed::hold(&mut self.inner, req, injection, &self.chaos), self.body.clone())
             }
-            Action::Abort(injection) => ResponseFuture::abort(&injection, &req, &self.body),
+            Action::Fail(injection) => ResponseFuture::abort(&injection, &req, &self.body),
         }
     }
 }

@@ -99,7 +99,7 @@ where
                     let fut = svc.call(req);
                     kind.set(Kind::Inner { fut });
                 }
-                Some(AfterDelay::Abort(injection, _req)) => {
+                Some(AfterDelay::Fail(injection, _req)) => {
                     fault.set(Fault::Failed { fault: Some(injection.fault()) });
                 }
             },

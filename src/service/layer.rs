@@ -99,7 +99,7 @@ where
             Action::Delay(injection) => {
                 ResponseFuture::delayed(Delayed::hold(&mut self.inner, req, injection, &self.chaos))
             }
-            Action::Abort(injection) => ResponseFuture::abort(&injection),
+            Action::Fail(injection) => ResponseFuture::abort(&injection),
         }
     }
 }

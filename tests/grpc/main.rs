@@ -125,3 +125,18 @@ async fn grpc_codes_by_number_and_metadata_matching() {
     req.metadata_mut().insert("x-tenant", "canary".parse().unwrap());
     assert_eq!(client.check(req).await.unwrap_err().code(), Code::DeadlineExceeded);
 }
+
+#[tokio::test]
+async fn a_timeout_fault_is_deadline_exceeded_for_grpc() {
+    let chaos = Chaos::new(
+        Config::new().rule(
+            Rule::new("hang").timeout(mischief::config::Timeout::after(Duration::from_millis(50)).percentage(100.0)),
+        ),
+    )
+    .unwrap();
+    let mut client = serve(&chaos).await;
+    let t = Instant::now();
+    let status = client.check(check("orders")).await.unwrap_err();
+    assert_eq!(status.code(), Code::DeadlineExceeded);
+    assert!(t.elapsed() >= Duration::from_millis(50));
+}

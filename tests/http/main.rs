@@ -420,3 +420,26 @@ async fn status_serializes_to_json() {
     assert_eq!(json["rules"][0]["rule"]["abort"]["percentage"], 1.5);
     assert_eq!(json["rules"][0]["matched"], 0);
 }
+
+#[tokio::test]
+async fn outbound_fault_kinds_answer_with_their_default_status_inbound() {
+    use mischief::config::{ErrorFault, Loss, Partition, Timeout};
+    let chaos = Chaos::new(
+        Config::new()
+            .rule(Rule::new("e").when(Match::new().path("/e")).error(ErrorFault::percentage(100.0)))
+            .rule(Rule::new("t").when(Match::new().path("/t")).timeout(Timeout::after(Duration::from_millis(120)).every(1)))
+            .rule(Rule::new("p").when(Match::new().path("/p")).partition(Partition::new()))
+            .rule(Rule::new("l").when(Match::new().path("/l")).loss(Loss::timeout(Duration::from_millis(60)).percentage(100.0))),
+    )
+    .unwrap();
+    let (url, hits) = serve_with(&chaos).await;
+    let c = client();
+    for (path, status, min_ms) in [("/e", 503, 0), ("/t", 504, 120), ("/p", 503, 0), ("/l", 504, 60)] {
+        let t = Instant::now();
+        let res = c.get(format!("{url}{path}")).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), status, "{path}");
+        assert!(t.elapsed() >= Duration::from_millis(min_ms), "{path}");
+        assert_eq!(res.headers()["x-mischief-rule"], path.trim_start_matches('/'));
+    }
+    assert_eq!(hits.get(), 0);
+}

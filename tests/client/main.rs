@@ -1,0 +1,223 @@
+//! The reqwest middleware against real servers on 127.0.0.1:0 that count the
+//! requests they receive.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use mischief::client::{ChaosMiddleware, injected_fault};
+use mischief::config::{Abort, Config, Delay, ErrorFault, Loss, Match, Partition, Rule, Timeout};
+use mischief::{Chaos, Door, FaultKind, InjectedFault};
+use reqwest::StatusCode;
+use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
+use support::{Hits, assert_binomial, counting_app, serve};
+
+/// A counting server; returns its address.
+async fn server() -> (SocketAddr, Hits) {
+    let hits = Hits::default();
+    let url = serve(counting_app(&hits)).await;
+    (url.trim_start_matches("http://").parse().unwrap(), hits)
+}
+
+/// A client with the chaos middleware, resolving the given test host names.
+fn client(chaos: &Chaos, hosts: &[(&str, SocketAddr)]) -> ClientWithMiddleware {
+    let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(20));
+    for (host, addr) in hosts {
+        builder = builder.resolve(host, *addr);
+    }
+    ClientBuilder::new(builder.build().unwrap()).with(ChaosMiddleware::new(chaos.clone())).build()
+}
+
+fn rule_on(path: &str) -> Rule {
+    Rule::new(path.trim_start_matches('/')).when(Match::new().door(Door::Client).path(path))
+}
+
+#[tokio::test]
+async fn each_fault_kind_does_what_it_says_and_failed_calls_never_arrive() {
+    let chaos = Chaos::new(
+        Config::new()
+            .rule(rule_on("/abort").abort(Abort::status(503).body("injected body").header("retry-after", "1").percentage(100.0)))
+            .rule(rule_on("/error").error(ErrorFault::percentage(100.0).message("connection reset (injected)")))
+            .rule(rule_on("/timeout").timeout(Timeout::after(Duration::from_millis(150)).percentage(100.0)))
+            .rule(rule_on("/loss").loss(Loss::timeout(Duration::from_millis(120)).percentage(100.0)))
+            .rule(rule_on("/partition").partition(Partition::new().connect_delay(Duration::from_millis(80))))
+            .rule(rule_on("/delay").delay(Delay::fixed(Duration::from_millis(100)).percentage(100.0))),
+    )
+    .unwrap();
+    let (addr, hits) = server().await;
+    let c = client(&chaos, &[]);
+    let url = |p: &str| format!("http://{addr}{p}");
+
+    let res = c.get(url("/abort")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(res.headers()["retry-after"], "1");
+    assert_eq!(res.headers()["x-mischief-rule"], "abort");
+    assert_eq!(res.url().as_str(), url("/abort"));
+    assert_eq!(res.text().await.unwrap(), "injected body");
+
+    let err = c.get(url("/error")).send().await.unwrap_err();
+    let fault = injected_fault(&err).expect("an injected fault");
+    assert_eq!((fault.rule(), fault.kind(), fault.message()), ("error", FaultKind::Error, Some("connection reset (injected)")));
+    assert!(err.is_middleware());
+    match &err {
+        reqwest_middleware::Error::Middleware(e) => assert!(e.downcast_ref::<InjectedFault>().is_some()),
+        other => panic!("expected a middleware error, got {other:?}"),
+    }
+
+    for (path, kind, min) in
+        [("/timeout", FaultKind::Timeout, 150), ("/loss", FaultKind::Loss, 120), ("/partition", FaultKind::Partition, 80)]
+    {
+        let t = Instant::now();
+        let err = c.get(url(path)).send().await.unwrap_err();
+        assert!(t.elapsed() >= Duration::from_millis(min), "{path} failed after {:?}", t.elapsed());
+        assert_eq!(injected_fault(&err).map(InjectedFault::kind), Some(kind), "{path}");
+        assert!(err.to_string().contains(kind.as_str()), "{err}");
+    }
+    assert_eq!(hits.get(), 0, "no failed call may reach the server");
+
+    let t = Instant::now();
+    assert_eq!(c.get(url("/delay")).send().await.unwrap().status(), StatusCode::OK);
+    assert!(t.elapsed() >= Duration::from_millis(100));
+    assert_eq!(hits.get(), 1, "a delayed call arrives");
+
+    let status = chaos.status();
+    let count = |name: &str| status.rule(name).unwrap().clone();
+    assert_eq!(count("abort").aborted, 1);
+    assert_eq!(count("error").errored, 1);
+    assert_eq!(count("timeout").timed_out, 1);
+    assert_eq!(count("loss").lost, 1);
+    assert_eq!(count("partition").partitioned, 1);
+    assert_eq!(count("delay").delayed, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abort_share_is_binomial_and_aborted_calls_never_arrive() {
+    let chaos = Chaos::new(Config::new().rule(Rule::new("flaky").abort(Abort::status(503).percentage(30.0)))).unwrap();
+    let (addr, hits) = server().await;
+    let c = client(&chaos, &[]);
+    let n = 2000u64;
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let c = c.clone();
+        tasks.spawn(async move {
+            let mut aborted = 0u64;
+            for _ in 0..n / 8 {
+                if c.get(format!("http://{addr}/x")).send().await.unwrap().status() == StatusCode::SERVICE_UNAVAILABLE {
+                    aborted += 1;
+                }
+            }
+            aborted
+        });
+    }
+    let mut aborted = 0;
+    while let Some(r) = tasks.join_next().await {
+        aborted += r.unwrap();
+    }
+    assert_binomial(aborted, n, 0.3, "client aborts at 30%");
+    assert_eq!(hits.get(), n - aborted);
+}
+
+#[tokio::test]
+async fn rules_select_by_host_and_path_a_partition_of_one_host_leaves_the_other_alone() {
+    let chaos = Chaos::new(
+        Config::new()
+            .rule(Rule::new("cut-db").when(Match::new().door(Door::Client).host("db.test")).partition(Partition::new()))
+            .rule(
+                Rule::new("slow-payments")
+                    .when(Match::new().host("*.payments.test").path_prefix("/charge"))
+                    .abort(Abort::status(502).percentage(100.0)),
+            ),
+    )
+    .unwrap();
+    let (a, hits_a) = server().await;
+    let (b, hits_b) = server().await;
+    let c = client(&chaos, &[("db.test", a), ("api.test", b), ("eu.payments.test", b)]);
+    let port = |addr: SocketAddr| addr.port();
+
+    for _ in 0..5 {
+        let err = c.get(format!("http://db.test:{}/q", port(a))).send().await.unwrap_err();
+        assert_eq!(injected_fault(&err).unwrap().kind(), FaultKind::Partition);
+        assert_eq!(c.get(format!("http://api.test:{}/q", port(b))).send().await.unwrap().status(), StatusCode::OK);
+    }
+    assert_eq!((hits_a.get(), hits_b.get()), (0, 5));
+
+    let charge = c.post(format!("http://eu.payments.test:{}/charge/1", port(b))).send().await.unwrap();
+    assert_eq!(charge.status(), StatusCode::BAD_GATEWAY);
+    let refund = c.post(format!("http://eu.payments.test:{}/refund/1", port(b))).send().await.unwrap();
+    assert_eq!(refund.status(), StatusCode::OK);
+    assert_eq!(hits_b.get(), 6);
+}
+
+#[tokio::test]
+async fn loss_every_fourth_call_is_exact() {
+    let chaos = Chaos::new(
+        Config::new().rule(Rule::new("lossy").loss(Loss::timeout(Duration::from_millis(1)).every(4))),
+    )
+    .unwrap();
+    let (addr, hits) = server().await;
+    let c = client(&chaos, &[]);
+    let mut lost = Vec::new();
+    for i in 1..=20 {
+        if c.get(format!("http://{addr}/x")).send().await.is_err() {
+            lost.push(i);
+        }
+    }
+    assert_eq!(lost, vec![4, 8, 12, 16, 20]);
+    assert_eq!(hits.get(), 15);
+}
+
+#[tokio::test]
+async fn the_kill_switch_lets_a_waiting_call_through() {
+    let chaos =
+        Chaos::new(Config::new().rule(Rule::new("hang").timeout(Timeout::after(Duration::from_millis(300)).percentage(100.0))))
+            .unwrap();
+    let (addr, hits) = server().await;
+    let c = client(&chaos, &[]);
+    let call = tokio::spawn({
+        let c = c.clone();
+        async move { c.get(format!("http://{addr}/x")).send().await.map(|r| r.status()) }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    chaos.set_enabled(false);
+    assert_eq!(call.await.unwrap().unwrap(), StatusCode::OK);
+    assert_eq!(hits.get(), 1);
+    assert_eq!(chaos.status().rules[0].timed_out, 0);
+}
+
+#[tokio::test]
+async fn composes_with_reqwest_retry_which_retries_an_injected_503() {
+    use reqwest_retry::{RetryTransientMiddleware, policies::ExponentialBackoff};
+    let chaos = Chaos::new(
+        Config::new().rule(Rule::new("two-503s").abort(Abort::status(503).percentage(100.0)).max_injections(2)),
+    )
+    .unwrap();
+    let (addr, hits) = server().await;
+    let policy = ExponentialBackoff::builder()
+        .retry_bounds(Duration::from_millis(1), Duration::from_millis(5))
+        .build_with_max_retries(3);
+    // Retry outside, chaos inside (closest to the wire): every attempt is decided anew.
+    let c = ClientBuilder::new(reqwest::Client::new())
+        .with(RetryTransientMiddleware::new_with_policy(policy))
+        .with(ChaosMiddleware::new(chaos.clone()))
+        .build();
+    let res = c.get(format!("http://{addr}/x")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "the third attempt gets through");
+    assert_eq!(hits.get(), 1, "the retried call reached the server");
+    let rule = chaos.status().rules[0].clone();
+    assert_eq!((rule.matched, rule.aborted, rule.skipped), (3, 2, 1));
+}
+
+#[tokio::test]
+async fn disabled_middleware_injects_nothing() {
+    let chaos = Chaos::new(Config::new().rule(Rule::new("all").error(ErrorFault::percentage(100.0)))).unwrap();
+    chaos.set_enabled(false);
+    let (addr, hits) = server().await;
+    let c = client(&chaos, &[]);
+    for _ in 0..50 {
+        assert_eq!(c.get(format!("http://{addr}/x")).send().await.unwrap().status(), StatusCode::OK);
+    }
+    assert_eq!(hits.get(), 50);
+    assert_eq!(chaos.status().rules[0].matched, 0);
+}
