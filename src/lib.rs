@@ -43,7 +43,8 @@
 //!
 //! ## How it fits together
 //!
-//! Every door ([`http::ChaosLayer`], [`service::ChaosLayer`]) describes each
+//! Every door ([`http::ChaosLayer`], [`service::ChaosLayer`], the client
+//! middleware) describes each
 //! call as a [`Target`] and asks the one engine, [`Chaos::decide`], for a
 //! [`Decision`]: pass, or delay and/or abort. The engine evaluates the rules
 //! of the installed [`Config`] in order; the first that matches decides (see
@@ -81,6 +82,6 @@ pub use fault::{FaultKind, InjectedFault};
 /// The error type of services wrapped by [`service::ChaosLayer`].
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "http", feature = "client"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

@@ -118,3 +118,58 @@ fn the_service_layer_adds_no_allocation_when_not_injecting() {
     assert!(matches!(fut.as_mut().poll(&mut cx), std::task::Poll::Ready(Err(_))));
     assert!(ALLOCATIONS.with(Cell::get) > before);
 }
+
+/// The client middleware, switched off, against a no-op middleware (which
+/// pays the same boxed future of `reqwest_middleware`'s `async_trait`): the
+/// same number of allocations, so the middleware adds none of its own. The
+/// server runs on another thread, so only the client's allocations count.
+#[cfg(feature = "client")]
+#[test]
+fn the_disabled_client_middleware_adds_no_allocation_of_its_own() {
+    use reqwest_middleware::{ClientBuilder, ClientWithMiddleware, Middleware, Next};
+
+    struct Noop;
+    #[async_trait::async_trait]
+    impl Middleware for Noop {
+        async fn handle(
+            &self,
+            req: reqwest::Request,
+            extensions: &mut http::Extensions,
+            next: Next<'_>,
+        ) -> reqwest_middleware::Result<reqwest::Response> {
+            next.run(req, extensions).await
+        }
+    }
+
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            let app = axum::Router::new().route("/", axum::routing::get(|| async { "ok" }));
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    let url = format!("http://{}/", rx.recv().unwrap());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let measure = |client: ClientWithMiddleware| -> u64 {
+        rt.block_on(async {
+            let call = || async { client.get(&url).send().await.unwrap().bytes().await.unwrap() };
+            for _ in 0..20 {
+                call().await;
+            }
+            let before = ALLOCATIONS.with(Cell::get);
+            for _ in 0..200 {
+                call().await;
+            }
+            ALLOCATIONS.with(Cell::get) - before
+        })
+    };
+    let noop = measure(ClientBuilder::new(reqwest::Client::new()).with(Noop).build());
+    let disabled = measure(
+        ClientBuilder::new(reqwest::Client::new()).with(mischief::client::ChaosMiddleware::new(Chaos::disabled())).build(),
+    );
+    assert!(noop >= 200, "requests allocate; the counter must see it ({noop})");
+    assert_eq!(disabled, noop, "200 calls: {disabled} allocations with the disabled middleware, {noop} with a no-op one");
+}
