@@ -19,7 +19,7 @@ use mischief::http::ChaosLayer;
 
 const REQUESTS: usize = 2_000;
 const CONCURRENCY: usize = 16;
-const _: () = assert!(REQUESTS % CONCURRENCY == 0, "every worker sends the same share");
+const _: () = assert!(REQUESTS.is_multiple_of(CONCURRENCY), "every worker sends the same share");
 const DEFAULTS: [(&str, &str); 3] =
     [("CHAOS_ENABLED", "true"), ("CHAOS_FAILURE_RATE", "0.1"), ("CHAOS_LATENCY_MS", "50")];
 

@@ -66,6 +66,9 @@ pub(crate) fn can_sleep() -> bool {
 pub(crate) enum Action {
     /// Call the inner service now.
     Pass,
+    /// Call the inner service now, and report the outcome to the
+    /// guardrails' abort conditions.
+    Observe,
     /// Hold the call for the injection's total wait (see [`Delayed::hold`]),
     /// then go on or fail it.
     Delay(Box<Injection>),
@@ -78,6 +81,9 @@ impl Action {
     /// (without one it is skipped), and a failure is confirmed.
     #[inline]
     pub(crate) fn of(decision: crate::Decision, chaos: &Chaos) -> Self {
+        if decision.is_pass() {
+            return if decision.observe() { Action::Observe } else { Action::Pass };
+        }
         let Some(injection) = decision.into_injection() else {
             return Action::Pass;
         };

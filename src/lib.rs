@@ -70,6 +70,8 @@ pub mod config;
 mod delayed;
 mod engine;
 pub mod fault;
+#[cfg(feature = "guard")]
+pub mod guard;
 #[cfg(feature = "http")]
 pub mod http;
 #[cfg(feature = "tower")]

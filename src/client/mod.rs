@@ -78,7 +78,7 @@ impl ChaosMiddleware {
         self
     }
 
-    fn decide(&self, req: &Request) -> Option<Box<Injection>> {
+    fn decide(&self, req: &Request) -> crate::Decision {
         let url = req.url();
         let mut target = Target::new(Door::Client).method(req.method()).path(url.path()).headers(req.headers());
         if let Some(host) = url.host_str() {
@@ -90,7 +90,7 @@ impl ChaosMiddleware {
         if let Some(name) = self.name.as_deref() {
             target = target.name(name);
         }
-        self.chaos.decide(&target).into_injection()
+        self.chaos.decide(&target)
     }
 }
 
@@ -105,8 +105,17 @@ impl Middleware for ChaosMiddleware {
         if !self.chaos.is_enabled() {
             return next.run(req, extensions).await;
         }
-        let Some(injection) = self.decide(&req) else {
-            return next.run(req, extensions).await;
+        let decision = self.decide(&req);
+        let observe = decision.observe();
+        let Some(injection) = decision.into_injection() else {
+            if !observe {
+                return next.run(req, extensions).await;
+            }
+            let start = std::time::Instant::now();
+            let out = next.run(req, extensions).await;
+            let failed = out.as_ref().map_or(true, |res| res.status().is_server_error());
+            self.chaos.record_outcome(failed, start.elapsed());
+            return out;
         };
         let wait = injection.total_wait();
         if !wait.is_zero() {
@@ -114,6 +123,8 @@ impl Middleware for ChaosMiddleware {
         }
         // A delay only, or a failure cancelled by the kill switch during the wait.
         if !injection.confirm_failure(&self.chaos) {
+            // The fault is over: free its slot before the real call.
+            drop(injection);
             return next.run(req, extensions).await;
         }
         match injection.failure_kind() {

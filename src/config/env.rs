@@ -79,7 +79,7 @@ impl EnvSettings {
             ),
         };
 
-        let mut config = Config { seed, rules: Vec::new() };
+        let mut config = Config { seed, ..Config::default() };
         if rate > 0.0 || latency_ms > 0 {
             let mut rule = Rule::new(ENV_RULE).abort_first(true);
             if rate > 0.0 {

@@ -61,6 +61,7 @@
 pub(crate) mod duration;
 mod env;
 mod error;
+mod guardrails;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -72,6 +73,7 @@ pub use crate::fault::GrpcCode;
 pub(crate) use env::EnvSettings;
 pub use env::vars;
 pub use error::{ConfigError, RuleRef};
+pub use guardrails::{AbortCondition, Guardrails, Metric, Schedule, Threshold};
 
 /// The whole fault-injection configuration: an ordered list of rules.
 ///
@@ -88,6 +90,9 @@ pub struct Config {
     /// The rules, evaluated in order; the first that matches a call decides.
     #[serde(default)]
     pub rules: Vec<Rule>,
+    /// Limits on when, where and how much chaos may be injected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guardrails: Option<Guardrails>,
 }
 
 impl Config {
@@ -107,6 +112,13 @@ impl Config {
     #[must_use]
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = Some(seed);
+        self
+    }
+
+    /// Sets the guardrails.
+    #[must_use]
+    pub fn guardrails(mut self, guardrails: Guardrails) -> Self {
+        self.guardrails = Some(guardrails);
         self
     }
 }
@@ -152,6 +164,14 @@ pub struct Rule {
     /// failing call may be delayed first.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub abort_first: bool,
+    /// When the rule is active (cron firings plus an active span). Outside
+    /// it the rule still matches its calls but injects nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<Schedule>,
+    /// The rule stops by itself this long after it was installed (or after
+    /// the master switch was last turned on, whichever is later).
+    #[serde(rename = "for", default, with = "duration::option", skip_serializing_if = "Option::is_none")]
+    pub active_for: Option<Duration>,
 }
 
 impl Rule {
@@ -213,6 +233,20 @@ impl Rule {
     #[must_use]
     pub fn max_injections(mut self, max: u64) -> Self {
         self.max_injections = Some(max);
+        self
+    }
+
+    /// Makes the rule active only after each firing of a cron expression.
+    #[must_use]
+    pub fn schedule(mut self, schedule: Schedule) -> Self {
+        self.schedule = Some(schedule);
+        self
+    }
+
+    /// Stops the rule by itself after this long.
+    #[must_use]
+    pub fn active_for(mut self, d: Duration) -> Self {
+        self.active_for = Some(d);
         self
     }
 

@@ -222,14 +222,30 @@ pub struct Decision {
     /// Boxed: a pass is a null pointer returned in a register, and the box
     /// is only allocated when a fault is injected.
     injection: Option<Box<Injection>>,
+    /// Set on a pass when the guardrails want the call's outcome.
+    observe: bool,
 }
 
 impl Decision {
     /// Nothing is injected.
-    pub const PASS: Decision = Decision { injection: None };
+    pub const PASS: Decision = Decision { injection: None, observe: false };
+
+    #[inline]
+    pub(crate) fn pass(observe: bool) -> Self {
+        Decision { injection: None, observe }
+    }
 
     pub(crate) fn inject(injection: Injection) -> Self {
-        Decision { injection: Some(Box::new(injection)) }
+        Decision { injection: Some(Box::new(injection)), observe: false }
+    }
+
+    /// Should the door time the call and report its outcome with
+    /// `Chaos::record_outcome`? (Only passes, and only when abort
+    /// conditions are configured.)
+    #[inline]
+    #[cfg_attr(not(any(feature = "tower", feature = "client")), allow(dead_code))]
+    pub(crate) fn observe(&self) -> bool {
+        self.observe
     }
 
     /// `true` when nothing is injected.
@@ -275,6 +291,11 @@ pub(crate) struct Injection {
     pub(crate) delay: Option<Duration>,
     /// The failure to end the call with, as an index into `rule.failures`.
     pub(crate) failure: Option<usize>,
+    /// Held while the fault is in flight, for `max_active_faults`; only its
+    /// drop matters.
+    #[cfg(feature = "guard")]
+    #[allow(dead_code)]
+    pub(crate) slot: Option<crate::guard::ActiveSlot>,
 }
 
 impl Injection {
@@ -305,7 +326,13 @@ impl Injection {
             Some(a) => (a.status, a.grpc),
             None => kind.default_answer(),
         };
-        InjectedFault::new(Arc::clone(&self.rule.name), kind, status, grpc, self.failure().and_then(|f| f.message.clone()))
+        InjectedFault::new(
+            Arc::clone(&self.rule.name),
+            kind,
+            status,
+            grpc,
+            self.failure().and_then(|f| f.message.clone()),
+        )
     }
 
     /// Called by a door when it is about to fail the call (at once, or after
@@ -314,7 +341,7 @@ impl Injection {
     /// otherwise.
     pub(crate) fn confirm_failure(&self, chaos: &Chaos) -> bool {
         let Some(failure) = self.failure() else { return false };
-        if !self.total_wait().is_zero() && !chaos.is_enabled() {
+        if !self.total_wait().is_zero() && !chaos.is_injecting() {
             tracing::debug!(target: "mischief", rule = %self.rule.name, fault = failure.kind.as_str(), "fault cancelled: chaos was disabled during the wait");
             return false;
         }

@@ -1,12 +1,17 @@
 //! The engine: the [`Chaos`] handle, its compiled plan, and decisions.
 
+// Parts of the engine serve only the doors (HTTP answers, gRPC headers,
+// outcome recording); a build without some doors leaves them unused. The
+// full build (`--all-features`, what CI lints) has no such allowance.
+#![cfg_attr(not(all(feature = "http", feature = "client")), allow(dead_code, unused_imports))]
+
 mod current;
 mod decision;
 mod filter;
 pub(crate) mod matcher;
 pub(crate) mod plan;
 mod rng;
-mod stats;
+pub(crate) mod stats;
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,10 +19,12 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use current::Current;
 pub(crate) use decision::Injection;
+#[cfg(feature = "http")]
 pub(crate) use decision::is_grpc;
-pub(crate) use plan::{RULE_HEADER, grpc_message};
 pub use decision::{Decision, Target};
 use plan::Plan;
+#[cfg(feature = "http")]
+pub(crate) use plan::{RULE_HEADER, grpc_message};
 use stats::RuleStats;
 pub use stats::{RuleStatus, Status};
 
@@ -61,6 +68,8 @@ pub struct Chaos {
 struct Shared {
     enabled: AtomicBool,
     plan: Current,
+    #[cfg(feature = "guard")]
+    guard: Arc<crate::guard::GuardState>,
     /// Serializes updates and keeps the last error.
     admin: Mutex<Admin>,
 }
@@ -73,9 +82,11 @@ struct Admin {
 static GLOBAL: OnceLock<Chaos> = OnceLock::new();
 
 impl Chaos {
-    fn with_plan(enabled: bool, plan: Plan) -> Self {
+    fn with_plan(enabled: bool, plan: Plan, #[cfg(feature = "guard")] guard: crate::guard::GuardState) -> Self {
         Chaos {
             inner: Arc::new(Shared {
+                #[cfg(feature = "guard")]
+                guard: Arc::new(guard),
                 enabled: AtomicBool::new(enabled),
                 plan: Current::new(plan),
                 admin: Mutex::new(Admin::default()),
@@ -94,12 +105,30 @@ impl Chaos {
 
     /// A switched-off handle with no rules.
     pub fn disabled() -> Self {
-        Self::with_plan(false, Plan::empty())
+        Self::with_plan(
+            false,
+            Plan::empty(),
+            #[cfg(feature = "guard")]
+            crate::guard::GuardState::new(Arc::new(crate::guard::SystemClock)),
+        )
+    }
+
+    /// Milliseconds since the epoch, by the engine's clock.
+    fn now_ms(&self) -> i64 {
+        #[cfg(feature = "guard")]
+        return self.inner.guard.now_ms();
+        #[cfg(not(feature = "guard"))]
+        system_now_ms()
     }
 
     /// A builder for a handle.
     pub fn builder() -> ChaosBuilder {
-        ChaosBuilder { enabled: true, config: Config::default() }
+        ChaosBuilder {
+            enabled: true,
+            config: Config::default(),
+            #[cfg(feature = "guard")]
+            clock: Arc::new(crate::guard::SystemClock),
+        }
     }
 
     /// A handle configured from the seed-compatible `CHAOS_*` environment
@@ -165,6 +194,10 @@ impl Chaos {
     /// them); `true` resumes it.
     pub fn set_enabled(&self, enabled: bool) {
         let was = self.inner.enabled.swap(enabled, Ordering::Relaxed);
+        #[cfg(feature = "guard")]
+        if enabled && !was {
+            self.inner.guard.switched_on();
+        }
         if was != enabled {
             tracing::info!(target: "mischief", enabled, "chaos switched {}", if enabled { "on" } else { "off" });
         }
@@ -176,7 +209,7 @@ impl Chaos {
     pub fn update(&self, config: Config) -> Result<(), ConfigError> {
         let mut admin = self.admin();
         let current = self.inner.plan.load();
-        match Plan::compile(config, &current) {
+        match Plan::compile(config, &current, self.now_ms()) {
             Ok(plan) => {
                 let (generation, rules) = (plan.generation, plan.rules.len());
                 self.inner.plan.store(plan);
@@ -223,7 +256,41 @@ impl Chaos {
                 })
                 .collect(),
             last_error,
+            #[cfg(feature = "guard")]
+            guard: plan.guard.as_ref().map(|g| self.inner.guard.status(Some(g))),
         }
+    }
+
+    /// Re-arms the guardrails after an abort condition tripped: injection
+    /// resumes from the next call (if the master switch is on), and the
+    /// window of outcomes starts afresh.
+    #[cfg(feature = "guard")]
+    pub fn rearm(&self) {
+        self.inner.guard.rearm();
+        tracing::info!(target: "mischief", "guardrail re-armed");
+    }
+
+    /// Is injection possible now: switched on, and not tripped?
+    #[cfg_attr(not(any(feature = "tower", feature = "client")), allow(dead_code))]
+    pub(crate) fn is_injecting(&self) -> bool {
+        #[cfg(feature = "guard")]
+        return self.is_enabled() && !self.inner.guard.is_tripped();
+        #[cfg(not(feature = "guard"))]
+        self.is_enabled()
+    }
+
+    /// Records the outcome of a call that a door did not fault, for the
+    /// abort conditions (doors call this only when a decision asked for it).
+    #[cfg_attr(not(any(feature = "tower", feature = "client")), allow(dead_code))]
+    pub(crate) fn record_outcome(&self, failed: bool, latency: std::time::Duration) {
+        #[cfg(feature = "guard")]
+        self.inner.plan.with(|plan| {
+            if let Some(g) = plan.guard.as_deref() {
+                self.inner.guard.record(g, failed, latency);
+            }
+        });
+        #[cfg(not(feature = "guard"))]
+        let _ = (failed, latency);
     }
 
     /// Decides what to do with one call.
@@ -240,15 +307,20 @@ impl Chaos {
     }
 
     fn decide_enabled(&self, target: &Target<'_>) -> Decision {
-        self.inner.plan.with(|plan| Self::decide_in(plan, target))
+        self.inner.plan.with(|plan| self.decide_in(plan, target))
     }
 
-    fn decide_in(plan: &Plan, target: &Target<'_>) -> Decision {
+    fn decide_in(&self, plan: &Plan, target: &Target<'_>) -> Decision {
+        #[cfg(feature = "guard")]
+        if plan.counts_calls() {
+            self.inner.guard.count_call();
+        }
+        let pass = Decision::pass(plan.observes());
         let facts = matcher::Facts::new(target);
         let found =
             plan.filters.iter().zip(plan.rules.iter()).find(|(f, r)| facts.admitted_by(f) && r.matcher.matches(&facts));
         let Some((_, rule)) = found else {
-            return Decision::PASS;
+            return pass;
         };
         rule.stats.matched.incr();
         let rng = &plan.rng;
@@ -265,21 +337,51 @@ impl Chaos {
             _ => None,
         };
         if failure.is_none() && delay.is_none() {
-            return Decision::PASS;
+            return pass;
         }
+        // From here on a fault would be injected: the guardrails decide.
+        #[cfg(feature = "guard")]
+        let guard = {
+            let state = &self.inner.guard;
+            let g = plan.guard.as_deref();
+            if let Err(reason) = state.admit(g, rule.timing.as_ref(), rule.stats.since_ms, &facts) {
+                state.skip(reason);
+                RuleStats::add(&rule.stats.skipped);
+                return pass;
+            }
+            (state, g)
+        };
         if let Some(max) = rule.max_injections {
             let took =
                 rule.injections.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| (n < max).then_some(n + 1));
             if took.is_err() {
                 RuleStats::add(&rule.stats.skipped);
-                return Decision::PASS;
+                return pass;
             }
         }
+        #[cfg(feature = "guard")]
+        let slot = match guard.0.reserve(guard.1) {
+            Ok(slot) => slot,
+            Err(reason) => {
+                guard.0.skip(reason);
+                RuleStats::add(&rule.stats.skipped);
+                if rule.max_injections.is_some() {
+                    rule.injections.fetch_sub(1, Ordering::Relaxed);
+                }
+                return pass;
+            }
+        };
         if let Some(d) = delay {
             RuleStats::add(&rule.stats.delayed);
             tracing::debug!(target: "mischief", rule = %rule.name, fault = "delay", delay_ms = d.as_secs_f64() * 1e3, "injected fault");
         }
-        Decision::inject(Injection { rule: Arc::clone(rule), delay, failure })
+        Decision::inject(Injection {
+            rule: Arc::clone(rule),
+            delay,
+            failure,
+            #[cfg(feature = "guard")]
+            slot,
+        })
     }
 
     fn admin(&self) -> std::sync::MutexGuard<'_, Admin> {
@@ -312,6 +414,8 @@ impl fmt::Debug for Chaos {
 pub struct ChaosBuilder {
     enabled: bool,
     config: Config,
+    #[cfg(feature = "guard")]
+    clock: Arc<dyn crate::guard::Clock>,
 }
 
 impl ChaosBuilder {
@@ -339,9 +443,34 @@ impl ChaosBuilder {
         self
     }
 
+    /// Sets the clock of the guardrails (time windows, schedules,
+    /// `arm_after`, cooldowns); tests use a
+    /// [`ManualClock`](crate::guard::ManualClock).
+    #[cfg(feature = "guard")]
+    pub fn clock(mut self, clock: impl crate::guard::Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
     /// Validates the configuration and builds the handle.
     pub fn build(self) -> Result<Chaos, ConfigError> {
-        let plan = Plan::compile(self.config, &Plan::empty())?;
-        Ok(Chaos::with_plan(self.enabled, plan))
+        #[cfg(feature = "guard")]
+        {
+            let guard = crate::guard::GuardState::new(self.clock);
+            let plan = Plan::compile(self.config, &Plan::empty(), guard.now_ms())?;
+            Ok(Chaos::with_plan(self.enabled, plan, guard))
+        }
+        #[cfg(not(feature = "guard"))]
+        {
+            let plan = Plan::compile(self.config, &Plan::empty(), system_now_ms())?;
+            Ok(Chaos::with_plan(self.enabled, plan))
+        }
     }
+}
+
+#[cfg(not(feature = "guard"))]
+fn system_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

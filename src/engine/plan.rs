@@ -27,6 +27,27 @@ pub(crate) struct Plan {
     pub(crate) rng: Rng,
     pub(crate) generation: u64,
     pub(crate) config: Config,
+    #[cfg(feature = "guard")]
+    pub(crate) guard: Option<Box<crate::guard::Guard>>,
+}
+
+impl Plan {
+    /// Must every call be counted for the percentage cap?
+    #[cfg(feature = "guard")]
+    #[inline]
+    pub(crate) fn counts_calls(&self) -> bool {
+        self.guard.as_ref().is_some_and(|g| g.counts_calls())
+    }
+
+    /// Must doors record the outcome of the calls they do not fault?
+    #[cfg_attr(not(any(feature = "tower", feature = "client")), allow(dead_code))]
+    #[inline]
+    pub(crate) fn observes(&self) -> bool {
+        #[cfg(feature = "guard")]
+        return self.guard.as_ref().is_some_and(|g| g.observes());
+        #[cfg(not(feature = "guard"))]
+        false
+    }
 }
 
 #[derive(Debug)]
@@ -43,6 +64,9 @@ pub(crate) struct CompiledRule {
     pub(crate) injections: AtomicU64,
     pub(crate) abort_first: bool,
     pub(crate) stats: Arc<RuleStats>,
+    /// The rule's `schedule` and `for`.
+    #[cfg(feature = "guard")]
+    pub(crate) timing: Option<crate::guard::RuleTiming>,
 }
 
 /// When a fault fires.
@@ -117,12 +141,33 @@ impl CompiledDelay {
 impl Plan {
     /// An empty plan: nothing matches.
     pub(crate) fn empty() -> Self {
-        Plan { rules: Box::new([]), filters: Box::new([]), rng: Rng::Thread, generation: 0, config: Config::default() }
+        Plan {
+            rules: Box::new([]),
+            filters: Box::new([]),
+            rng: Rng::Thread,
+            generation: 0,
+            config: Config::default(),
+            #[cfg(feature = "guard")]
+            guard: None,
+        }
     }
 
     /// Validates `config` and compiles it. Counters of rules whose name is
-    /// also in `previous` carry over.
-    pub(crate) fn compile(config: Config, previous: &Plan) -> Result<Plan, ConfigError> {
+    /// also in `previous` carry over; a new rule's clock (for `for`) starts
+    /// at `now_ms`.
+    pub(crate) fn compile(config: Config, previous: &Plan, now_ms: i64) -> Result<Plan, ConfigError> {
+        #[cfg(feature = "guard")]
+        let tz = crate::guard::time_zone(config.guardrails.as_ref())?;
+        #[cfg(feature = "guard")]
+        let guard = config.guardrails.as_ref().map(|g| crate::guard::Guard::compile(g).map(Box::new)).transpose()?;
+        #[cfg(not(feature = "guard"))]
+        if config.guardrails.is_some() || config.rules.iter().any(|r| r.schedule.is_some() || r.active_for.is_some()) {
+            return Err(ConfigError::Global {
+                field: "guardrails".into(),
+                value: "(set)".into(),
+                reason: "guardrails and rule schedules need mischief's `guard` feature, which this build lacks".into(),
+            });
+        }
         let mut seen: HashMap<&str, usize> = HashMap::new();
         let mut rules = Vec::with_capacity(config.rules.len());
         for (index, rule) in config.rules.iter().enumerate() {
@@ -135,9 +180,19 @@ impl Plan {
                     format!("duplicate rule name, also used by rule #{first}"),
                 ));
             }
-            let stats =
-                previous.rules.iter().find(|r| *r.name == *rule.name).map(|r| Arc::clone(&r.stats)).unwrap_or_default();
-            rules.push(Arc::new(compile_rule(index, rule, stats)?));
+            let stats = previous
+                .rules
+                .iter()
+                .find(|r| *r.name == *rule.name)
+                .map(|r| Arc::clone(&r.stats))
+                .unwrap_or_else(|| Arc::new(RuleStats::new(now_ms)));
+            #[allow(unused_mut)]
+            let mut compiled = compile_rule(index, rule, stats)?;
+            #[cfg(feature = "guard")]
+            {
+                compiled.timing = crate::guard::RuleTiming::compile(index, rule, &tz)?;
+            }
+            rules.push(Arc::new(compiled));
         }
         Ok(Plan {
             filters: config.rules.iter().map(|r| Filter::of(&r.when)).collect(),
@@ -145,6 +200,8 @@ impl Plan {
             rng: Rng::new(config.seed),
             generation: previous.generation + 1,
             config,
+            #[cfg(feature = "guard")]
+            guard,
         })
     }
 }
@@ -176,6 +233,8 @@ fn compile_rule(index: usize, rule: &Rule, stats: Arc<RuleStats>) -> Result<Comp
         injections: AtomicU64::new(0),
         abort_first: rule.abort_first,
         stats,
+        #[cfg(feature = "guard")]
+        timing: None,
     })
 }
 
@@ -274,13 +333,7 @@ fn compile_abort(index: usize, rule: &str, a: &Abort) -> Result<CompiledAbort, C
         grpc_headers.insert("grpc-message", v);
     }
     let body = a.body.clone().or_else(|| a.message.clone()).unwrap_or(default_message);
-    Ok(CompiledAbort {
-        status,
-        grpc,
-        body: Bytes::from(body),
-        http_headers,
-        grpc_headers,
-    })
+    Ok(CompiledAbort { status, grpc, body: Bytes::from(body), http_headers, grpc_headers })
 }
 
 fn compile_failures(index: usize, rule: &Rule) -> Result<Box<[CompiledFailure]>, ConfigError> {

@@ -82,6 +82,9 @@ impl StripedCounter {
 /// configured, so they survive a reload that keeps the name.
 #[derive(Debug, Default)]
 pub(crate) struct RuleStats {
+    /// When a rule of this name was first installed (ms since the epoch).
+    #[cfg_attr(not(feature = "guard"), allow(dead_code))]
+    pub(crate) since_ms: i64,
     pub(crate) matched: StripedCounter,
     pub(crate) delayed: Padded,
     pub(crate) aborted: Padded,
@@ -93,6 +96,10 @@ pub(crate) struct RuleStats {
 }
 
 impl RuleStats {
+    pub(crate) fn new(since_ms: i64) -> Self {
+        RuleStats { since_ms, ..RuleStats::default() }
+    }
+
     pub(crate) fn add(c: &Padded) {
         c.0.fetch_add(1, Ordering::Relaxed);
     }
@@ -113,6 +120,9 @@ pub struct Status {
     pub rules: Vec<RuleStatus>,
     /// The last rejected configuration's error, until a good one is installed.
     pub last_error: Option<String>,
+    /// The guardrails' state, when the configuration has guardrails.
+    #[cfg(feature = "guard")]
+    pub guard: Option<crate::guard::GuardStatus>,
 }
 
 impl Status {

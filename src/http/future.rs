@@ -1,6 +1,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
+use std::time::Instant;
 
 use http::{Request, Response};
 use pin_project_lite::pin_project;
@@ -8,6 +9,7 @@ use tower_service::Service;
 
 use super::response::fault_response;
 use super::{AbortBody, EmptyBody};
+use crate::Chaos;
 use crate::delayed::{AfterDelay, ColdBox, Delayed};
 use crate::engine::Injection;
 
@@ -35,6 +37,7 @@ pin_project! {
         S: Service<Request<ReqBody>>,
     {
         Inner { #[pin] fut: S::Future },
+        Observed { #[pin] fut: S::Future, start: Instant, chaos: Chaos },
         Faulted { fault: ColdBox<Fault<S, ReqBody, M>> },
     }
 }
@@ -58,6 +61,11 @@ where
     #[inline(always)]
     pub(crate) fn inner(fut: S::Future) -> Self {
         Self { kind: Kind::Inner { fut } }
+    }
+
+    /// A call that is not faulted but whose outcome the guardrails want.
+    pub(crate) fn observed(fut: S::Future, chaos: &Chaos) -> Self {
+        Self { kind: Kind::Observed { fut, start: Instant::now(), chaos: chaos.clone() } }
     }
 
     pub(crate) fn delayed(delayed: Delayed<S, Request<ReqBody>>, body: M) -> Self {
@@ -101,6 +109,12 @@ where
     loop {
         let mut fault = match kind.as_mut().project() {
             KindProj::Inner { fut } => return fut.poll(cx),
+            KindProj::Observed { fut, start, chaos } => {
+                let out = ready!(fut.poll(cx));
+                let failed = out.as_ref().map_or(true, |res| failed_response(res.status(), res.headers()));
+                chaos.record_outcome(failed, start.elapsed());
+                return Poll::Ready(out);
+            }
             KindProj::Faulted { fault } => match fault.as_mut() {
                 Some(fault) => fault,
                 None => return Poll::Pending,
@@ -131,6 +145,7 @@ where
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let state = match &self.kind {
             Kind::Inner { .. } => "inner",
+            Kind::Observed { .. } => "observed",
             Kind::Faulted { fault } => match fault.get() {
                 Some(Fault::Delayed { .. }) => "delayed",
                 Some(Fault::Ready { .. }) | None => "aborted",
@@ -138,4 +153,11 @@ where
         };
         f.debug_struct("ResponseFuture").field("state", &state).finish()
     }
+}
+
+/// Did the service fail the call: an HTTP 5xx, or a gRPC error status in the
+/// response head (trailers-only)? A gRPC error sent in trailers after a body
+/// is not seen here.
+fn failed_response(status: http::StatusCode, headers: &http::HeaderMap) -> bool {
+    status.is_server_error() || headers.get("grpc-status").is_some_and(|v| v.as_bytes() != b"0")
 }

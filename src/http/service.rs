@@ -100,6 +100,7 @@ impl<S, M> ChaosService<S, M> {
     {
         match action {
             Action::Pass => ResponseFuture::inner(self.inner.call(req)),
+            Action::Observe => ResponseFuture::observed(self.inner.call(req), &self.chaos),
             Action::Delay(injection) => {
                 ResponseFuture::delayed(Delayed::hold(&mut self.inner, req, injection, &self.chaos), self.body.clone())
             }

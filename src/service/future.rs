@@ -1,13 +1,14 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
+use std::time::Instant;
 
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
 use crate::delayed::{AfterDelay, ColdBox, Delayed};
 use crate::engine::Injection;
-use crate::{BoxError, InjectedFault};
+use crate::{BoxError, Chaos, InjectedFault};
 
 pin_project! {
     /// The response future of [`ChaosService`](super::ChaosService): the
@@ -29,6 +30,7 @@ pin_project! {
         S: Service<Req>,
     {
         Inner { #[pin] fut: S::Future },
+        Observed { #[pin] fut: S::Future, start: Instant, chaos: Chaos },
         Faulted { fault: ColdBox<Fault<S, Req>> },
     }
 }
@@ -45,6 +47,11 @@ impl<S: Service<Req>, Req> ResponseFuture<S, Req> {
     #[inline(always)]
     pub(crate) fn inner(fut: S::Future) -> Self {
         Self { kind: Kind::Inner { fut } }
+    }
+
+    /// A call that is not faulted but whose outcome the guardrails want.
+    pub(crate) fn observed(fut: S::Future, chaos: &Chaos) -> Self {
+        Self { kind: Kind::Observed { fut, start: Instant::now(), chaos: chaos.clone() } }
     }
 
     pub(crate) fn delayed(delayed: Delayed<S, Req>) -> Self {
@@ -83,6 +90,11 @@ where
     loop {
         let mut fault = match kind.as_mut().project() {
             KindProj::Inner { fut } => return fut.poll(cx).map_err(Into::into),
+            KindProj::Observed { fut, start, chaos } => {
+                let out = ready!(fut.poll(cx));
+                chaos.record_outcome(out.is_err(), start.elapsed());
+                return Poll::Ready(out.map_err(Into::into));
+            }
             KindProj::Faulted { fault } => match fault.as_mut() {
                 Some(fault) => fault,
                 None => return Poll::Pending,
@@ -111,6 +123,7 @@ impl<S: Service<Req>, Req> std::fmt::Debug for ResponseFuture<S, Req> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let state = match &self.kind {
             Kind::Inner { .. } => "inner",
+            Kind::Observed { .. } => "observed",
             Kind::Faulted { fault } => match fault.get() {
                 Some(Fault::Delayed { .. }) => "delayed",
                 Some(Fault::Failed { .. }) | None => "aborted",

@@ -96,6 +96,7 @@ where
         let decision = self.chaos.decide(&Target::new(crate::Door::Service).name(&self.name));
         match Action::of(decision, &self.chaos) {
             Action::Pass => ResponseFuture::inner(self.inner.call(req)),
+            Action::Observe => ResponseFuture::observed(self.inner.call(req), &self.chaos),
             Action::Delay(injection) => {
                 ResponseFuture::delayed(Delayed::hold(&mut self.inner, req, injection, &self.chaos))
             }

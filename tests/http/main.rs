@@ -3,7 +3,6 @@
 #[path = "../support/mod.rs"]
 mod support;
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use mischief::config::{Abort, Config, Delay, Match, Rule};
@@ -343,59 +342,6 @@ async fn update_applies_to_the_next_request_and_a_bad_update_keeps_the_plan() {
     assert!(status.last_error.as_deref().unwrap().contains("120"));
 }
 
-/// Records `mischief` events, to check the tracing output.
-#[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<String>>>);
-
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Recorder {
-    fn on_event(&self, event: &tracing::Event<'_>, _ctx: tracing_subscriber::layer::Context<'_, S>) {
-        struct Fields(String);
-        impl tracing::field::Visit for Fields {
-            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-                self.0.push_str(&format!("{}={:?} ", field.name(), value));
-            }
-        }
-        if event.metadata().target() == "mischief" {
-            let mut f = Fields(String::new());
-            event.record(&mut f);
-            self.0.lock().unwrap().push(f.0);
-        }
-    }
-}
-
-#[test]
-fn injected_faults_emit_tracing_events() {
-    use tracing_subscriber::layer::SubscriberExt;
-    let recorder = Recorder::default();
-    let subscriber = tracing_subscriber::registry().with(recorder.clone());
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    tracing::subscriber::with_default(subscriber, || {
-        rt.block_on(async {
-            let chaos = Chaos::new(
-                Config::new()
-                    .rule(
-                        Rule::new("late")
-                            .when(Match::new().path("/late"))
-                            .delay(Delay::fixed(Duration::from_millis(5)).percentage(100.0)),
-                    )
-                    .rule(
-                        Rule::new("gone").when(Match::new().path("/gone")).abort(Abort::status(410).percentage(100.0)),
-                    ),
-            )
-            .unwrap();
-            let (url, _) = serve_with(&chaos).await;
-            let c = client();
-            assert_eq!(c.get(format!("{url}/late")).send().await.unwrap().status(), StatusCode::OK);
-            assert_eq!(c.get(format!("{url}/gone")).send().await.unwrap().status(), StatusCode::GONE);
-        });
-    });
-    let events = recorder.0.lock().unwrap().clone();
-    let delay = events.iter().find(|e| e.contains("fault=\"delay\"")).unwrap_or_else(|| panic!("{events:?}"));
-    assert!(delay.contains("rule=late") && delay.contains("delay_ms=5.0"), "{delay}");
-    let abort = events.iter().find(|e| e.contains("fault=\"abort\"")).unwrap_or_else(|| panic!("{events:?}"));
-    assert!(abort.contains("rule=gone") && abort.contains("status=410"), "{abort}");
-}
-
 #[tokio::test]
 async fn max_injections_caps_the_rule() {
     let chaos =
@@ -427,9 +373,17 @@ async fn outbound_fault_kinds_answer_with_their_default_status_inbound() {
     let chaos = Chaos::new(
         Config::new()
             .rule(Rule::new("e").when(Match::new().path("/e")).error(ErrorFault::percentage(100.0)))
-            .rule(Rule::new("t").when(Match::new().path("/t")).timeout(Timeout::after(Duration::from_millis(120)).every(1)))
+            .rule(
+                Rule::new("t")
+                    .when(Match::new().path("/t"))
+                    .timeout(Timeout::after(Duration::from_millis(120)).every(1)),
+            )
             .rule(Rule::new("p").when(Match::new().path("/p")).partition(Partition::new()))
-            .rule(Rule::new("l").when(Match::new().path("/l")).loss(Loss::timeout(Duration::from_millis(60)).percentage(100.0))),
+            .rule(
+                Rule::new("l")
+                    .when(Match::new().path("/l"))
+                    .loss(Loss::timeout(Duration::from_millis(60)).percentage(100.0)),
+            ),
     )
     .unwrap();
     let (url, hits) = serve_with(&chaos).await;

@@ -1,0 +1,269 @@
+//! The `guardrails` section and per-rule schedules.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Match, duration};
+
+/// Limits on when, where and how much chaos may be injected, for the whole
+/// engine. Every field is optional; an empty `Guardrails` limits nothing.
+///
+/// Guardrails are checked only for a call that a rule is about to fault, so
+/// they cost nothing on calls that pass — except `max_percentage_affected`
+/// (one counter per call) and `abort_conditions` (each call that is not
+/// faulted is timed and its outcome recorded).
+///
+/// ```toml
+/// [guardrails]
+/// allowed_hours = "09:00-16:00"          # local time in `timezone`; end exclusive
+/// allowed_days = ["Mon", "Tue", "Wed", "Thursday"]
+/// blackout_dates = ["2026-12-24", "2026-12-25"]
+/// timezone = "Europe/Berlin"             # IANA name; default UTC
+/// arm_after = "60s"                      # no chaos during start-up
+/// max_percentage_affected = 10           # of all calls seen in `window`
+/// max_active_faults = 5                  # faults in flight at once
+/// max_injections = 10000                 # in total
+/// window = "30s"                         # for the percentage cap and abort conditions
+/// exclude = [{ path = "/health" }, { name = "payments.*" }]
+/// abort_conditions = [
+///   { metric = "error_rate", threshold = 0.05 },
+///   { metric = "latency_p99", threshold = "5s" },
+/// ]
+/// min_samples = 50
+/// cooldown = "10m"                       # re-arm by itself after tripping
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Guardrails {
+    /// `"HH:MM-HH:MM"`: chaos only in this span of local time each day (the
+    /// end is exclusive; a span like `"22:00-06:00"` crosses midnight).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_hours: Option<String>,
+    /// Chaos only on these days (`Mon`/`Monday`, any case). Empty: every day.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_days: Vec<String>,
+    /// No chaos on these dates (`YYYY-MM-DD`, local time).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blackout_dates: Vec<String>,
+    /// The IANA time zone of the hours, days and dates above, and of rule
+    /// schedules. Default UTC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    /// No chaos until this long after the engine started.
+    #[serde(default, with = "duration::option", skip_serializing_if = "Option::is_none")]
+    pub arm_after: Option<Duration>,
+    /// The largest share (`0..=100`) of all calls seen in the last `window`
+    /// that may be faulted; faults above it are skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_percentage_affected: Option<f64>,
+    /// The most faults in flight at once (a delayed or hanging call counts
+    /// until its wait ends).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_active_faults: Option<u64>,
+    /// The most faults injected in total, over all rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_injections: Option<u64>,
+    /// The sliding window of `max_percentage_affected` and
+    /// `abort_conditions`. Default 30 s.
+    #[serde(default, with = "duration::option", skip_serializing_if = "Option::is_none")]
+    pub window: Option<Duration>,
+    /// Calls that are never faulted, whatever the rules say.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<Match>,
+    /// Stop all injection when the service's own calls (those not faulted)
+    /// cross one of these thresholds over `window`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub abort_conditions: Vec<AbortCondition>,
+    /// Calls needed in the window before an abort condition is judged.
+    /// Default 20.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_samples: Option<u64>,
+    /// After tripping, re-arm by itself this long after the trip. Without
+    /// it, only [`Chaos::rearm`](crate::Chaos::rearm) re-arms.
+    #[serde(default, with = "duration::option", skip_serializing_if = "Option::is_none")]
+    pub cooldown: Option<Duration>,
+}
+
+/// A measurement of the service's own health that stops chaos when it
+/// crosses its threshold.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct AbortCondition {
+    /// What is measured.
+    pub metric: Metric,
+    /// The limit: a fraction `0..=1` for `error_rate`; a duration (`"5s"`, or
+    /// milliseconds as a number, as in the seed's `threshold: 5000`) for
+    /// `latency_p99`.
+    pub threshold: Threshold,
+}
+
+impl AbortCondition {
+    /// Trips when more than `fraction` of the calls fail.
+    pub fn error_rate(fraction: f64) -> Self {
+        Self { metric: Metric::ErrorRate, threshold: Threshold::Number(fraction) }
+    }
+
+    /// Trips when the 99th percentile latency exceeds `limit`.
+    pub fn latency_p99(limit: Duration) -> Self {
+        Self { metric: Metric::LatencyP99, threshold: Threshold::Text(duration::format(limit)) }
+    }
+}
+
+/// A metric of an abort condition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Metric {
+    /// The share of calls that failed: an HTTP 5xx, a gRPC error or an `Err`.
+    ErrorRate,
+    /// The 99th percentile of call latency.
+    LatencyP99,
+}
+
+impl Metric {
+    /// The name used in configuration and status.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Metric::ErrorRate => "error_rate",
+            Metric::LatencyP99 => "latency_p99",
+        }
+    }
+}
+
+/// A threshold as written: a number or a string.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Threshold {
+    /// A number: a fraction for `error_rate`, milliseconds for `latency_p99`.
+    Number(f64),
+    /// A duration such as `"5s"`.
+    Text(String),
+}
+
+/// When a rule is active: after each firing of a cron expression, for
+/// `active` (the seed's CronJob `*/10 9-17 * * 1-5`, active for 5 minutes).
+///
+/// ```toml
+/// schedule = { cron = "*/10 9-17 * * 1-5", active = "5m" }
+/// ```
+///
+/// The cron expression has five fields (minute hour day-of-month month
+/// day-of-week) or six with seconds first, in the guardrails' `timezone`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Schedule {
+    /// The cron expression.
+    pub cron: String,
+    /// How long the rule stays active after each firing.
+    #[serde(with = "duration::required")]
+    pub active: Duration,
+}
+
+impl Schedule {
+    /// Active for `active` after each firing of `cron`.
+    pub fn new(cron: impl Into<String>, active: Duration) -> Self {
+        Self { cron: cron.into(), active }
+    }
+}
+
+impl Guardrails {
+    /// No limits yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets `allowed_hours` (`"09:00-16:00"`).
+    #[must_use]
+    pub fn allowed_hours(mut self, span: impl Into<String>) -> Self {
+        self.allowed_hours = Some(span.into());
+        self
+    }
+
+    /// Sets `allowed_days`.
+    #[must_use]
+    pub fn allowed_days<I: IntoIterator<Item = S>, S: Into<String>>(mut self, days: I) -> Self {
+        self.allowed_days = days.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Adds a blackout date (`YYYY-MM-DD`).
+    #[must_use]
+    pub fn blackout_date(mut self, date: impl Into<String>) -> Self {
+        self.blackout_dates.push(date.into());
+        self
+    }
+
+    /// Sets the time zone.
+    #[must_use]
+    pub fn timezone(mut self, tz: impl Into<String>) -> Self {
+        self.timezone = Some(tz.into());
+        self
+    }
+
+    /// Sets `arm_after`.
+    #[must_use]
+    pub fn arm_after(mut self, d: Duration) -> Self {
+        self.arm_after = Some(d);
+        self
+    }
+
+    /// Sets `max_percentage_affected`.
+    #[must_use]
+    pub fn max_percentage_affected(mut self, p: f64) -> Self {
+        self.max_percentage_affected = Some(p);
+        self
+    }
+
+    /// Sets `max_active_faults`.
+    #[must_use]
+    pub fn max_active_faults(mut self, n: u64) -> Self {
+        self.max_active_faults = Some(n);
+        self
+    }
+
+    /// Sets `max_injections`.
+    #[must_use]
+    pub fn max_injections(mut self, n: u64) -> Self {
+        self.max_injections = Some(n);
+        self
+    }
+
+    /// Sets the sliding window.
+    #[must_use]
+    pub fn window(mut self, d: Duration) -> Self {
+        self.window = Some(d);
+        self
+    }
+
+    /// Adds an exclusion.
+    #[must_use]
+    pub fn exclude(mut self, m: Match) -> Self {
+        self.exclude.push(m);
+        self
+    }
+
+    /// Adds an abort condition.
+    #[must_use]
+    pub fn abort_condition(mut self, c: AbortCondition) -> Self {
+        self.abort_conditions.push(c);
+        self
+    }
+
+    /// Sets `min_samples`.
+    #[must_use]
+    pub fn min_samples(mut self, n: u64) -> Self {
+        self.min_samples = Some(n);
+        self
+    }
+
+    /// Sets `cooldown`.
+    #[must_use]
+    pub fn cooldown(mut self, d: Duration) -> Self {
+        self.cooldown = Some(d);
+        self
+    }
+}

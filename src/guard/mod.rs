@@ -1,0 +1,713 @@
+//! Guardrails: chaos only when, where and as much as allowed (feature
+//! `guard`, on by default).
+//!
+//! Configured in the `guardrails` section of a [`Config`](crate::Config)
+//! ([`Guardrails`](crate::config::Guardrails)) and per rule with `schedule`
+//! and `for`. They are checked when a rule is about to fault a call; a fault
+//! that a guardrail forbids is skipped (the call passes) and counted under
+//! its reason in [`Status::guard`](crate::Status::guard):
+//!
+//! | reason | when |
+//! |---|---|
+//! | `tripped` | an abort condition tripped and has not been re-armed |
+//! | `not_armed` | before `arm_after` has passed since the engine started |
+//! | `blackout` | on a blackout date |
+//! | `outside_window` | outside `allowed_hours` or `allowed_days` |
+//! | `schedule` | the rule's cron schedule is not active |
+//! | `expired` | the rule's `for` has run out |
+//! | `excluded` | the call matches an `exclude` matcher |
+//! | `cap_injections` | `max_injections` faults were injected already |
+//! | `cap_percentage` | the share of faulted calls in the window would pass `max_percentage_affected` |
+//! | `cap_active` | `max_active_faults` faults are in flight |
+//!
+//! **Abort conditions** watch the service itself: every door records the
+//! outcome (failed: an HTTP 5xx, a gRPC error, an `Err`; and the latency) of
+//! every call it did *not* fault into a lock-free sliding window. When the
+//! error rate or the 99th percentile latency over the window crosses its
+//! threshold (with at least `min_samples` calls), the guard trips: all
+//! injection stops at once (a delayed call is not failed after its delay), a
+//! `tracing` warning names the metric, the value and the threshold, and
+//! `status().guard.tripped` says why. [`Chaos::rearm`](crate::Chaos::rearm)
+//! re-arms it, or the `cooldown` does.
+//!
+//! Time comes from a [`Clock`]; tests use a [`ManualClock`].
+//!
+//! # Example
+//!
+//! ```
+//! use std::time::Duration;
+//! use mischief::Chaos;
+//! use mischief::config::{Abort, AbortCondition, Config, Guardrails, Rule, Schedule};
+//! use mischief::guard::ManualClock;
+//!
+//! let clock = ManualClock::new("2026-11-25T10:00:00Z".parse().unwrap());
+//! let chaos = Chaos::builder()
+//!     .clock(clock.clone())
+//!     .config(
+//!         Config::new()
+//!             .guardrails(
+//!                 Guardrails::new()
+//!                     .allowed_hours("09:00-16:00")
+//!                     .allowed_days(["Mon", "Tue", "Wed", "Thu"])
+//!                     .timezone("Europe/Berlin")
+//!                     .max_percentage_affected(10.0)
+//!                     .abort_condition(AbortCondition::error_rate(0.05))
+//!                     .abort_condition(AbortCondition::latency_p99(Duration::from_secs(5))),
+//!             )
+//!             .rule(
+//!                 Rule::new("cron-errors")
+//!                     .schedule(Schedule::new("*/10 9-17 * * 1-5", Duration::from_secs(300)))
+//!                     .abort(Abort::status(503).percentage(50.0)),
+//!             ),
+//!     )
+//!     .build()?;
+//! assert!(chaos.status().guard.is_some());
+//! # Ok::<(), mischief::ConfigError>(())
+//! ```
+
+mod clock;
+mod outcomes;
+mod window;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use jiff;
+use jiff::Timestamp;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use serde::Serialize;
+
+use crate::config::{ConfigError, Guardrails, Metric, Rule, Threshold};
+use crate::engine::matcher::{Facts, Matcher};
+use crate::engine::stats::{Padded, StripedCounter};
+use clock::millis;
+use outcomes::{BUCKETS, Outcomes};
+use window::{TimeWindow, parse_day, parse_hours};
+
+/// Why a fault was not injected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SkipReason {
+    /// An abort condition tripped.
+    Tripped,
+    /// `arm_after` has not passed yet.
+    NotArmed,
+    /// A blackout date.
+    Blackout,
+    /// Outside the allowed hours or days.
+    OutsideWindow,
+    /// The rule's schedule is not active.
+    Schedule,
+    /// The rule's `for` ran out.
+    Expired,
+    /// The call matches an `exclude` matcher.
+    Excluded,
+    /// `max_injections` reached.
+    CapInjections,
+    /// `max_percentage_affected` reached.
+    CapPercentage,
+    /// `max_active_faults` reached.
+    CapActive,
+}
+
+impl SkipReason {
+    const ALL: [SkipReason; 10] = [
+        SkipReason::Tripped,
+        SkipReason::NotArmed,
+        SkipReason::Blackout,
+        SkipReason::OutsideWindow,
+        SkipReason::Schedule,
+        SkipReason::Expired,
+        SkipReason::Excluded,
+        SkipReason::CapInjections,
+        SkipReason::CapPercentage,
+        SkipReason::CapActive,
+    ];
+
+    /// The name used in status.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::Tripped => "tripped",
+            SkipReason::NotArmed => "not_armed",
+            SkipReason::Blackout => "blackout",
+            SkipReason::OutsideWindow => "outside_window",
+            SkipReason::Schedule => "schedule",
+            SkipReason::Expired => "expired",
+            SkipReason::Excluded => "excluded",
+            SkipReason::CapInjections => "cap_injections",
+            SkipReason::CapPercentage => "cap_percentage",
+            SkipReason::CapActive => "cap_active",
+        }
+    }
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The compiled `guardrails` section.
+#[derive(Debug)]
+pub(crate) struct Guard {
+    window: TimeWindow,
+    arm_after_ms: Option<i64>,
+    /// A fraction `0..=1`.
+    max_share: Option<f64>,
+    window_ms: i64,
+    max_active: Option<u64>,
+    max_injections: Option<u64>,
+    exclude: Box<[Matcher]>,
+    conditions: Box<[Condition]>,
+    min_samples: u64,
+    cooldown_ms: Option<i64>,
+}
+
+#[derive(Debug)]
+struct Condition {
+    metric: Metric,
+    /// A fraction for the error rate; microseconds for the latency.
+    limit: f64,
+}
+
+impl Condition {
+    fn describe(&self, value: f64) -> (String, String) {
+        match self.metric {
+            Metric::ErrorRate => (format!("{value:.4}"), format!("{}", self.limit)),
+            Metric::LatencyP99 => (
+                crate::config::duration::format(Duration::from_micros(value as u64)),
+                crate::config::duration::format(Duration::from_micros(self.limit as u64)),
+            ),
+        }
+    }
+}
+
+/// A rule's compiled `schedule` and `for`.
+#[derive(Debug)]
+pub(crate) struct RuleTiming {
+    schedule: Option<(croner::Cron, i64)>,
+    active_for_ms: Option<i64>,
+    tz: TimeZone,
+}
+
+fn global_err(field: &str, value: impl fmt::Debug, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Global { field: format!("guardrails.{field}"), value: format!("{value:?}"), reason: reason.into() }
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// The time zone of the guardrails, for rule schedules too.
+pub(crate) fn time_zone(g: Option<&Guardrails>) -> Result<TimeZone, ConfigError> {
+    match g.and_then(|g| g.timezone.as_deref()) {
+        None => Ok(TimeZone::UTC),
+        Some(name) => TimeZone::get(name).map_err(|e| global_err("timezone", name, format!("unknown time zone: {e}"))),
+    }
+}
+
+impl Guard {
+    pub(crate) fn compile(g: &Guardrails) -> Result<Self, ConfigError> {
+        let tz = time_zone(Some(g))?;
+        let hours = g
+            .allowed_hours
+            .as_deref()
+            .map(|h| parse_hours(h).map_err(|e| global_err("allowed_hours", h, e)))
+            .transpose()?;
+        let mut days = 0;
+        for d in &g.allowed_days {
+            days |= parse_day(d).map_err(|e| global_err("allowed_days", d, e))?;
+        }
+        let blackout = g
+            .blackout_dates
+            .iter()
+            .map(|d| {
+                d.trim()
+                    .parse::<Date>()
+                    .map_err(|e| global_err("blackout_dates", d, format!("expected YYYY-MM-DD: {e}")))
+            })
+            .collect::<Result<Box<[Date]>, _>>()?;
+        let max_share = match g.max_percentage_affected {
+            None => None,
+            Some(p) if p.is_finite() && (0.0..=100.0).contains(&p) => Some(p / 100.0),
+            Some(p) => return Err(global_err("max_percentage_affected", p, "must be between 0 and 100")),
+        };
+        let window = g.window.unwrap_or(Duration::from_secs(30));
+        if window < Duration::from_millis(BUCKETS as u64) {
+            return Err(global_err("window", crate::config::duration::format(window), "must be at least 10ms"));
+        }
+        let exclude = g
+            .exclude
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                Matcher::compile(m, i, "guardrails.exclude").map_err(|e| match e {
+                    ConfigError::Field { field, value, reason, .. } => {
+                        ConfigError::Global { field: format!("guardrails.exclude[{i}].{field}"), value, reason }
+                    }
+                    other => other,
+                })
+            })
+            .collect::<Result<Box<[Matcher]>, _>>()?;
+        let conditions = g
+            .abort_conditions
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let field = format!("abort_conditions[{i}].threshold");
+                let limit = match (c.metric, &c.threshold) {
+                    (Metric::ErrorRate, Threshold::Number(x)) if x.is_finite() && (0.0..=1.0).contains(x) => *x,
+                    (Metric::ErrorRate, t) => {
+                        return Err(global_err(&field, t, "an error rate is a fraction from 0.0 to 1.0"));
+                    }
+                    (Metric::LatencyP99, Threshold::Number(x)) if x.is_finite() && *x > 0.0 => x * 1000.0,
+                    (Metric::LatencyP99, Threshold::Text(s)) => match crate::config::duration::parse(s) {
+                        Ok(d) if !d.is_zero() => d.as_micros() as f64,
+                        _ => return Err(global_err(&field, s, "expected a duration such as \"5s\" or milliseconds")),
+                    },
+                    (Metric::LatencyP99, t) => return Err(global_err(&field, t, "must be a positive duration")),
+                };
+                Ok(Condition { metric: c.metric, limit })
+            })
+            .collect::<Result<Box<[Condition]>, _>>()?;
+        if g.max_active_faults == Some(0) {
+            return Err(global_err("max_active_faults", 0, "must be at least 1 (turn chaos off instead)"));
+        }
+        Ok(Guard {
+            window: TimeWindow::new(hours, days, blackout, tz),
+            arm_after_ms: g.arm_after.map(ms),
+            max_share,
+            window_ms: ms(window),
+            max_active: g.max_active_faults,
+            max_injections: g.max_injections,
+            exclude,
+            conditions,
+            min_samples: g.min_samples.unwrap_or(20),
+            cooldown_ms: g.cooldown.map(ms),
+        })
+    }
+
+    /// Does every call need to be counted (for the percentage cap)?
+    pub(crate) fn counts_calls(&self) -> bool {
+        self.max_share.is_some()
+    }
+
+    /// Must the doors record the outcome of calls they do not fault?
+    pub(crate) fn observes(&self) -> bool {
+        !self.conditions.is_empty()
+    }
+
+    fn bucket_ms(&self) -> i64 {
+        (self.window_ms / BUCKETS as i64).max(1)
+    }
+}
+
+impl RuleTiming {
+    pub(crate) fn compile(index: usize, rule: &Rule, tz: &TimeZone) -> Result<Option<Self>, ConfigError> {
+        if rule.schedule.is_none() && rule.active_for.is_none() {
+            return Ok(None);
+        }
+        let schedule = rule
+            .schedule
+            .as_ref()
+            .map(|s| {
+                let cron = s
+                    .cron
+                    .parse::<croner::Cron>()
+                    .map_err(|e| ConfigError::field(index, &rule.name, "schedule.cron", &s.cron, e.to_string()))?;
+                if s.active.is_zero() {
+                    return Err(ConfigError::field(
+                        index,
+                        &rule.name,
+                        "schedule.active",
+                        "0s",
+                        "must be longer than 0",
+                    ));
+                }
+                Ok((cron, ms(s.active)))
+            })
+            .transpose()?;
+        Ok(Some(RuleTiming { schedule, active_for_ms: rule.active_for.map(ms), tz: tz.clone() }))
+    }
+
+    fn check(&self, now: Timestamp, since_ms: i64) -> Result<(), SkipReason> {
+        if let Some(limit) = self.active_for_ms
+            && millis(now) >= since_ms.saturating_add(limit)
+        {
+            return Err(SkipReason::Expired);
+        }
+        if let Some((cron, active_ms)) = &self.schedule {
+            // Active iff the cron fired within the last `active`: the first
+            // firing at or after `now - active` is not after `now`.
+            let from = now.checked_sub(jiff::SignedDuration::from_millis(*active_ms)).unwrap_or(now);
+            let fired = cron
+                .find_next_occurrence(&from.to_zoned(self.tz.clone()), true)
+                .is_ok_and(|next| next.timestamp() <= now);
+            if !fired {
+                return Err(SkipReason::Schedule);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Checkpoint {
+    at_ms: i64,
+    calls: u64,
+    faulted: u64,
+}
+
+#[derive(Clone, Debug)]
+struct Trip {
+    metric: Metric,
+    value: String,
+    threshold: String,
+    at: Timestamp,
+}
+
+/// The guard's runtime state: it lives as long as the engine, across
+/// configuration updates.
+#[derive(Debug)]
+pub(crate) struct GuardState {
+    clock: Arc<dyn Clock>,
+    started_ms: i64,
+    enabled_since_ms: AtomicI64,
+    tripped: AtomicBool,
+    trip: Mutex<Option<Trip>>,
+    active: AtomicU64,
+    active_peak: AtomicU64,
+    injections: AtomicU64,
+    calls: StripedCounter,
+    faulted: AtomicU64,
+    checkpoints: Mutex<VecDeque<Checkpoint>>,
+    outcomes: Outcomes,
+    next_eval_ms: AtomicI64,
+    skipped: [Padded; SkipReason::ALL.len()],
+}
+
+impl GuardState {
+    pub(crate) fn new(clock: Arc<dyn Clock>) -> Self {
+        let now = millis(clock.now());
+        GuardState {
+            clock,
+            started_ms: now,
+            enabled_since_ms: AtomicI64::new(now),
+            tripped: AtomicBool::new(false),
+            trip: Mutex::new(None),
+            active: AtomicU64::new(0),
+            active_peak: AtomicU64::new(0),
+            injections: AtomicU64::new(0),
+            calls: StripedCounter::default(),
+            faulted: AtomicU64::new(0),
+            checkpoints: Mutex::new(VecDeque::new()),
+            outcomes: Outcomes::default(),
+            next_eval_ms: AtomicI64::new(i64::MIN),
+            skipped: Default::default(),
+        }
+    }
+
+    pub(crate) fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    pub(crate) fn now_ms(&self) -> i64 {
+        millis(self.clock.now())
+    }
+
+    /// The master switch went on: `for` durations restart from now.
+    pub(crate) fn switched_on(&self) {
+        self.enabled_since_ms.store(self.now_ms(), Ordering::Relaxed);
+    }
+
+    /// Counts one call seen (for the percentage cap).
+    #[inline]
+    pub(crate) fn count_call(&self) {
+        self.calls.incr();
+    }
+
+    #[inline]
+    pub(crate) fn is_tripped(&self) -> bool {
+        self.tripped.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn skip(&self, reason: SkipReason) {
+        let i = SkipReason::ALL.iter().position(|r| *r == reason).unwrap_or(0);
+        self.skipped[i].0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The checks that do not take anything: trip, time, schedule,
+    /// exclusion. Reads the clock once.
+    pub(crate) fn admit(
+        &self,
+        guard: Option<&Guard>,
+        timing: Option<&RuleTiming>,
+        rule_since_ms: i64,
+        facts: &Facts<'_, '_>,
+    ) -> Result<(), SkipReason> {
+        if guard.is_none() && timing.is_none() {
+            return if self.is_tripped() { Err(SkipReason::Tripped) } else { Ok(()) };
+        }
+        let now = self.now();
+        let now_ms = millis(now);
+        if self.is_tripped() && !self.cooled_down(guard, now_ms) {
+            return Err(SkipReason::Tripped);
+        }
+        if let Some(g) = guard {
+            if g.arm_after_ms.is_some_and(|arm| now_ms < self.started_ms.saturating_add(arm)) {
+                return Err(SkipReason::NotArmed);
+            }
+            g.window.check(now)?;
+        }
+        if let Some(t) = timing {
+            t.check(now, rule_since_ms.max(self.enabled_since_ms.load(Ordering::Relaxed)))?;
+        }
+        if let Some(g) = guard
+            && g.exclude.iter().any(|m| m.matches(facts))
+        {
+            return Err(SkipReason::Excluded);
+        }
+        Ok(())
+    }
+
+    /// Re-arms when the cooldown has passed since the trip.
+    fn cooled_down(&self, guard: Option<&Guard>, now_ms: i64) -> bool {
+        let Some(cooldown) = guard.and_then(|g| g.cooldown_ms) else { return false };
+        let since = self.lock_trip().as_ref().map(|t| millis(t.at));
+        if since.is_some_and(|at| now_ms >= at.saturating_add(cooldown)) {
+            self.rearm();
+            tracing::info!(target: "mischief", "guardrail re-armed after its cooldown");
+            return true;
+        }
+        false
+    }
+
+    /// The caps: reserves an injection (and an active slot) or says which
+    /// cap is reached. `faulted` is counted here.
+    pub(crate) fn reserve(self: &Arc<Self>, guard: Option<&Guard>) -> Result<Option<ActiveSlot>, SkipReason> {
+        let Some(g) = guard else {
+            self.faulted.fetch_add(1, Ordering::Relaxed);
+            return Ok(None);
+        };
+        if let Some(max) = g.max_share
+            && !self.share_allows(g, max)
+        {
+            return Err(SkipReason::CapPercentage);
+        }
+        if let Some(max) = g.max_injections
+            && self
+                .injections
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| (n < max).then_some(n + 1))
+                .is_err()
+        {
+            return Err(SkipReason::CapInjections);
+        }
+        let slot = match g.max_active {
+            None => None,
+            Some(max) => {
+                let Ok(before) =
+                    self.active.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1))
+                else {
+                    if g.max_injections.is_some() {
+                        self.injections.fetch_sub(1, Ordering::Relaxed);
+                    }
+                    return Err(SkipReason::CapActive);
+                };
+                self.active_peak.fetch_max(before + 1, Ordering::Relaxed);
+                Some(ActiveSlot(Arc::clone(self)))
+            }
+        };
+        if g.max_injections.is_none() {
+            self.injections.fetch_add(1, Ordering::Relaxed);
+        }
+        self.faulted.fetch_add(1, Ordering::Relaxed);
+        Ok(slot)
+    }
+
+    /// Would one more fault keep the faulted share of the window's calls at
+    /// or under `max`? The window is measured between checkpoints of the
+    /// call and fault totals, taken on this (fault) path only.
+    fn share_allows(&self, g: &Guard, max: f64) -> bool {
+        let now_ms = self.now_ms();
+        let (calls, faulted) = (self.calls.get(), self.faulted.load(Ordering::Relaxed));
+        let mut cps = self.checkpoints.lock().unwrap_or_else(PoisonError::into_inner);
+        if cps.back().is_none_or(|c| now_ms - c.at_ms >= g.bucket_ms()) {
+            cps.push_back(Checkpoint { at_ms: now_ms, calls, faulted });
+        }
+        // Keep the newest checkpoint at or before the window's start as the baseline.
+        while cps.len() >= 2 && cps[1].at_ms <= now_ms - g.window_ms {
+            cps.pop_front();
+        }
+        let base = cps.front().copied().unwrap_or(Checkpoint { at_ms: now_ms, calls, faulted });
+        let (calls, faulted) = (calls.saturating_sub(base.calls), faulted.saturating_sub(base.faulted));
+        (faulted + 1) as f64 <= max * calls as f64
+    }
+
+    /// Records the outcome of a call that was not faulted, and judges the
+    /// abort conditions now and then (at most once per tenth of the window).
+    pub(crate) fn record(&self, guard: &Guard, failed: bool, latency: Duration) {
+        let now_ms = self.now_ms();
+        let bucket_ms = guard.bucket_ms();
+        self.outcomes.record(now_ms, bucket_ms, failed, latency);
+        let next = self.next_eval_ms.load(Ordering::Relaxed);
+        if now_ms < next
+            || self
+                .next_eval_ms
+                .compare_exchange(next, now_ms + (bucket_ms / 2).clamp(1, 100), Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        if self.is_tripped() {
+            return;
+        }
+        let sum = self.outcomes.summary(now_ms, bucket_ms);
+        if sum.calls < guard.min_samples {
+            return;
+        }
+        for c in guard.conditions.iter() {
+            let value = match c.metric {
+                Metric::ErrorRate => sum.errors as f64 / sum.calls as f64,
+                Metric::LatencyP99 => sum.p99.map_or(0.0, |d| d.as_micros() as f64),
+            };
+            if value > c.limit {
+                self.trip(c, value);
+                return;
+            }
+        }
+    }
+
+    fn trip(&self, c: &Condition, value: f64) {
+        let (value, threshold) = c.describe(value);
+        let mut trip = self.lock_trip();
+        if self.tripped.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        tracing::warn!(
+            target: "mischief",
+            metric = c.metric.as_str(),
+            value = %value,
+            threshold = %threshold,
+            "guardrail tripped: {} is {} (threshold {}); all fault injection stopped",
+            c.metric.as_str(),
+            value,
+            threshold
+        );
+        *trip = Some(Trip { metric: c.metric, value, threshold, at: self.now() });
+    }
+
+    pub(crate) fn rearm(&self) {
+        let mut trip = self.lock_trip();
+        *trip = None;
+        self.outcomes.clear();
+        self.tripped.store(false, Ordering::Release);
+    }
+
+    fn lock_trip(&self) -> std::sync::MutexGuard<'_, Option<Trip>> {
+        self.trip.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn status(&self, guard: Option<&Guard>) -> GuardStatus {
+        let now_ms = self.now_ms();
+        let window = guard.map(|g| {
+            let sum = self.outcomes.summary(now_ms, g.bucket_ms());
+            WindowStatus {
+                calls: sum.calls,
+                errors: sum.errors,
+                error_rate: if sum.calls == 0 { 0.0 } else { sum.errors as f64 / sum.calls as f64 },
+                latency_p99_ms: sum.p99.map(|d| d.as_secs_f64() * 1e3),
+            }
+        });
+        GuardStatus {
+            tripped: self.lock_trip().as_ref().map(|t| TripStatus {
+                metric: t.metric.as_str(),
+                value: t.value.clone(),
+                threshold: t.threshold.clone(),
+                at: t.at.to_string(),
+            }),
+            active_faults: self.active.load(Ordering::Relaxed),
+            active_faults_peak: self.active_peak.load(Ordering::Relaxed),
+            injections: self.injections.load(Ordering::Relaxed),
+            calls_seen: self.calls.get(),
+            window,
+            skipped: SkipReason::ALL
+                .iter()
+                .zip(&self.skipped)
+                .map(|(r, c)| (r.as_str(), c.0.load(Ordering::Relaxed)))
+                .filter(|(_, n)| *n > 0)
+                .collect(),
+        }
+    }
+}
+
+/// A fault in flight, for `max_active_faults`: freed when dropped.
+#[derive(Debug)]
+pub(crate) struct ActiveSlot(Arc<GuardState>);
+
+impl Drop for ActiveSlot {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The guard part of [`Status`](crate::Status).
+#[derive(Clone, Debug, Serialize)]
+#[non_exhaustive]
+pub struct GuardStatus {
+    /// Set while an abort condition has stopped all injection.
+    pub tripped: Option<TripStatus>,
+    /// Faults in flight now.
+    pub active_faults: u64,
+    /// The most faults that were in flight at once (with `max_active_faults`).
+    pub active_faults_peak: u64,
+    /// Faults injected in total.
+    pub injections: u64,
+    /// Calls counted for the percentage cap (with `max_percentage_affected`).
+    pub calls_seen: u64,
+    /// The service's own calls (not faulted) in the current window.
+    pub window: Option<WindowStatus>,
+    /// Faults skipped, by reason (only reasons that occurred).
+    pub skipped: BTreeMap<&'static str, u64>,
+}
+
+impl GuardStatus {
+    /// Faults skipped for `reason`.
+    pub fn skipped(&self, reason: SkipReason) -> u64 {
+        self.skipped.get(reason.as_str()).copied().unwrap_or(0)
+    }
+}
+
+/// Why the guard tripped.
+#[derive(Clone, Debug, Serialize)]
+#[non_exhaustive]
+pub struct TripStatus {
+    /// `error_rate` or `latency_p99`.
+    pub metric: &'static str,
+    /// The value measured.
+    pub value: String,
+    /// The threshold it crossed.
+    pub threshold: String,
+    /// When (RFC 3339).
+    pub at: String,
+}
+
+/// The outcomes of the calls that were not faulted, over the window.
+#[derive(Clone, Debug, Serialize)]
+#[non_exhaustive]
+pub struct WindowStatus {
+    /// Calls recorded.
+    pub calls: u64,
+    /// Of which failed.
+    pub errors: u64,
+    /// `errors / calls`.
+    pub error_rate: f64,
+    /// The 99th percentile latency, in milliseconds (the upper edge of its
+    /// histogram slot: at most ~25% above the true value).
+    pub latency_p99_ms: Option<f64>,
+}

@@ -1,0 +1,73 @@
+//! Injected faults emit `tracing` events (target `mischief`). In a test
+//! binary of its own: tracing caches per-callsite interest process-wide, so a
+//! scoped subscriber must not race other tests' threads hitting the same
+//! callsites without one.
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mischief::Chaos;
+use mischief::config::{Abort, Config, Delay, Match, Rule};
+use mischief::http::ChaosLayer;
+use reqwest::StatusCode;
+use support::{Hits, client, counting_app, serve};
+
+async fn serve_with(chaos: &Chaos) -> String {
+    serve(counting_app(&Hits::default()).layer(ChaosLayer::new(chaos.clone()))).await
+}
+
+/// Records `mischief` events, to check the tracing output.
+#[derive(Clone, Default)]
+struct Recorder(Arc<Mutex<Vec<String>>>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Recorder {
+    fn on_event(&self, event: &tracing::Event<'_>, _ctx: tracing_subscriber::layer::Context<'_, S>) {
+        struct Fields(String);
+        impl tracing::field::Visit for Fields {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                self.0.push_str(&format!("{}={:?} ", field.name(), value));
+            }
+        }
+        if event.metadata().target() == "mischief" {
+            let mut f = Fields(String::new());
+            event.record(&mut f);
+            self.0.lock().unwrap().push(f.0);
+        }
+    }
+}
+
+#[test]
+fn injected_faults_emit_tracing_events() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let recorder = Recorder::default();
+    let subscriber = tracing_subscriber::registry().with(recorder.clone());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    tracing::subscriber::with_default(subscriber, || {
+        rt.block_on(async {
+            let chaos = Chaos::new(
+                Config::new()
+                    .rule(
+                        Rule::new("late")
+                            .when(Match::new().path("/late"))
+                            .delay(Delay::fixed(Duration::from_millis(5)).percentage(100.0)),
+                    )
+                    .rule(
+                        Rule::new("gone").when(Match::new().path("/gone")).abort(Abort::status(410).percentage(100.0)),
+                    ),
+            )
+            .unwrap();
+            let url = serve_with(&chaos).await;
+            let c = client();
+            assert_eq!(c.get(format!("{url}/late")).send().await.unwrap().status(), StatusCode::OK);
+            assert_eq!(c.get(format!("{url}/gone")).send().await.unwrap().status(), StatusCode::GONE);
+        });
+    });
+    let events = recorder.0.lock().unwrap().clone();
+    let delay = events.iter().find(|e| e.contains("fault=\"delay\"")).unwrap_or_else(|| panic!("{events:?}"));
+    assert!(delay.contains("rule=late") && delay.contains("delay_ms=5.0"), "{delay}");
+    let abort = events.iter().find(|e| e.contains("fault=\"abort\"")).unwrap_or_else(|| panic!("{events:?}"));
+    assert!(abort.contains("rule=gone") && abort.contains("status=410"), "{abort}");
+}
