@@ -344,10 +344,11 @@ impl RuleTiming {
         }
         if let Some((cron, active_ms)) = &self.schedule {
             // Active iff the cron fired within the last `active`: the first
-            // firing at or after `now - active` is not after `now`.
+            // firing after `now - active` is not after `now` (so the span
+            // after a firing at t is [t, t + active)).
             let from = now.checked_sub(jiff::SignedDuration::from_millis(*active_ms)).unwrap_or(now);
             let fired = cron
-                .find_next_occurrence(&from.to_zoned(self.tz.clone()), true)
+                .find_next_occurrence(&from.to_zoned(self.tz.clone()), false)
                 .is_ok_and(|next| next.timestamp() <= now);
             if !fired {
                 return Err(SkipReason::Schedule);
