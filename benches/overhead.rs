@@ -11,7 +11,7 @@ use mischief::http::ChaosLayer;
 use mischief::{Chaos, Door, Target};
 use tower::Layer;
 
-use common::{bare, bench_calls, enabled_pass, sixteen_rules_no_match};
+use common::{bare, bench_calls, enabled_pass, guarded_pass, sixteen_rules_no_match};
 
 fn overhead(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
@@ -26,6 +26,9 @@ fn overhead(c: &mut Criterion) {
 
     let mut svc = ChaosLayer::new(enabled_pass()).layer(bare());
     group.bench_function("layer_enabled_pass", |b| bench_calls(b, &mut svc));
+
+    let mut svc = ChaosLayer::new(guarded_pass()).layer(bare());
+    group.bench_function("layer_enabled_guarded", |b| bench_calls(b, &mut svc));
 
     let mut svc = ChaosLayer::new(sixteen_rules_no_match()).layer(bare());
     group.bench_function("layer_enabled_16_rules_no_match", |b| bench_calls(b, &mut svc));

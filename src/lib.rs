@@ -58,6 +58,7 @@
 //! | `tower` | yes (via `http`) | [`service::ChaosLayer`] for any Tower service |
 //! | `http` | yes | [`http::ChaosLayer`] for axum, hyper and tonic |
 //! | `client` | no | `client::ChaosMiddleware` for reqwest-middleware |
+//! | `guard` | yes | [`guard`]: time windows, schedules, caps and abort conditions |
 //! | `full` | no | everything |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]

@@ -116,3 +116,19 @@ pub fn sixteen_rules_no_match() -> Chaos {
     }
     Chaos::new(config).expect("valid config")
 }
+
+/// Enabled, one catch-all rule at 0%, under guardrails of every kind: time
+/// window, caps, an exclusion and both abort conditions (so every call is
+/// timed and its outcome recorded).
+pub fn guarded_pass() -> Chaos {
+    use mischief::config::{AbortCondition, Guardrails};
+    let guardrails = Guardrails::new()
+        .allowed_hours("00:00-24:00")
+        .max_percentage_affected(10.0)
+        .max_active_faults(5)
+        .exclude(Match::new().path("/health"))
+        .abort_condition(AbortCondition::error_rate(0.05))
+        .abort_condition(AbortCondition::latency_p99(Duration::from_secs(5)));
+    Chaos::new(Config::new().guardrails(guardrails).rule(Rule::new("zero").abort(Abort::status(503).percentage(0.0))))
+        .expect("valid config")
+}

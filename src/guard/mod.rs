@@ -2,7 +2,7 @@
 //! `guard`, on by default).
 //!
 //! Configured in the `guardrails` section of a [`Config`](crate::Config)
-//! ([`Guardrails`](crate::config::Guardrails)) and per rule with `schedule`
+//! ([`Guardrails`]) and per rule with `schedule`
 //! and `for`. They are checked when a rule is about to fault a call; a fault
 //! that a guardrail forbids is skipped (the call passes) and counted under
 //! its reason in [`Status::guard`](crate::Status::guard):

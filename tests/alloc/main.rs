@@ -16,7 +16,7 @@ use http::{Request, Response};
 use mischief::Chaos;
 use tower::{Layer, Service};
 
-use common::{bare, drive, enabled_pass, request_with_headers as request, sixteen_rules_no_match};
+use common::{bare, drive, enabled_pass, guarded_pass, request_with_headers as request, sixteen_rules_no_match};
 
 struct Counting;
 
@@ -89,6 +89,7 @@ fn the_layers_add_no_allocation_when_not_injecting() {
         ("http layer, disabled", allocations(http(Chaos::disabled()))),
         ("http layer, enabled, catch-all rule at 0%", allocations(http(enabled_pass()))),
         ("http layer, enabled, 16 rules, no match", allocations(http(sixteen_rules_no_match()))),
+        ("http layer, enabled, under guardrails that record every outcome", allocations(http(guarded_pass()))),
     ];
     for (what, n) in cases {
         assert_eq!(n, base, "{what}: {n} allocations for {CALLS} calls, bare service: {base}");

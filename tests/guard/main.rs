@@ -198,7 +198,8 @@ fn max_injections_over_all_rules() {
         )
         .build()
         .unwrap();
-    let n = (0..20).filter(|i| chaos.decide(&Target::point(if i % 2 == 0 { "a" } else { "b" })).fault().is_some()).count();
+    let n =
+        (0..20).filter(|i| chaos.decide(&Target::point(if i % 2 == 0 { "a" } else { "b" })).fault().is_some()).count();
     assert_eq!(n, 5);
     let status = chaos.status();
     assert_eq!(status.guard.as_ref().unwrap().skipped(SkipReason::CapInjections), 15);
@@ -215,7 +216,11 @@ fn invalid_guardrails_name_the_field_and_value() {
         (Guardrails::new().timezone("Mars/Olympus"), "guardrails.timezone", "Mars/Olympus"),
         (Guardrails::new().max_percentage_affected(150.0), "guardrails.max_percentage_affected", "150"),
         (Guardrails::new().max_active_faults(0), "guardrails.max_active_faults", "0"),
-        (Guardrails::new().abort_condition(AbortCondition::error_rate(5.0)), "guardrails.abort_conditions[0].threshold", "5"),
+        (
+            Guardrails::new().abort_condition(AbortCondition::error_rate(5.0)),
+            "guardrails.abort_conditions[0].threshold",
+            "5",
+        ),
         (Guardrails::new().exclude(Match::new().method("GE T")), "guardrails.exclude[0].match.method", "GE T"),
     ];
     for (g, field, value) in cases {
@@ -225,8 +230,9 @@ fn invalid_guardrails_name_the_field_and_value() {
         let msg = err.to_string();
         assert!(msg.contains(field) && msg.contains(value), "{msg} should name {field} and {value}");
     }
-    let err = Chaos::new(Config::new().rule(always("r").schedule(Schedule::new("61 * * * *", Duration::from_secs(60)))))
-        .unwrap_err();
+    let err =
+        Chaos::new(Config::new().rule(always("r").schedule(Schedule::new("61 * * * *", Duration::from_secs(60)))))
+            .unwrap_err();
     assert!(err.to_string().contains("schedule.cron") && err.to_string().contains("61 * * * *"), "{err}");
     // The seed's file shape deserializes, latency in milliseconds included.
     let seed: Config = serde_json::from_value(serde_json::json!({
@@ -345,11 +351,8 @@ async fn max_active_faults_allows_two_in_flight() {
     sampler.await.unwrap();
     let intervals = intervals.lock().unwrap().clone();
     assert!(!intervals.is_empty(), "some requests must have been delayed");
-    let overlap = intervals
-        .iter()
-        .map(|(s, _)| intervals.iter().filter(|(s2, e2)| s2 <= s && s < e2).count())
-        .max()
-        .unwrap();
+    let overlap =
+        intervals.iter().map(|(s, _)| intervals.iter().filter(|(s2, e2)| s2 <= s && s < e2).count()).max().unwrap();
     assert!(overlap <= 2, "{overlap} delayed requests overlapped: {intervals:?}");
     let g = chaos.status().guard.unwrap();
     assert_eq!(g.active_faults_peak, 2, "the gauge's high-water mark");
