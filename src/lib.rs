@@ -68,6 +68,8 @@ mod engine;
 pub mod fault;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "reload")]
+pub mod reload;
 #[cfg(feature = "tower")]
 pub mod service;
 

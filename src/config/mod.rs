@@ -61,6 +61,9 @@
 pub(crate) mod duration;
 mod env;
 mod error;
+pub(crate) mod file;
+#[cfg(feature = "schema")]
+mod schema;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -72,10 +75,14 @@ pub use crate::fault::GrpcCode;
 pub(crate) use env::EnvSettings;
 pub use env::vars;
 pub use error::ConfigError;
+pub use file::Format;
+#[cfg(feature = "schema")]
+pub use schema::json_schema;
 
 /// The whole fault-injection configuration: an ordered list of rules.
 ///
 /// See the [module documentation](self) for the semantics.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -112,6 +119,7 @@ impl Config {
 }
 
 /// One rule: which calls it applies to, and what it does to them.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -289,6 +297,7 @@ impl<'de> Deserialize<'de> for StrMatch {
 }
 
 /// A condition on one header.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -306,6 +315,7 @@ pub struct HeaderMatch {
 
 /// Which calls a rule applies to. Every field that is set must hold; an
 /// empty `Match` holds for every call.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -313,9 +323,11 @@ pub struct Match {
     /// The doors the call may enter by (`http`, `service`, `client`, `point`).
     /// One door or a list; empty means any door.
     #[serde(default, deserialize_with = "doors", skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "schema::doors"))]
     pub door: Vec<Door>,
     /// HTTP methods (`GET`, `POST`, ...). One method or a list; empty means any.
     #[serde(default, deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "schema::one_or_many"))]
     pub method: Vec<String>,
     /// The request path (without the query).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -432,10 +444,12 @@ impl Match {
 
 /// A gRPC status code in a configuration: a name (`"UNAVAILABLE"`,
 /// `"unavailable"`, `"Unavailable"`) or a number (`14`).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum GrpcStatus {
     /// A numeric code.
+    #[cfg_attr(feature = "schema", schemars(extend("minimum" = 1, "maximum" = 16)))]
     Code(i64),
     /// A code name.
     Name(String),
@@ -453,6 +467,7 @@ impl From<GrpcCode> for GrpcStatus {
 /// is a trailers-only response with `grpc_status` (or `UNAVAILABLE` when only
 /// an HTTP status is given); on the service layer and in functions it is an
 /// [`InjectedFault`](crate::InjectedFault) error.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -460,6 +475,7 @@ pub struct Abort {
     /// The HTTP status of the answer (`200..=599`); 503 when neither this
     /// nor `grpc_status` is given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 200, max = 599)))]
     pub status: Option<u16>,
     /// The gRPC status code for gRPC requests (`1..=16` or its name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -476,9 +492,11 @@ pub struct Abort {
     pub headers: BTreeMap<String, String>,
     /// Share of matching calls aborted, `0..=100`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 100)))]
     pub percentage: Option<f64>,
     /// Abort exactly every N-th matching call instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
     pub every: Option<u64>,
 }
 
@@ -541,30 +559,38 @@ impl Abort {
 ///
 /// Exactly one shape must be given: `fixed`; `min` and `max` (uniform, both
 /// inclusive); or `base` and `jitter` (uniform in `base ± jitter`).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Delay {
     /// Always wait this long.
     #[serde(default, with = "duration::option", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<schema::DurationSchema>"))]
     pub fixed: Option<Duration>,
     /// Lower bound of a uniform delay.
     #[serde(default, with = "duration::option", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<schema::DurationSchema>"))]
     pub min: Option<Duration>,
     /// Upper bound of a uniform delay.
     #[serde(default, with = "duration::option", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<schema::DurationSchema>"))]
     pub max: Option<Duration>,
     /// Centre of a jittered delay.
     #[serde(default, with = "duration::option", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<schema::DurationSchema>"))]
     pub base: Option<Duration>,
     /// Half-width of a jittered delay; at most `base`.
     #[serde(default, with = "duration::option", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<schema::DurationSchema>"))]
     pub jitter: Option<Duration>,
     /// Share of matching calls delayed, `0..=100`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 100)))]
     pub percentage: Option<f64>,
     /// Delay exactly every N-th matching call instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
     pub every: Option<u64>,
 }
 
