@@ -227,7 +227,12 @@ fn parse_text(text: &str, format: Format) -> Result<Config, String> {
 #[cfg(any(feature = "toml", feature = "yaml", feature = "json"))]
 fn with_path(path: &serde_path_to_error::Path, message: impl fmt::Display) -> String {
     let path = path.to_string();
-    if path == "." { message.to_string() } else { format!("at `{path}`: {message}") }
+    match path.strip_suffix(".?") {
+        _ if path == "." || path == "?" => message.to_string(),
+        // The error is in the syntax, somewhere inside this field.
+        Some(near) => format!("near `{near}`: {message}"),
+        None => format!("at `{path}`: {message}"),
+    }
 }
 
 #[allow(unused_variables)]
