@@ -32,7 +32,7 @@ impl<S: Subscriber> Layer<S> for Capture {
     }
 }
 
-pub fn install() {
+pub(crate) fn install() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         tracing::subscriber::set_global_default(tracing_subscriber::registry().with(Capture))
@@ -41,6 +41,6 @@ pub fn install() {
 }
 
 /// Warnings whose fields mention `file`.
-pub fn warnings_about(file: &str) -> usize {
+pub(crate) fn warnings_about(file: &str) -> usize {
     WARNINGS.lock().unwrap().iter().filter(|w| w.contains(file)).count()
 }
