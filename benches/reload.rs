@@ -28,6 +28,9 @@ struct Mode {
     write: Write,
     options: WatchOptions,
     writes: usize,
+    /// The pause after each write is seen is uniform in 5 ms..=this, so
+    /// writes are not in step with the poll.
+    pause_ms: u64,
 }
 
 fn plan(status: u16) -> String {
@@ -106,11 +109,10 @@ async fn measure(mode: &Mode, n_mode: usize) -> Vec<Duration> {
             }
             assert!(start.elapsed() < GIVE_UP, "{}: write {i} not seen after {GIVE_UP:?}", mode.name);
         }
-        // A pause of 5..=25 ms, so writes are not in step with the poll.
         rng ^= rng << 13;
         rng ^= rng >> 7;
         rng ^= rng << 17;
-        tokio::time::sleep(Duration::from_millis(5 + rng % 21)).await;
+        tokio::time::sleep(Duration::from_millis(5 + rng % (mode.pause_ms - 4))).await;
     }
     drop(guard);
     let _ = std::fs::remove_dir_all(&dir);
@@ -121,19 +123,27 @@ fn main() {
     let smoke = std::env::args().any(|a| a == "--test");
     let (events_writes, poll_writes) = if smoke { (5, 2) } else { (200, 20) };
     let modes = [
-        Mode { name: "events, rename over", write: Write::Rename, options: WatchOptions::new(), writes: events_writes },
-        Mode { name: "events, write in place", write: Write::InPlace, options: WatchOptions::new(), writes: events_writes },
+        Mode { name: "events, rename over", write: Write::Rename, options: WatchOptions::new(), writes: events_writes, pause_ms: 25 },
+        Mode {
+            name: "events, write in place",
+            write: Write::InPlace,
+            options: WatchOptions::new(),
+            writes: events_writes,
+            pause_ms: 25,
+        },
         Mode {
             name: "events, Kubernetes ..data swap",
             write: Write::Kubernetes,
             options: WatchOptions::new(),
             writes: events_writes,
+            pause_ms: 25,
         },
         Mode {
             name: "polling only (1 s), rename over",
             write: Write::Rename,
             options: WatchOptions::new().events(false),
             writes: poll_writes,
+            pause_ms: 1000,
         },
     ];
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");

@@ -2,8 +2,9 @@
 //! it changes.
 //!
 //! [`Chaos::watch`] reads a file (TOML, YAML or JSON, by extension; see
-//! [`Config::from_file`]), installs it, and keeps watching it from a
-//! background thread until the returned [`WatchGuard`] is dropped. With
+//! [`Config::from_file`](crate::config::Config::from_file)), installs it, and keeps watching it from a
+//! background thread (no async runtime needed) until the returned
+//! [`WatchGuard`] is dropped. With
 //! `CHAOS_CONFIG` set, [`Chaos::from_env`] does the same for as long as the
 //! engine lives.
 //!
@@ -70,8 +71,6 @@ use notify::event::{AccessKind, AccessMode};
 use notify::{EventKind, RecursiveMode, Watcher as _};
 
 use crate::config::file::{self, content_hash};
-#[allow(unused_imports)] // for the docs
-use crate::config::Config;
 use crate::engine::WeakChaos;
 use crate::{Chaos, ConfigError};
 
@@ -162,6 +161,9 @@ impl Chaos {
     /// master switch ([`set_enabled`](Self::set_enabled)) is not touched.
     /// Watching stops when the returned guard is dropped, or when every
     /// handle to this engine is gone.
+    ///
+    /// Watch one file per engine: two watchers (or a watcher and calls to
+    /// [`update`](Self::update)) take turns, the last change winning.
     pub fn watch(&self, path: impl AsRef<Path>) -> Result<WatchGuard, ConfigError> {
         self.watch_with(path, WatchOptions::default())
     }
@@ -324,6 +326,9 @@ impl State {
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {
+                    if !self.chaos.is_alive() {
+                        return;
+                    }
                     let now = Instant::now();
                     let check = if pending.is_some_and(|(_, due)| due <= now) {
                         pending = None;

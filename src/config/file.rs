@@ -183,8 +183,8 @@ pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, ConfigError> {
     let read_err = |message: String| ConfigError::Read { path: path.display().to_string(), message };
     let file = std::fs::File::open(path).map_err(|e| read_err(e.to_string()))?;
     let meta = file.metadata().map_err(|e| read_err(e.to_string()))?;
-    if meta.is_dir() {
-        return Err(read_err("is a directory".to_owned()));
+    if !meta.is_file() {
+        return Err(read_err("not a regular file".to_owned()));
     }
     let mut bytes = Vec::new();
     file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(|e| read_err(e.to_string()))?;

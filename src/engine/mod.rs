@@ -100,6 +100,10 @@ impl WeakChaos {
     pub(crate) fn upgrade(&self) -> Option<Chaos> {
         self.0.upgrade().map(|inner| Chaos { inner })
     }
+
+    pub(crate) fn is_alive(&self) -> bool {
+        self.0.strong_count() > 0
+    }
 }
 
 /// Validates `config` without installing it.
