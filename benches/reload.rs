@@ -123,7 +123,13 @@ fn main() {
     let smoke = std::env::args().any(|a| a == "--test");
     let (events_writes, poll_writes) = if smoke { (5, 2) } else { (200, 20) };
     let modes = [
-        Mode { name: "events, rename over", write: Write::Rename, options: WatchOptions::new(), writes: events_writes, pause_ms: 25 },
+        Mode {
+            name: "events, rename over",
+            write: Write::Rename,
+            options: WatchOptions::new(),
+            writes: events_writes,
+            pause_ms: 25,
+        },
         Mode {
             name: "events, write in place",
             write: Write::InPlace,

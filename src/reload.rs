@@ -222,12 +222,12 @@ pub(crate) fn start(
     state.last_read = SystemTime::now();
     state.last_hash = Some(file::load_into(chaos, &state.path, seed)?);
     state.follow_target();
-    let thread = std::thread::Builder::new()
-        .name("mischief-reload".to_owned())
-        .spawn(move || state.run(&rx))
-        .map_err(|e| ConfigError::Read {
-            path: path.display().to_string(),
-            message: format!("cannot start the watcher thread: {e}"),
+    let thread =
+        std::thread::Builder::new().name("mischief-reload".to_owned()).spawn(move || state.run(&rx)).map_err(|e| {
+            ConfigError::Read {
+                path: path.display().to_string(),
+                message: format!("cannot start the watcher thread: {e}"),
+            }
         })?;
     Ok(WatchGuard { path, tx, thread: Some(thread) })
 }

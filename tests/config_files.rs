@@ -73,7 +73,8 @@ fn readme_examples_parse_validate_and_agree() {
         let blocks = readme_blocks(lang);
         assert!(!blocks.is_empty(), "the README has no {lang} example");
         for block in blocks {
-            let config = Config::parse(&block, format).unwrap_or_else(|e| panic!("README {lang} example: {e}\n{block}"));
+            let config =
+                Config::parse(&block, format).unwrap_or_else(|e| panic!("README {lang} example: {e}\n{block}"));
             config.validate().unwrap_or_else(|e| panic!("README {lang} example: {e}\n{block}"));
             let errors = validate(&schema, &schema, &to_json(&block, format), "");
             assert!(errors.is_empty(), "README {lang} example fails the schema: {errors:?}\n{block}");
@@ -160,7 +161,11 @@ rules:
 #[test]
 fn parse_errors_name_the_field_in_every_format() {
     let cases = [
-        (Format::Toml, "[[rules]]\nname = \"a\"\nabort = { status = \"abc\", percentage = 5 }\n", "rules[0].abort.status"),
+        (
+            Format::Toml,
+            "[[rules]]\nname = \"a\"\nabort = { status = \"abc\", percentage = 5 }\n",
+            "rules[0].abort.status",
+        ),
         (Format::Yaml, "rules:\n  - name: a\n    abort: { status: abc, percentage: 5 }\n", "rules[0].abort.status"),
         (Format::Json, r#"{"rules":[{"name":"a","abort":{"status":"abc","percentage":5}}]}"#, "rules[0].abort.status"),
         (Format::Toml, "[[rules]]\nname = \"a\"\nabort = { status = 503, percent = 5 }\n", "percent"),

@@ -139,7 +139,8 @@ impl Config {
     /// Errors are [`ConfigError::Parse`] with the format's name as the
     /// source and the field's path (`rules[1].delay.fixed`) in the message.
     pub fn parse(text: &str, format: Format) -> Result<Config, ConfigError> {
-        parse_text(text, format).map_err(|message| ConfigError::Parse { source_name: format.name().to_owned(), message })
+        parse_text(text, format)
+            .map_err(|message| ConfigError::Parse { source_name: format.name().to_owned(), message })
     }
 
     /// Checks every rule as [`Chaos::update`](crate::Chaos::update) would,
@@ -198,9 +199,8 @@ pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, ConfigError> {
 pub(crate) fn parse_file(path: &Path, bytes: &[u8]) -> Result<Config, ConfigError> {
     let parse_err = |message: String| ConfigError::Parse { source_name: path.display().to_string(), message };
     let format = Format::from_path(path)?;
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        parse_err(format!("not valid UTF-8 after byte {} (a half-written file?)", e.valid_up_to()))
-    })?;
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| parse_err(format!("not valid UTF-8 after byte {} (a half-written file?)", e.valid_up_to())))?;
     parse_text(text, format).map_err(parse_err)
 }
 
@@ -212,7 +212,10 @@ fn parse_text(text: &str, format: Format) -> Result<Config, String> {
             .to_owned());
     }
     if !format.is_available() {
-        return Err(format!("{format} support is not compiled in: enable the `{}` feature of mischief", format.feature()));
+        return Err(format!(
+            "{format} support is not compiled in: enable the `{}` feature of mischief",
+            format.feature()
+        ));
     }
     let config: Config = deserialize(text, format)?;
     if config.rules.is_empty() && !has_rules_key(text, format) {
@@ -304,7 +307,13 @@ mod tests {
 
     #[test]
     fn formats_by_extension() {
-        for (p, f) in [("a.toml", Format::Toml), ("a.TOML", Format::Toml), ("a.yaml", Format::Yaml), ("a.yml", Format::Yaml), ("/x/a.json", Format::Json)] {
+        for (p, f) in [
+            ("a.toml", Format::Toml),
+            ("a.TOML", Format::Toml),
+            ("a.yaml", Format::Yaml),
+            ("a.yml", Format::Yaml),
+            ("/x/a.json", Format::Json),
+        ] {
             assert_eq!(Format::from_path(Path::new(p)).unwrap(), f, "{p}");
         }
         for p in ["a", "a.ini", "a.toml.bak"] {

@@ -149,7 +149,11 @@ async fn reload_under_load_never_serves_a_torn_or_stale_plan() {
         let (status, tag) = plans[i % 2];
         let text = plan_toml(status, tag);
         let written = Instant::now();
-        if i % 2 == 0 { write_in_place(&path, &text) } else { write_rename(&path, &text) }
+        if i % 2 == 0 {
+            write_in_place(&path, &text)
+        } else {
+            write_rename(&path, &text)
+        }
         let seen = loop {
             probes += 1;
             let resp = client.get(format!("{url}/probe")).header("x-probe", "1").send().await.expect("probe");
@@ -221,7 +225,11 @@ fn polling_alone_reloads_without_file_events() {
     let g0 = chaos.status().generation;
     assert_eq!(decided_status(&chaos), Some(500));
     for (i, status) in [501, 502, 503, 504].into_iter().enumerate() {
-        if i % 2 == 0 { write_in_place(&path, &always_toml(status)) } else { write_rename(&path, &always_toml(status)) }
+        if i % 2 == 0 {
+            write_in_place(&path, &always_toml(status))
+        } else {
+            write_rename(&path, &always_toml(status))
+        }
         wait_for_status(&chaos, status);
     }
     // Same length, rewritten within the same second: the hash tells.
@@ -254,7 +262,8 @@ fn kubernetes_configmap_symlink_swap() {
 fn editor_rename_over_and_in_place_writes() {
     let dir = TempDir::new("editor");
     let path = dir.path().join("chaos.json");
-    let json = |s: u16| format!(r#"{{"rules": [{{"name": "always", "abort": {{"status": {s}, "percentage": 100}}}}]}}"#);
+    let json =
+        |s: u16| format!(r#"{{"rules": [{{"name": "always", "abort": {{"status": {s}, "percentage": 100}}}}]}}"#);
     std::fs::write(&path, json(500)).unwrap();
     let chaos = Chaos::builder().build().unwrap();
     let _guard = chaos.watch(&path).unwrap();
@@ -332,7 +341,11 @@ fn invalid_values_each_name_the_file_and_field() {
         (rule("delay = { min = \"50ms\", max = \"10ms\", every = 2 }"), "delay.min", "50ms"),
         (rule("match = { door = \"htp\" }\nabort = { status = 503, every = 2 }"), "rules[0].match.door", "htp"),
         (rule("match = { method = \"GE T\" }\nabort = { status = 503, every = 2 }"), "match.method", "GE T"),
-        (rule("abort = { status = 503, every = 2 }") + &rule("abort = { status = 503, every = 3 }"), "duplicate", "name"),
+        (
+            rule("abort = { status = 503, every = 2 }") + &rule("abort = { status = 503, every = 3 }"),
+            "duplicate",
+            "name",
+        ),
         ("seed = -1\nrules = []\n".to_owned(), "seed", "-1"),
     ];
     for (text, field, value) in &cases {
