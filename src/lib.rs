@@ -2,9 +2,9 @@
 //!
 //! Application-level fault injection for Rust services: inject aborts and
 //! latency into axum, hyper and tonic services (Tower layers), into any Tower
-//! service, and into your own code, driven by environment variables or a
-//! [`Config`] built in code. Off by default, and then it costs one relaxed
-//! atomic load per call.
+//! service, and into your own code, driven by environment variables, a
+//! hot-reloaded config file (TOML, YAML or JSON), or a [`Config`] built in
+//! code. Off by default, and then it costs one relaxed atomic load per call.
 //!
 //! ## Quick start
 //!
@@ -41,6 +41,13 @@
 //! # Ok::<(), mischief::ConfigError>(())
 //! ```
 //!
+//! Or from a file that is watched and reloaded while the service runs
+//! (feature `reload`; see the `reload` module):
+//!
+//! ```sh
+//! CHAOS_ENABLED=true CHAOS_CONFIG=/etc/chaos/chaos.toml ./my-service
+//! ```
+//!
 //! ## How it fits together
 //!
 //! Every door ([`http::ChaosLayer`], [`service::ChaosLayer`]) describes each
@@ -56,6 +63,9 @@
 //! |---|---|---|
 //! | `tower` | yes (via `http`) | [`service::ChaosLayer`] for any Tower service |
 //! | `http` | yes | [`http::ChaosLayer`] for axum, hyper and tonic |
+//! | `toml`, `yaml`, `json` | no | config files in that format ([`Config::from_file`], `CHAOS_CONFIG`) |
+//! | `reload` | no | `Chaos::watch` and a watched `CHAOS_CONFIG` (the `reload` module); all three formats |
+//! | `schema` | no | `config::json_schema()`, the JSON Schema of config files |
 //! | `full` | no | everything |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
