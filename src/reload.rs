@@ -96,15 +96,16 @@ impl WatchOptions {
         Self::default()
     }
 
-    /// How long the file must be quiet after an event before it is read.
+    /// How long the file must be quiet after an event before it is read
+    /// (at most a minute).
     pub fn debounce(mut self, debounce: Duration) -> Self {
-        self.debounce = debounce;
+        self.debounce = debounce.min(Duration::from_secs(60));
         self
     }
 
-    /// How often the file is checked without an event (at least 10 ms).
+    /// How often the file is checked without an event (from 10 ms to a day).
     pub fn poll_interval(mut self, every: Duration) -> Self {
-        self.poll_interval = every.max(Duration::from_millis(10));
+        self.poll_interval = every.clamp(Duration::from_millis(10), Duration::from_secs(86_400));
         self
     }
 
@@ -376,7 +377,7 @@ impl State {
     fn poll(&mut self) -> Check {
         match stamp(&self.path) {
             Ok(now) => {
-                let racy = now.modified.is_none_or(|m| m + RACY > self.last_read);
+                let racy = now.modified.is_none_or(|m| m.checked_add(RACY).is_none_or(|t| t > self.last_read));
                 if self.last_stamp.as_ref() == Some(&now) && !racy && self.last_hash.is_some() {
                     return Check::Done;
                 }

@@ -221,6 +221,9 @@ impl Chaos {
     /// ([`from_env`](Self::from_env)), unless [`set_global`](Self::set_global)
     /// installed one before. If the environment is invalid, the handle is
     /// disabled, the error is logged and kept in [`Status::last_error`].
+    /// With `CHAOS_CONFIG` (and the `reload` feature) the file is watched for
+    /// the life of the process, so editing it (a ConfigMap update) reconfigures
+    /// the global handle within milliseconds.
     pub fn global() -> &'static Chaos {
         GLOBAL.get_or_init(|| match Chaos::from_env() {
             Ok(chaos) => chaos,
