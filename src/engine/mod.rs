@@ -316,10 +316,11 @@ impl Chaos {
 
     /// A snapshot of the switch, the rules and their counters.
     pub fn status(&self) -> Status {
-        let plan = self.inner.plan.load();
-        let (last_error, source, loaded_at) = {
+        // Under the admin lock, so the plan, its source and its load time agree.
+        let (plan, last_error, source, loaded_at) = {
             let admin = self.admin();
-            (admin.last_error.clone(), admin.source.as_ref().map(|p| p.display().to_string()), admin.loaded_at)
+            let source = admin.source.as_ref().map(|p| p.display().to_string());
+            (self.inner.plan.load(), admin.last_error.clone(), source, admin.loaded_at)
         };
         Status {
             enabled: self.is_enabled(),
