@@ -2,9 +2,9 @@
 //!
 //! Application-level fault injection for Rust services: inject aborts and
 //! latency into axum, hyper and tonic services (Tower layers), into any Tower
-//! service, and into your own code, driven by environment variables or a
-//! [`Config`] built in code. Off by default, and then it costs one relaxed
-//! atomic load per call.
+//! service, and into your own code, driven by environment variables, a
+//! hot-reloaded config file (TOML, YAML or JSON), or a [`Config`] built in
+//! code. Off by default, and then it costs one relaxed atomic load per call.
 //!
 //! ## Quick start
 //!
@@ -41,6 +41,13 @@
 //! # Ok::<(), mischief::ConfigError>(())
 //! ```
 //!
+//! Or from a file that is watched and reloaded while the service runs
+//! (feature `reload`; see the `reload` module):
+//!
+//! ```sh
+//! CHAOS_ENABLED=true CHAOS_CONFIG=/etc/chaos/chaos.toml ./my-service
+//! ```
+//!
 //! ## How it fits together
 //!
 //! Every door ([`http::ChaosLayer`], [`service::ChaosLayer`], the client
@@ -59,6 +66,9 @@
 //! | `http` | yes | [`http::ChaosLayer`] for axum, hyper and tonic |
 //! | `client` | no | `client::ChaosMiddleware` for reqwest-middleware |
 //! | `guard` | yes | [`guard`]: time windows, schedules, caps and abort conditions |
+//! | `toml`, `yaml`, `json` | no | config files in that format ([`Config::from_file`], `CHAOS_CONFIG`) |
+//! | `reload` | no | `Chaos::watch` and a watched `CHAOS_CONFIG` (the `reload` module); all three formats |
+//! | `schema` | no | `config::json_schema()`, the JSON Schema of config files |
 //! | `full` | no | everything |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
@@ -75,6 +85,8 @@ pub mod fault;
 pub mod guard;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "reload")]
+pub mod reload;
 #[cfg(feature = "tower")]
 pub mod service;
 

@@ -1,5 +1,6 @@
 //! The seed-compatible `CHAOS_*` environment variables.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{Abort, Config, ConfigError, Delay, Rule};
@@ -21,6 +22,10 @@ pub mod vars {
     pub const ABORT_STATUS: &str = "CHAOS_ABORT_STATUS";
     /// A `u64` seed that makes every random decision repeatable.
     pub const SEED: &str = "CHAOS_SEED";
+    /// The path of a configuration file (`.toml`, `.yaml`/`.yml` or
+    /// `.json`). Its rules replace the catch-all rule of the variables
+    /// above; with the `reload` feature it is watched and reloaded on change.
+    pub const CONFIG: &str = "CHAOS_CONFIG";
 }
 
 /// The name of the catch-all rule built from the environment variables.
@@ -31,6 +36,8 @@ pub(crate) const ENV_RULE: &str = "env";
 pub(crate) struct EnvSettings {
     pub(crate) enabled: bool,
     pub(crate) config: Config,
+    /// `CHAOS_CONFIG`, if set.
+    pub(crate) file: Option<PathBuf>,
 }
 
 impl EnvSettings {
@@ -90,7 +97,8 @@ impl EnvSettings {
             }
             config.rules.push(rule);
         }
-        Ok(EnvSettings { enabled, config })
+        let file = get(vars::CONFIG).map(|v| PathBuf::from(v.trim()));
+        Ok(EnvSettings { enabled, config, file })
     }
 }
 

@@ -48,6 +48,24 @@ pub enum ConfigError {
         /// The parser's message, with the position and field where known.
         message: String,
     },
+    /// A configuration file could not be read: it is missing, unreadable,
+    /// a directory, or implausibly large.
+    #[error("cannot read {path}: {message}")]
+    Read {
+        /// The file, as given.
+        path: String,
+        /// Why (the operating system's message, e.g. "No such file or directory").
+        message: String,
+    },
+    /// A configuration file parsed, but a value in it is invalid: `error`
+    /// names the rule, the field and the value.
+    #[error("{path}: {error}")]
+    File {
+        /// The file, as given.
+        path: String,
+        /// What is wrong with its content.
+        error: Box<ConfigError>,
+    },
 }
 
 /// Identifies a rule in an error: its position and its name.
@@ -66,6 +84,11 @@ impl fmt::Display for RuleRef {
 }
 
 impl ConfigError {
+    /// Wraps a validation error of a file's content with the file's path.
+    pub(crate) fn in_file(path: &std::path::Path, error: ConfigError) -> Self {
+        ConfigError::File { path: path.display().to_string(), error: Box::new(error) }
+    }
+
     pub(crate) fn field(
         index: usize,
         name: &str,

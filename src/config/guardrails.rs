@@ -33,6 +33,7 @@ use super::{Match, duration};
 /// min_samples = 50
 /// cooldown = "10m"                       # re-arm by itself after tripping
 /// ```
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -52,21 +53,25 @@ pub struct Guardrails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<String>,
     /// No chaos until this long after the engine started.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<super::schema::DurationSchema>"))]
     #[serde(default, with = "duration::option", skip_serializing_if = "Option::is_none")]
     pub arm_after: Option<Duration>,
     /// The largest share (`0..=100`) of all calls seen in the last `window`
     /// that may be faulted; faults above it are skipped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 100)))]
     pub max_percentage_affected: Option<f64>,
     /// The most faults in flight at once (a delayed or hanging call counts
     /// until its wait ends).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
     pub max_active_faults: Option<u64>,
     /// The most faults injected in total, over all rules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_injections: Option<u64>,
     /// The sliding window of `max_percentage_affected` and
     /// `abort_conditions`. Default 30 s.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<super::schema::DurationSchema>"))]
     #[serde(default, with = "duration::option", skip_serializing_if = "Option::is_none")]
     pub window: Option<Duration>,
     /// Calls that are never faulted, whatever the rules say.
@@ -82,12 +87,14 @@ pub struct Guardrails {
     pub min_samples: Option<u64>,
     /// After tripping, re-arm by itself this long after the trip. Without
     /// it, only [`Chaos::rearm`](crate::Chaos::rearm) re-arms.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<super::schema::DurationSchema>"))]
     #[serde(default, with = "duration::option", skip_serializing_if = "Option::is_none")]
     pub cooldown: Option<Duration>,
 }
 
 /// A measurement of the service's own health that stops chaos when it
 /// crosses its threshold.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -113,6 +120,7 @@ impl AbortCondition {
 }
 
 /// A metric of an abort condition.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -134,6 +142,7 @@ impl Metric {
 }
 
 /// A threshold as written: a number or a string.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Threshold {
@@ -152,6 +161,7 @@ pub enum Threshold {
 ///
 /// The cron expression has five fields (minute hour day-of-month month
 /// day-of-week) or six with seconds first, in the guardrails' `timezone`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -159,6 +169,7 @@ pub struct Schedule {
     /// The cron expression.
     pub cron: String,
     /// How long the rule stays active after each firing.
+    #[cfg_attr(feature = "schema", schemars(with = "super::schema::DurationSchema"))]
     #[serde(with = "duration::required")]
     pub active: Duration,
 }

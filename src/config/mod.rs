@@ -61,7 +61,10 @@
 pub(crate) mod duration;
 mod env;
 mod error;
+pub(crate) mod file;
 mod guardrails;
+#[cfg(feature = "schema")]
+mod schema;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -73,11 +76,15 @@ pub use crate::fault::GrpcCode;
 pub(crate) use env::EnvSettings;
 pub use env::vars;
 pub use error::{ConfigError, RuleRef};
+pub use file::Format;
 pub use guardrails::{AbortCondition, Guardrails, Metric, Schedule, Threshold};
+#[cfg(feature = "schema")]
+pub use schema::json_schema;
 
 /// The whole fault-injection configuration: an ordered list of rules.
 ///
 /// See the [module documentation](self) for the semantics.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -124,6 +131,7 @@ impl Config {
 }
 
 /// One rule: which calls it applies to, and what it does to them.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -170,6 +178,7 @@ pub struct Rule {
     pub schedule: Option<Schedule>,
     /// The rule stops by itself this long after it was installed (or after
     /// the master switch was last turned on, whichever is later).
+    #[cfg_attr(feature = "schema", schemars(with = "Option<schema::DurationSchema>"))]
     #[serde(rename = "for", default, with = "duration::option", skip_serializing_if = "Option::is_none")]
     pub active_for: Option<Duration>,
 }
@@ -366,6 +375,7 @@ impl<'de> Deserialize<'de> for StrMatch {
 }
 
 /// A condition on one header.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -383,6 +393,7 @@ pub struct HeaderMatch {
 
 /// Which calls a rule applies to. Every field that is set must hold; an
 /// empty `Match` holds for every call.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -390,9 +401,11 @@ pub struct Match {
     /// The doors the call may enter by (`http`, `service`, `client`, `point`).
     /// One door or a list; empty means any door.
     #[serde(default, deserialize_with = "doors", skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "schema::doors"))]
     pub door: Vec<Door>,
     /// HTTP methods (`GET`, `POST`, ...). One method or a list; empty means any.
     #[serde(default, deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "schema::one_or_many"))]
     pub method: Vec<String>,
     /// The request path (without the query).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -509,10 +522,12 @@ impl Match {
 
 /// A gRPC status code in a configuration: a name (`"UNAVAILABLE"`,
 /// `"unavailable"`, `"Unavailable"`) or a number (`14`).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum GrpcStatus {
     /// A numeric code.
+    #[cfg_attr(feature = "schema", schemars(extend("minimum" = 1, "maximum" = 16)))]
     Code(i64),
     /// A code name.
     Name(String),
@@ -530,6 +545,7 @@ impl From<GrpcCode> for GrpcStatus {
 /// is a trailers-only response with `grpc_status` (or `UNAVAILABLE` when only
 /// an HTTP status is given); on the service layer and in functions it is an
 /// [`InjectedFault`](crate::InjectedFault) error.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -537,6 +553,7 @@ pub struct Abort {
     /// The HTTP status of the answer (`200..=599`); 503 when neither this
     /// nor `grpc_status` is given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 200, max = 599)))]
     pub status: Option<u16>,
     /// The gRPC status code for gRPC requests (`1..=16` or its name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -553,9 +570,11 @@ pub struct Abort {
     pub headers: BTreeMap<String, String>,
     /// Share of matching calls aborted, `0..=100`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 100)))]
     pub percentage: Option<f64>,
     /// Abort exactly every N-th matching call instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
     pub every: Option<u64>,
 }
 
@@ -618,30 +637,38 @@ impl Abort {
 ///
 /// Exactly one shape must be given: `fixed`; `min` and `max` (uniform, both
 /// inclusive); or `base` and `jitter` (uniform in `base ± jitter`).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Delay {
     /// Always wait this long.
     #[serde(default, with = "duration::option", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<schema::DurationSchema>"))]
     pub fixed: Option<Duration>,
     /// Lower bound of a uniform delay.
     #[serde(default, with = "duration::option", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<schema::DurationSchema>"))]
     pub min: Option<Duration>,
     /// Upper bound of a uniform delay.
     #[serde(default, with = "duration::option", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<schema::DurationSchema>"))]
     pub max: Option<Duration>,
     /// Centre of a jittered delay.
     #[serde(default, with = "duration::option", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<schema::DurationSchema>"))]
     pub base: Option<Duration>,
     /// Half-width of a jittered delay; at most `base`.
     #[serde(default, with = "duration::option", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<schema::DurationSchema>"))]
     pub jitter: Option<Duration>,
     /// Share of matching calls delayed, `0..=100`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 100)))]
     pub percentage: Option<f64>,
     /// Delay exactly every N-th matching call instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
     pub every: Option<u64>,
 }
 
@@ -683,6 +710,7 @@ impl Delay {
 /// holding an [`InjectedFault`](crate::InjectedFault); the service layer
 /// returns the fault as its error; the HTTP layer, which must answer,
 /// answers 503 (gRPC `UNAVAILABLE`).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -692,9 +720,11 @@ pub struct ErrorFault {
     pub message: Option<String>,
     /// Share of matching calls failed, `0..=100`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 100)))]
     pub percentage: Option<f64>,
     /// Fail exactly every N-th matching call instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
     pub every: Option<u64>,
 }
 
@@ -720,18 +750,22 @@ impl ErrorFault {
 /// The timeout fault: wait `after`, then fail as a timeout.
 ///
 /// The HTTP layer answers 504 (gRPC `DEADLINE_EXCEEDED`) after the wait.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Timeout {
     /// How long the call hangs before it fails.
+    #[cfg_attr(feature = "schema", schemars(with = "schema::DurationSchema"))]
     #[serde(with = "duration::required")]
     pub after: Duration,
     /// Share of matching calls that time out, `0..=100`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 100)))]
     pub percentage: Option<f64>,
     /// Time out exactly every N-th matching call instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
     pub every: Option<u64>,
 }
 
@@ -762,11 +796,13 @@ impl Timeout {
 /// There is no trigger: a partition cuts every call its rule matches; select
 /// the calls with the rule's `match` (e.g. `host = "db.internal"`). The HTTP
 /// layer answers 503 (gRPC `UNAVAILABLE`).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Partition {
     /// How long a call hangs before it fails.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<schema::DurationSchema>"))]
     #[serde(default, with = "duration::option", skip_serializing_if = "Option::is_none")]
     pub connect_delay: Option<Duration>,
 }
@@ -790,18 +826,22 @@ impl Partition {
 ///
 /// The HTTP layer answers 504 (gRPC `DEADLINE_EXCEEDED`) after the wait,
 /// without calling the inner service.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Loss {
     /// How long a lost call hangs before it fails.
+    #[cfg_attr(feature = "schema", schemars(with = "schema::DurationSchema"))]
     #[serde(with = "duration::required")]
     pub timeout: Duration,
     /// Share of matching calls lost, `0..=100`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 100)))]
     pub percentage: Option<f64>,
     /// Lose exactly every N-th matching call instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
     pub every: Option<u64>,
 }
 

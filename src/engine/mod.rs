@@ -14,8 +14,10 @@ mod rng;
 pub(crate) mod stats;
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
+use std::time::SystemTime;
 
 use current::Current;
 pub(crate) use decision::Injection;
@@ -74,9 +76,49 @@ struct Shared {
     admin: Mutex<Admin>,
 }
 
-#[derive(Default)]
 struct Admin {
     last_error: Option<String>,
+    /// The file the installed configuration was read from, if any.
+    source: Option<PathBuf>,
+    /// When the installed configuration was installed.
+    loaded_at: SystemTime,
+    /// The watcher of `CHAOS_CONFIG` started by `from_env`; it stops when
+    /// the engine is dropped.
+    #[cfg(feature = "reload")]
+    env_watch: Option<crate::reload::WatchGuard>,
+}
+
+impl Admin {
+    fn new() -> Self {
+        Admin {
+            last_error: None,
+            source: None,
+            loaded_at: SystemTime::now(),
+            #[cfg(feature = "reload")]
+            env_watch: None,
+        }
+    }
+}
+
+/// A handle that does not keep the engine alive (for the file watcher).
+#[derive(Clone)]
+#[cfg_attr(not(feature = "reload"), allow(dead_code))]
+pub(crate) struct WeakChaos(Weak<Shared>);
+
+#[cfg_attr(not(feature = "reload"), allow(dead_code))]
+impl WeakChaos {
+    pub(crate) fn upgrade(&self) -> Option<Chaos> {
+        self.0.upgrade().map(|inner| Chaos { inner })
+    }
+
+    pub(crate) fn is_alive(&self) -> bool {
+        self.0.strong_count() > 0
+    }
+}
+
+/// Validates `config` without installing it.
+pub(crate) fn validate(config: &Config) -> Result<(), ConfigError> {
+    Plan::compile(config.clone(), &Plan::empty(), 0).map(|_| ())
 }
 
 static GLOBAL: OnceLock<Chaos> = OnceLock::new();
@@ -89,7 +131,7 @@ impl Chaos {
                 guard: Arc::new(guard),
                 enabled: AtomicBool::new(enabled),
                 plan: Current::new(plan),
-                admin: Mutex::new(Admin::default()),
+                admin: Mutex::new(Admin::new()),
             }),
         }
     }
@@ -137,6 +179,25 @@ impl Chaos {
     /// `CHAOS_ENABLED` is the switch (default off); `CHAOS_FAILURE_RATE` and
     /// `CHAOS_LATENCY_MS` build one catch-all rule named `env`. A malformed
     /// or out-of-range value is an error naming the variable and the value.
+    ///
+    /// # `CHAOS_CONFIG`
+    ///
+    /// `CHAOS_CONFIG=/path/to/chaos.toml` (or `.yaml`, `.yml`, `.json`)
+    /// names a configuration file, read before this returns:
+    ///
+    /// - its rules **replace** the catch-all `env` rule: `CHAOS_FAILURE_RATE`,
+    ///   `CHAOS_LATENCY_MS` and `CHAOS_ABORT_STATUS` are still checked (a bad
+    ///   value is still an error) but build no rule;
+    /// - `CHAOS_SEED` applies when the file sets no `seed`;
+    /// - `CHAOS_ENABLED` (and later [`set_enabled`](Self::set_enabled)) stays
+    ///   the master switch: the file cannot turn chaos on or off;
+    /// - an unreadable or invalid file is an error naming the file, the field
+    ///   and the value, and no handle is built;
+    /// - with the `reload` feature the file is then watched for as long as the
+    ///   engine lives (as `Chaos::watch` does: file events plus a slow poll), so an edit
+    ///   applies within milliseconds and a bad edit keeps the last good
+    ///   configuration. Without it the file is read once, and an info event
+    ///   says so.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_env_with(|name| std::env::var(name).ok())
     }
@@ -156,7 +217,32 @@ impl Chaos {
     /// ```
     pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = EnvSettings::from_lookup(lookup)?;
-        Self::builder().enabled(env.enabled).config(env.config).build()
+        let Some(path) = env.file else {
+            return Self::builder().enabled(env.enabled).config(env.config).build();
+        };
+        if !env.config.rules.is_empty() {
+            tracing::info!(
+                target: "mischief",
+                file = %path.display(),
+                "CHAOS_CONFIG is set: its rules replace the catch-all rule of CHAOS_FAILURE_RATE and CHAOS_LATENCY_MS"
+            );
+        }
+        let chaos = Chaos::builder().enabled(env.enabled).build()?;
+        #[cfg(feature = "reload")]
+        {
+            let guard = crate::reload::start(&chaos, &path, env.config.seed, crate::reload::WatchOptions::default())?;
+            chaos.admin().env_watch = Some(guard);
+        }
+        #[cfg(not(feature = "reload"))]
+        {
+            crate::config::file::load_into(&chaos, &path, env.config.seed)?;
+            tracing::info!(
+                target: "mischief",
+                file = %path.display(),
+                "CHAOS_CONFIG read once: mischief was built without the `reload` feature, so edits are not picked up"
+            );
+        }
+        Ok(chaos)
     }
 
     /// The process-wide handle, used by doors that are not given one.
@@ -165,6 +251,9 @@ impl Chaos {
     /// ([`from_env`](Self::from_env)), unless [`set_global`](Self::set_global)
     /// installed one before. If the environment is invalid, the handle is
     /// disabled, the error is logged and kept in [`Status::last_error`].
+    /// With `CHAOS_CONFIG` (and the `reload` feature) the file is watched for
+    /// the life of the process, so editing it (a ConfigMap update) reconfigures
+    /// the global handle within milliseconds.
     pub fn global() -> &'static Chaos {
         GLOBAL.get_or_init(|| match Chaos::from_env() {
             Ok(chaos) => chaos,
@@ -207,6 +296,15 @@ impl Chaos {
     /// current plan stays, and the error is logged and kept in
     /// [`Status::last_error`]. Counters of rules whose name is kept carry over.
     pub fn update(&self, config: Config) -> Result<(), ConfigError> {
+        self.install(config, None).map(|_| ()).inspect_err(|e| {
+            tracing::warn!(target: "mischief", error = %e, "chaos configuration rejected; keeping the previous one");
+        })
+    }
+
+    /// Validates and installs `config`, read from the file `source` if given
+    /// (a rejection then names the file). Returns the new generation. Logs an
+    /// installation, not a rejection: the caller decides how to report it.
+    pub(crate) fn install(&self, config: Config, source: Option<&Path>) -> Result<u64, ConfigError> {
         let mut admin = self.admin();
         let current = self.inner.plan.load();
         match Plan::compile(config, &current, self.now_ms()) {
@@ -214,15 +312,35 @@ impl Chaos {
                 let (generation, rules) = (plan.generation, plan.rules.len());
                 self.inner.plan.store(plan);
                 admin.last_error = None;
-                tracing::info!(target: "mischief", generation, rules, "chaos configuration installed");
-                Ok(())
+                admin.source = source.map(Path::to_path_buf);
+                admin.loaded_at = SystemTime::now();
+                match source {
+                    Some(file) => {
+                        tracing::info!(target: "mischief", generation, rules, file = %file.display(), "chaos configuration installed");
+                    }
+                    None => tracing::info!(target: "mischief", generation, rules, "chaos configuration installed"),
+                }
+                Ok(generation)
             }
             Err(e) => {
-                tracing::warn!(target: "mischief", error = %e, "chaos configuration rejected; keeping the previous one");
+                let e = match source {
+                    Some(file) => ConfigError::in_file(file, e),
+                    None => e,
+                };
                 admin.last_error = Some(e.to_string());
                 Err(e)
             }
         }
+    }
+
+    /// Records an error that kept a configuration from being installed.
+    pub(crate) fn record_error(&self, error: &ConfigError) {
+        self.admin().last_error = Some(error.to_string());
+    }
+
+    #[cfg_attr(not(feature = "reload"), allow(dead_code))]
+    pub(crate) fn downgrade(&self) -> WeakChaos {
+        WeakChaos(Arc::downgrade(&self.inner))
     }
 
     /// The installed configuration.
@@ -232,8 +350,12 @@ impl Chaos {
 
     /// A snapshot of the switch, the rules and their counters.
     pub fn status(&self) -> Status {
-        let plan = self.inner.plan.load();
-        let last_error = self.admin().last_error.clone();
+        // Under the admin lock, so the plan, its source and its load time agree.
+        let (plan, last_error, source, loaded_at) = {
+            let admin = self.admin();
+            let source = admin.source.as_ref().map(|p| p.display().to_string());
+            (self.inner.plan.load(), admin.last_error.clone(), source, admin.loaded_at)
+        };
         Status {
             enabled: self.is_enabled(),
             generation: plan.generation,
@@ -258,6 +380,8 @@ impl Chaos {
             last_error,
             #[cfg(feature = "guard")]
             guard: plan.guard.as_ref().map(|g| self.inner.guard.status(Some(g))),
+            source,
+            loaded_at,
         }
     }
 

@@ -1,6 +1,7 @@
 //! Per-rule counters and the serializable status snapshot.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::SystemTime;
 
 use serde::Serialize;
 
@@ -119,10 +120,24 @@ pub struct Status {
     /// Each configured rule with its counters, in evaluation order.
     pub rules: Vec<RuleStatus>,
     /// The last rejected configuration's error, until a good one is installed.
+    /// For a watched file this is also a file that cannot be read (deleted,
+    /// say); the message names the file.
     pub last_error: Option<String>,
     /// The guardrails' state, when the configuration has guardrails.
     #[cfg(feature = "guard")]
     pub guard: Option<crate::guard::GuardStatus>,
+    /// The file the installed configuration was read from (`CHAOS_CONFIG`,
+    /// `Chaos::watch`); `None` when it came from code
+    /// or the `CHAOS_*` variables.
+    pub source: Option<String>,
+    /// When the installed configuration (generation `generation`) was
+    /// installed: the last good load. Serialized as RFC 3339 UTC.
+    #[serde(serialize_with = "rfc3339")]
+    pub loaded_at: SystemTime,
+}
+
+fn rfc3339<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&humantime::format_rfc3339_millis(*t))
 }
 
 impl Status {

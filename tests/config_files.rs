@@ -1,0 +1,312 @@
+//! Config files: the three formats read the same, the README's examples load
+//! and validate, the checked-in JSON Schema is current, and it accepts what
+//! the loader accepts and rejects what it rejects.
+
+use std::path::{Path, PathBuf};
+
+use mischief::config::{Config, Format};
+use mischief::{Chaos, ConfigError};
+use serde_json::Value;
+
+const SCHEMA_FILE: &str = "schema/mischief.schema.json";
+const UPDATE_VAR: &str = "MISCHIEF_UPDATE_SCHEMA";
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+#[test]
+fn checked_in_schema_is_current() {
+    let generated = serde_json::to_string_pretty(&mischief::config::json_schema()).unwrap() + "\n";
+    let path = repo(SCHEMA_FILE);
+    if std::env::var_os(UPDATE_VAR).is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &generated).unwrap();
+        return;
+    }
+    let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        checked_in == generated,
+        "{SCHEMA_FILE} is out of date with the config types; regenerate it with\n    \
+         {UPDATE_VAR}=1 cargo test --all-features --test config_files checked_in_schema_is_current"
+    );
+}
+
+/// The code blocks of the README in this language.
+fn readme_blocks(lang: &str) -> Vec<String> {
+    let readme = std::fs::read_to_string(repo("README.md")).unwrap();
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in readme.lines() {
+        match &mut current {
+            None if line.trim_start().starts_with("```") && line.trim_start()[3..].trim() == lang => {
+                current = Some(String::new())
+            }
+            Some(block) if line.trim_start().starts_with("```") => {
+                blocks.push(std::mem::take(block));
+                current = None;
+            }
+            Some(block) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            None => {}
+        }
+    }
+    blocks
+}
+
+fn to_json(text: &str, format: Format) -> Value {
+    match format {
+        Format::Toml => toml::from_str(text).unwrap(),
+        Format::Yaml => serde_saphyr::from_str(text).unwrap(),
+        Format::Json => serde_json::from_str(text).unwrap(),
+        _ => unreachable!(),
+    }
+}
+
+#[test]
+fn readme_examples_parse_validate_and_agree() {
+    let schema = serde_json::to_value(mischief::config::json_schema()).unwrap();
+    let mut full = Vec::new();
+    for (lang, format) in [("toml", Format::Toml), ("yaml", Format::Yaml), ("json", Format::Json)] {
+        let blocks = readme_blocks(lang);
+        assert!(!blocks.is_empty(), "the README has no {lang} example");
+        for block in blocks {
+            let config =
+                Config::parse(&block, format).unwrap_or_else(|e| panic!("README {lang} example: {e}\n{block}"));
+            config.validate().unwrap_or_else(|e| panic!("README {lang} example: {e}\n{block}"));
+            let errors = validate(&schema, &schema, &to_json(&block, format), "");
+            assert!(errors.is_empty(), "README {lang} example fails the schema: {errors:?}\n{block}");
+            if config.rules.len() > 3 {
+                full.push((lang, config));
+            }
+        }
+    }
+    // The full annotated example is the same configuration in each format.
+    assert_eq!(full.len(), 3, "one full example per format expected");
+    assert_eq!(full[0].1, full[1].1, "TOML and YAML examples differ");
+    assert_eq!(full[0].1, full[2].1, "TOML and JSON examples differ");
+}
+
+#[test]
+fn schema_rejects_what_the_loader_rejects_and_accepts_the_rest() {
+    let schema = serde_json::to_value(mischief::config::json_schema()).unwrap();
+    let accepted = [
+        r#"{"rules": []}"#,
+        r#"{"seed": 1, "rules": [{"name": "a", "abort": {"status": 503, "percentage": 0.5}}]}"#,
+        r#"{"rules": [{"name": "a", "match": {"door": "HTTP", "method": "get", "path": "/x/*"}, "delay": {"fixed": 250, "every": 3}}]}"#,
+        r#"{"rules": [{"name": "a", "match": {"door": [" point ", "service"], "name": {"glob": "pay*"}, "host": {"prefix": "api."}}, "delay": {"min": "1ms", "max": "1s", "percentage": 100}}]}"#,
+        r#"{"rules": [{"name": "a", "match": {"headers": [{"name": "x-canary", "present": false}], "grpc_method": {"exact": "Get"}}, "abort": {"grpc_status": "resource_exhausted", "every": 1, "headers": {"retry-after": "1"}}, "abort_first": true, "max_injections": 10}]}"#,
+        r#"{"rules": [{"name": "a", "abort": {"grpc_status": 14, "percentage": 100}}]}"#,
+    ];
+    for doc in accepted {
+        let config = Config::parse(doc, Format::Json).unwrap_or_else(|e| panic!("{doc}: {e}"));
+        config.validate().unwrap_or_else(|e| panic!("{doc}: {e}"));
+        let errors = validate(&schema, &schema, &serde_json::from_str(doc).unwrap(), "");
+        assert!(errors.is_empty(), "{doc}: {errors:?}");
+    }
+    let rejected = [
+        r#"{"rules": [{"abort": {"status": 503, "percentage": 5}}]}"#,
+        r#"{"rules": [{"name": "a", "abort": {"status": 503, "percent": 5}}]}"#,
+        r#"{"rules": [{"name": "a", "abort": {"status": 99, "percentage": 5}}]}"#,
+        r#"{"rules": [{"name": "a", "abort": {"status": 503, "percentage": 101}}]}"#,
+        r#"{"rules": [{"name": "a", "abort": {"status": 503, "every": 0}}]}"#,
+        r#"{"rules": [{"name": "a", "abort": {"grpc_status": 17, "every": 1}}]}"#,
+        r#"{"rules": [{"name": "a", "match": {"door": "htp"}, "abort": {"status": 503, "every": 1}}]}"#,
+        r#"{"rules": [{"name": "a", "match": {"path": {"exakt": "/"}}, "abort": {"status": 503, "every": 1}}]}"#,
+        r#"{"rules": [{"name": "a", "delay": {"fixed": -5, "every": 1}}]}"#,
+        r#"{"rules": [{"name": "a", "delay": {"fixed": "1s", "every": 1}}], "rulez": []}"#,
+    ];
+    for doc in rejected {
+        let loader = Config::parse(doc, Format::Json).and_then(|c| c.validate());
+        assert!(loader.is_err(), "the loader accepts {doc}");
+        let errors = validate(&schema, &schema, &serde_json::from_str(doc).unwrap(), "");
+        assert!(!errors.is_empty(), "the schema accepts {doc}");
+    }
+}
+
+#[test]
+fn the_three_formats_read_the_same_config() {
+    let toml = r#"
+seed = 9
+[[rules]]
+name = "a"
+match = { door = ["http", "client"], path = { prefix = "/api" }, headers = [{ name = "x-canary", equals = "1" }] }
+abort = { status = 500, percentage = 2.5, headers = { "retry-after" = "3" } }
+delay = { base = "100ms", jitter = "20ms", every = 4 }
+"#;
+    let yaml = r#"
+seed: 9
+rules:
+  - name: a
+    match:
+      door: [http, client]
+      path: { prefix: /api }
+      headers:
+        - { name: x-canary, equals: "1" }
+    abort: { status: 500, percentage: 2.5, headers: { retry-after: "3" } }
+    delay: { base: 100ms, jitter: 20ms, every: 4 }
+"#;
+    let json = r#"{"seed": 9, "rules": [{"name": "a",
+        "match": {"door": ["http", "client"], "path": {"prefix": "/api"}, "headers": [{"name": "x-canary", "equals": "1"}]},
+        "abort": {"status": 500, "percentage": 2.5, "headers": {"retry-after": "3"}},
+        "delay": {"base": "100ms", "jitter": "20ms", "every": 4}}]}"#;
+    let a = Config::parse(toml, Format::Toml).unwrap();
+    assert_eq!(a, Config::parse(yaml, Format::Yaml).unwrap());
+    assert_eq!(a, Config::parse(json, Format::Json).unwrap());
+    a.validate().unwrap();
+}
+
+#[test]
+fn parse_errors_name_the_field_in_every_format() {
+    let cases = [
+        (
+            Format::Toml,
+            "[[rules]]\nname = \"a\"\nabort = { status = \"abc\", percentage = 5 }\n",
+            "rules[0].abort.status",
+        ),
+        (Format::Yaml, "rules:\n  - name: a\n    abort: { status: abc, percentage: 5 }\n", "rules[0].abort.status"),
+        (Format::Json, r#"{"rules":[{"name":"a","abort":{"status":"abc","percentage":5}}]}"#, "rules[0].abort.status"),
+        (Format::Toml, "[[rules]]\nname = \"a\"\nabort = { status = 503, percent = 5 }\n", "percent"),
+        (Format::Yaml, "rules:\n  - name: a\n    delay: { fixed: soon, every: 2 }\n", "rules[0].delay.fixed"),
+        (Format::Json, r#"{"rules":[{"name":"a","match":{"door":"htp"},"abort":{"status":503,"every":1}}]}"#, "htp"),
+    ];
+    for (format, text, needle) in cases {
+        let err = Config::parse(text, format).unwrap_err();
+        assert!(matches!(err, ConfigError::Parse { .. }), "{err:?}");
+        let msg = err.to_string();
+        assert!(msg.contains(needle) && msg.contains(format.name()), "{format}: {msg}");
+    }
+}
+
+#[test]
+fn from_file_names_the_file_field_and_value() {
+    let dir = std::env::temp_dir().join(format!("mischief-config-files-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bad.yaml");
+    std::fs::write(&path, "rules:\n  - name: a\n    abort: { status: 503, percentage: 120 }\n").unwrap();
+    let err = Config::from_file(&path).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(&err, ConfigError::File { error, .. } if matches!(**error, ConfigError::Field { .. })), "{err:?}");
+    assert!(msg.contains("bad.yaml") && msg.contains("abort.percentage") && msg.contains("120"), "{msg}");
+
+    let missing = dir.join("missing.toml");
+    let err = Config::from_file(&missing).unwrap_err();
+    assert!(matches!(err, ConfigError::Read { .. }), "{err:?}");
+    assert!(err.to_string().contains("missing.toml"), "{err}");
+
+    let ini = dir.join("chaos.ini");
+    std::fs::write(&ini, "x").unwrap();
+    let err = Config::from_file(&ini).unwrap_err().to_string();
+    assert!(err.contains("chaos.ini") && err.contains("unsupported extension"), "{err}");
+
+    let good = dir.join("good.json");
+    std::fs::write(&good, r#"{"rules": [{"name": "a", "abort": {"status": 503, "percentage": 1}}]}"#).unwrap();
+    Chaos::new(Config::from_file(&good).unwrap()).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// A small JSON Schema validator: the keywords schemars emits for our types.
+fn validate(root: &Value, schema: &Value, value: &Value, at: &str) -> Vec<String> {
+    let mut errors = Vec::new();
+    let Value::Object(s) = schema else {
+        if schema == &Value::Bool(false) {
+            errors.push(format!("{at}: not allowed"));
+        }
+        return errors;
+    };
+    if let Some(Value::String(r)) = s.get("$ref") {
+        let name = r.strip_prefix("#/$defs/").unwrap_or_else(|| panic!("unsupported $ref {r}"));
+        errors.extend(validate(root, &root["$defs"][name], value, at));
+    }
+    if let Some(t) = s.get("type") {
+        let types: Vec<&str> = match t {
+            Value::String(t) => vec![t.as_str()],
+            Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+            _ => panic!("bad type {t}"),
+        };
+        let ok = types.iter().any(|t| match *t {
+            "null" => value.is_null(),
+            "boolean" => value.is_boolean(),
+            "string" => value.is_string(),
+            "array" => value.is_array(),
+            "object" => value.is_object(),
+            "number" => value.is_number(),
+            "integer" => value.is_i64() || value.is_u64(),
+            other => panic!("unknown type {other}"),
+        });
+        if !ok {
+            errors.push(format!("{at}: {value} is not {types:?}"));
+            return errors;
+        }
+    }
+    if let Some(Value::Array(e)) = s.get("enum")
+        && !e.contains(value)
+    {
+        errors.push(format!("{at}: {value} not in {e:?}"));
+    }
+    if let Some(c) = s.get("const")
+        && c != value
+    {
+        errors.push(format!("{at}: {value} != {c}"));
+    }
+    if let Some(n) = value.as_f64() {
+        if s.get("minimum").and_then(Value::as_f64).is_some_and(|m| n < m) {
+            errors.push(format!("{at}: {n} below minimum"));
+        }
+        if s.get("maximum").and_then(Value::as_f64).is_some_and(|m| n > m) {
+            errors.push(format!("{at}: {n} above maximum"));
+        }
+    }
+    if let Some(text) = value.as_str() {
+        if s.get("minLength").and_then(Value::as_u64).is_some_and(|m| (text.chars().count() as u64) < m) {
+            errors.push(format!("{at}: too short"));
+        }
+        if let Some(Value::String(p)) = s.get("pattern")
+            && !regex::Regex::new(p).unwrap().is_match(text)
+        {
+            errors.push(format!("{at}: {text:?} does not match {p}"));
+        }
+    }
+    if let Value::Object(obj) = value {
+        let props = s.get("properties").and_then(Value::as_object);
+        if let Some(Value::Array(req)) = s.get("required") {
+            for r in req.iter().filter_map(Value::as_str) {
+                if !obj.contains_key(r) {
+                    errors.push(format!("{at}: missing {r}"));
+                }
+            }
+        }
+        for (k, v) in obj {
+            match props.and_then(|p| p.get(k)) {
+                Some(sub) => errors.extend(validate(root, sub, v, &format!("{at}.{k}"))),
+                None => match s.get("additionalProperties") {
+                    Some(Value::Bool(false)) => errors.push(format!("{at}: unknown field {k}")),
+                    Some(sub @ Value::Object(_)) => errors.extend(validate(root, sub, v, &format!("{at}.{k}"))),
+                    _ => {}
+                },
+            }
+        }
+    }
+    if let (Value::Array(items), Some(sub)) = (value, s.get("items")) {
+        for (i, v) in items.iter().enumerate() {
+            errors.extend(validate(root, sub, v, &format!("{at}[{i}]")));
+        }
+    }
+    if let Some(Value::Array(all)) = s.get("allOf") {
+        for sub in all {
+            errors.extend(validate(root, sub, value, at));
+        }
+    }
+    for key in ["anyOf", "oneOf"] {
+        if let Some(Value::Array(subs)) = s.get(key) {
+            let passing = subs.iter().filter(|sub| validate(root, sub, value, at).is_empty()).count();
+            let ok = if key == "anyOf" { passing >= 1 } else { passing == 1 };
+            if !ok {
+                errors.push(format!("{at}: {value} matches {passing} of the {key} alternatives"));
+            }
+        }
+    }
+    errors
+}
