@@ -72,12 +72,39 @@ mod engine;
 pub mod fault;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "macros")]
+pub mod point;
 #[cfg(feature = "tower")]
 pub mod service;
 
 pub use config::{Config, ConfigError, Door};
 pub use engine::{Chaos, ChaosBuilder, Decision, RuleStatus, Status, Target};
 pub use fault::{FaultKind, InjectedFault};
+
+#[cfg(feature = "macros")]
+pub use mischief_macros::chaos;
+
+/// Which build of mischief this is: `true` normally, `false` when it was
+/// compiled with `RUSTFLAGS="--cfg mischief_off"`, which compiles
+/// [`#[chaos]`](chaos) and [`chaos_point!`] out (they leave the plain
+/// function, and nothing, in their place). The Tower layers and the engine
+/// are not affected.
+///
+/// ```
+/// if !mischief::compiled_in() {
+///     eprintln!("fault points are compiled out of this build");
+/// }
+/// ```
+pub const fn compiled_in() -> bool {
+    !cfg!(mischief_off)
+}
+
+/// What the macros expand to. Not a public API: it may change in any release.
+#[cfg(feature = "macros")]
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::point::{Hit, Point, Wait, fail};
+}
 
 /// The error type of services wrapped by [`service::ChaosLayer`].
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

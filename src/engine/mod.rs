@@ -6,6 +6,7 @@ mod filter;
 pub(crate) mod matcher;
 pub(crate) mod plan;
 mod rng;
+mod site;
 mod stats;
 
 use std::fmt;
@@ -17,7 +18,8 @@ pub(crate) use decision::Injection;
 pub(crate) use decision::is_grpc;
 pub(crate) use plan::{RULE_HEADER, grpc_message};
 pub use decision::{Decision, Target};
-use plan::Plan;
+use plan::{CompiledRule, Plan};
+pub(crate) use site::SiteCache;
 use stats::RuleStats;
 pub use stats::{RuleStatus, Status};
 
@@ -250,6 +252,15 @@ impl Chaos {
         let Some((_, rule)) = found else {
             return Decision::PASS;
         };
+        Self::decide_matched(plan, rule)
+    }
+
+    /// The decision for a call that `rule` matched (it is the first rule of
+    /// `plan` whose match holds): count it, roll its faults. Shared by
+    /// [`decide`](Self::decide) and by fault points, which find their rule
+    /// through a per-call-site cache instead (`site.rs`).
+    #[inline]
+    fn decide_matched(plan: &Plan, rule: &Arc<CompiledRule>) -> Decision {
         rule.stats.matched.incr();
         let rng = &plan.rng;
         // Every failing fault is rolled (so each `every` counts every

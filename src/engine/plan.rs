@@ -27,6 +27,17 @@ pub(crate) struct Plan {
     pub(crate) rng: Rng,
     pub(crate) generation: u64,
     pub(crate) config: Config,
+    /// Unique to this plan in the whole process (unlike `generation`, which
+    /// counts per handle): fault points key their cached rule on it.
+    pub(crate) stamp: u64,
+}
+
+/// The source of [`Plan::stamp`]s; 0 is never used, so a zeroed cache
+/// matches no plan.
+static NEXT_STAMP: AtomicU64 = AtomicU64::new(1);
+
+fn next_stamp() -> u64 {
+    NEXT_STAMP.fetch_add(1, Ordering::Relaxed)
 }
 
 #[derive(Debug)]
@@ -117,7 +128,14 @@ impl CompiledDelay {
 impl Plan {
     /// An empty plan: nothing matches.
     pub(crate) fn empty() -> Self {
-        Plan { rules: Box::new([]), filters: Box::new([]), rng: Rng::Thread, generation: 0, config: Config::default() }
+        Plan {
+            rules: Box::new([]),
+            filters: Box::new([]),
+            rng: Rng::Thread,
+            generation: 0,
+            config: Config::default(),
+            stamp: next_stamp(),
+        }
     }
 
     /// Validates `config` and compiles it. Counters of rules whose name is
@@ -145,6 +163,7 @@ impl Plan {
             rng: Rng::new(config.seed),
             generation: previous.generation + 1,
             config,
+            stamp: next_stamp(),
         })
     }
 }
