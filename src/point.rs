@@ -240,14 +240,12 @@ impl Point {
     /// A point that may be delayed and failed. Evaluated in a `static`, so
     /// an invalid name is a compile-time error.
     pub const fn new(name: &'static str) -> Self {
-        check_name(name);
-        Point { name, fails: true, cache: SiteCache::new() }
+        Point { name: checked(name), fails: true, cache: SiteCache::new() }
     }
 
     /// A point that is only ever delayed.
     pub const fn delay_only(name: &'static str) -> Self {
-        check_name(name);
-        Point { name, fails: false, cache: SiteCache::new() }
+        Point { name: checked(name), fails: false, cache: SiteCache::new() }
     }
 
     /// Asks the engine about this call. `None`: go on at once (the hot
@@ -289,15 +287,22 @@ impl Point {
     }
 }
 
-/// Rejects names the engine could never match, at compile time.
-const fn check_name(name: &str) {
+/// Rejects names the engine could never match. Only ever evaluated in a
+/// `static`'s initializer, so the panic is a compile-time error.
+#[allow(clippy::panic)]
+const fn checked(name: &'static str) -> &'static str {
     let bytes = name.as_bytes();
-    assert!(!bytes.is_empty(), "a fault point's name must not be empty");
+    if bytes.is_empty() {
+        panic!("a fault point's name must not be empty");
+    }
     let mut i = 0;
     while i < bytes.len() {
-        assert!(bytes[i] >= 0x20 && bytes[i] != 0x7f, "a fault point's name must not contain control characters");
+        if bytes[i] < 0x20 || bytes[i] == 0x7f {
+            panic!("a fault point's name must not contain control characters");
+        }
         i += 1;
     }
+    name
 }
 
 /// A call the engine decided to fault: wait, then maybe fail.
@@ -367,7 +372,8 @@ impl Future for Wait {
 macro_rules! __point {
     (sync, $name:expr, $chaos:expr, |$fault:pat_param| $on_fault:expr) => {{
         static __MISCHIEF_POINT: $crate::__private::Point = $crate::__private::Point::new($name);
-        if let ::core::option::Option::Some($fault) = __MISCHIEF_POINT.enter_blocking($chaos) {
+        let chaos: &$crate::Chaos = $chaos;
+        if let ::core::option::Option::Some($fault) = __MISCHIEF_POINT.enter_blocking(chaos) {
             return $on_fault;
         }
     }};
@@ -384,7 +390,8 @@ macro_rules! __point {
     (sync_delay, $name:expr, $chaos:expr) => {{
         static __MISCHIEF_POINT: $crate::__private::Point =
             $crate::__private::Point::delay_only($name);
-        let _ = __MISCHIEF_POINT.enter_blocking($chaos);
+        let chaos: &$crate::Chaos = $chaos;
+        let _ = __MISCHIEF_POINT.enter_blocking(chaos);
     }};
     (async_delay, $name:expr, $chaos:expr) => {{
         static __MISCHIEF_POINT: $crate::__private::Point =
