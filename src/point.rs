@@ -388,14 +388,12 @@ macro_rules! __point {
         }
     }};
     (sync_delay, $name:expr, $chaos:expr) => {{
-        static __MISCHIEF_POINT: $crate::__private::Point =
-            $crate::__private::Point::delay_only($name);
+        static __MISCHIEF_POINT: $crate::__private::Point = $crate::__private::Point::delay_only($name);
         let chaos: &$crate::Chaos = $chaos;
         let _ = __MISCHIEF_POINT.enter_blocking(chaos);
     }};
     (async_delay, $name:expr, $chaos:expr) => {{
-        static __MISCHIEF_POINT: $crate::__private::Point =
-            $crate::__private::Point::delay_only($name);
+        static __MISCHIEF_POINT: $crate::__private::Point = $crate::__private::Point::delay_only($name);
         let chaos: &$crate::Chaos = $chaos;
         if let ::core::option::Option::Some(hit) = __MISCHIEF_POINT.enter(chaos) {
             hit.wait().await;

@@ -77,11 +77,10 @@ fn abort_share_is_within_5_sigma() {
 #[tokio::test]
 async fn abort_share_of_an_async_fn_with_a_seed_is_within_5_sigma_and_repeats() {
     let run = || async {
-        let chaos = handle(
-            Config::new()
-                .seed(7)
-                .rule(Rule::new("flaky").when(Match::new().door(Door::Point)).abort(Abort::status(503).percentage(5.0))),
-        );
+        let chaos =
+            handle(Config::new().seed(7).rule(
+                Rule::new("flaky").when(Match::new().door(Door::Point)).abort(Abort::status(503).percentage(5.0)),
+            ));
         let mut outcomes = Vec::new();
         for _ in 0..10_000 {
             outcomes.push(charge_async(&chaos, 1).await.is_err());
@@ -95,9 +94,8 @@ async fn abort_share_of_an_async_fn_with_a_seed_is_within_5_sigma_and_repeats() 
 
 #[test]
 fn delays_hold_plain_functions_on_their_thread() {
-    let chaos = handle(
-        Config::new().rule(Rule::new("slow").delay(Delay::fixed(Duration::from_millis(60)).percentage(100.0))),
-    );
+    let chaos =
+        handle(Config::new().rule(Rule::new("slow").delay(Delay::fixed(Duration::from_millis(60)).percentage(100.0))));
     let start = Instant::now();
     assert_eq!(charge(&chaos, 5).unwrap(), 5);
     assert!(start.elapsed() >= Duration::from_millis(60), "{:?}", start.elapsed());
@@ -106,9 +104,8 @@ fn delays_hold_plain_functions_on_their_thread() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn delays_of_async_fns_are_awaited_without_blocking_the_runtime() {
-    let chaos = handle(
-        Config::new().rule(Rule::new("slow").delay(Delay::fixed(Duration::from_millis(100)).percentage(100.0))),
-    );
+    let chaos =
+        handle(Config::new().rule(Rule::new("slow").delay(Delay::fixed(Duration::from_millis(100)).percentage(100.0))));
     // On a single-threaded runtime, a ticker only runs while the delayed
     // call is suspended: with a blocking sleep it would not tick at all.
     let ticks = Arc::new(AtomicU64::new(0));
@@ -369,9 +366,10 @@ impl PaymentClient {
 
 #[tokio::test]
 async fn methods_use_their_own_handle() {
-    let chaos = handle(Config::new().rule(
-        Rule::new("every-other").when(Match::new().name("client.*")).abort(Abort::status(503).every(2)),
-    ));
+    let chaos = handle(
+        Config::new()
+            .rule(Rule::new("every-other").when(Match::new().name("client.*")).abort(Abort::status(503).every(2))),
+    );
     let mut client = PaymentClient { chaos, charged: 0 };
     assert_eq!(client.charge(5).unwrap(), 5);
     assert!(matches!(client.charge(5), Err(PaymentError::Injected(_))));
