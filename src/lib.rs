@@ -41,10 +41,24 @@
 //! # Ok::<(), mischief::ConfigError>(())
 //! ```
 //!
+//! Or in your own functions (feature `macros`), with the function's own
+//! error type; see [`point`]:
+//!
+//! ```
+//! # #[cfg(feature = "macros")] {
+//! use mischief::{InjectedFault, chaos};
+//!
+//! #[chaos(name = "payments.charge")] // rules select it with `match = { name = "payments.*" }`
+//! async fn charge(cents: u64) -> Result<u64, InjectedFault> {
+//!     Ok(cents)
+//! }
+//! # }
+//! ```
+//!
 //! ## How it fits together
 //!
 //! Every door ([`http::ChaosLayer`], [`service::ChaosLayer`], the client
-//! middleware) describes each
+//! middleware, fault points) describes each
 //! call as a [`Target`] and asks the one engine, [`Chaos::decide`], for a
 //! [`Decision`]: pass, or delay and/or abort. The engine evaluates the rules
 //! of the installed [`Config`] in order; the first that matches decides (see
@@ -58,6 +72,7 @@
 //! | `tower` | yes (via `http`) | [`service::ChaosLayer`] for any Tower service |
 //! | `http` | yes | [`http::ChaosLayer`] for axum, hyper and tonic |
 //! | `client` | no | `client::ChaosMiddleware` for reqwest-middleware |
+//! | `macros` | yes | fault points in functions: [`#[chaos]`](chaos), [`chaos_point!`] ([`point`]) |
 //! | `full` | no | everything |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
