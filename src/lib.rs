@@ -118,7 +118,7 @@ pub const fn compiled_in() -> bool {
 #[cfg(feature = "macros")]
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::point::{Hit, Point, Wait, fail};
+    pub use crate::point::{Hit, Point, Wait, any_enabled, body, fail, owned_if_enabled};
 }
 
 /// The error type of services wrapped by [`service::ChaosLayer`].

@@ -217,6 +217,31 @@ impl<T, E: From<InjectedFault>> FromFault for Result<T, E> {
     }
 }
 
+/// `false` when no handle in the process is switched on and the global
+/// handle exists: a point on the global handle is skipped without touching
+/// it (one relaxed load of a static).
+#[doc(hidden)]
+#[inline(always)]
+pub fn any_enabled() -> bool {
+    crate::engine::any_enabled()
+}
+
+/// A clone of the handle when it is on (for a handle borrowed from the
+/// arguments that the function's body then takes).
+#[doc(hidden)]
+#[inline(always)]
+pub fn owned_if_enabled(chaos: &Chaos) -> Option<Chaos> {
+    if chaos.is_enabled() { Some(chaos.clone()) } else { None }
+}
+
+/// Gives the closure holding a function's body its return type `R`, as
+/// the function has (so `?`, `return` and coercions inside work unchanged).
+#[doc(hidden)]
+#[inline(always)]
+pub fn body<R, F: FnOnce() -> R>(body: F) -> F {
+    body
+}
+
 /// Builds the enclosing function's return value from a fault.
 #[doc(hidden)]
 #[inline]
@@ -273,6 +298,22 @@ impl Point {
             return None;
         }
         self.blocking(chaos)
+    }
+
+    /// A plain function under `#[chaos]`, once some handle is on: the point,
+    /// then `body` unless the point fails (with `fail(fault)`).
+    ///
+    /// Out of line, with the function's body passed in as a closure: the
+    /// function's own code then reaches this only through a tail call, so
+    /// its fast path (chaos off) keeps no stack frame for it.
+    /// `fail` is `None` for a point that only ever is delayed (made with
+    /// [`delay_only`](Self::delay_only), which never returns a fault).
+    #[inline(never)]
+    pub fn run<R, F: FnOnce() -> R>(&self, chaos: &Chaos, body: F, fail: Option<fn(InjectedFault) -> R>) -> R {
+        match (self.enter_blocking(chaos), fail) {
+            (Some(fault), Some(fail)) => fail(fault),
+            _ => body(),
+        }
     }
 
     #[cold]
@@ -366,48 +407,130 @@ impl Future for Wait {
 
 /// The code of a fault point, shared by `#[chaos]` and `chaos_point!`.
 /// Not a public API.
+///
+/// The handle is `[global]` (the default, [`Chaos::global`]) or
+/// `[chaos = <expr>]`. A point on the global handle first checks that some
+/// handle in the process is on (or the global one is not created yet), and
+/// only then touches the handle; a given handle is evaluated on every call
+/// (it may be a `LazyLock` that only its first use creates).
 #[cfg(not(mischief_off))]
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __point {
-    (sync, $name:expr, $chaos:expr, |$fault:pat_param| $on_fault:expr) => {{
-        static __MISCHIEF_POINT: $crate::__private::Point = $crate::__private::Point::new($name);
+    // A whole plain function (`#[chaos]`): its body becomes a closure that
+    // runs inline while the handle is off, and inside the out-of-line
+    // `Point::run` (a tail call) when it is on, so the function's fast path
+    // needs no stack frame for the point. `$ctor` is `new` or `delay_only`,
+    // `$fail` is `Some(fail)` or `None` accordingly.
+    (sync_fn, $ctor:ident, [global], $name:expr, $ret:ty, $body:block, $fail:expr) => {{
+        static __MISCHIEF_POINT: $crate::__private::Point = $crate::__private::Point::$ctor($name);
+        let body = $crate::__private::body::<$ret, _>(move || $body);
+        if $crate::__private::any_enabled() {
+            return __MISCHIEF_POINT.run($crate::Chaos::global(), body, $fail);
+        }
+        body()
+    }};
+    // A given handle that does not use the function's arguments: borrowed.
+    (sync_fn, $ctor:ident, [chaos = $chaos:expr], $name:expr, $ret:ty, $body:block, $fail:expr) => {{
+        static __MISCHIEF_POINT: $crate::__private::Point = $crate::__private::Point::$ctor($name);
         let chaos: &$crate::Chaos = $chaos;
-        if let ::core::option::Option::Some($fault) = __MISCHIEF_POINT.enter_blocking(chaos) {
-            return $on_fault;
+        let body = $crate::__private::body::<$ret, _>(move || $body);
+        if chaos.is_enabled() {
+            return __MISCHIEF_POINT.run(chaos, body, $fail);
+        }
+        body()
+    }};
+    // A given handle taken from the arguments (`self.chaos`): cloned, when
+    // on, before the body takes the arguments.
+    (sync_fn, $ctor:ident, [owned = $chaos:expr], $name:expr, $ret:ty, $body:block, $fail:expr) => {{
+        static __MISCHIEF_POINT: $crate::__private::Point = $crate::__private::Point::$ctor($name);
+        let chaos = {
+            let chaos: &$crate::Chaos = $chaos;
+            $crate::__private::owned_if_enabled(chaos)
+        };
+        let body = $crate::__private::body::<$ret, _>(move || $body);
+        match &chaos {
+            ::core::option::Option::Some(chaos) => __MISCHIEF_POINT.run(chaos, body, $fail),
+            ::core::option::Option::None => body(),
         }
     }};
-    (async, $name:expr, $chaos:expr, |$fault:pat_param| $on_fault:expr) => {{
+    // A point at the top of a function or inside a body: `return $on_fault`
+    // when it fails.
+    (sync, $handle:tt, $name:expr, |$fault:pat_param| $on_fault:expr) => {{
         static __MISCHIEF_POINT: $crate::__private::Point = $crate::__private::Point::new($name);
-        let chaos: &$crate::Chaos = $chaos;
-        if let ::core::option::Option::Some(hit) = __MISCHIEF_POINT.enter(chaos) {
-            hit.wait().await;
-            if let ::core::option::Option::Some($fault) = hit.end(chaos) {
+        if $crate::__point_gate!$handle {
+            let chaos: &$crate::Chaos = $crate::__point_handle!$handle;
+            if let ::core::option::Option::Some($fault) = __MISCHIEF_POINT.enter_blocking(chaos) {
                 return $on_fault;
             }
         }
     }};
-    (sync_delay, $name:expr, $chaos:expr) => {{
-        static __MISCHIEF_POINT: $crate::__private::Point = $crate::__private::Point::delay_only($name);
-        let chaos: &$crate::Chaos = $chaos;
-        let _ = __MISCHIEF_POINT.enter_blocking(chaos);
+    (async, $handle:tt, $name:expr, |$fault:pat_param| $on_fault:expr) => {{
+        static __MISCHIEF_POINT: $crate::__private::Point = $crate::__private::Point::new($name);
+        if $crate::__point_gate!$handle {
+            let chaos: &$crate::Chaos = $crate::__point_handle!$handle;
+            if let ::core::option::Option::Some(hit) = __MISCHIEF_POINT.enter(chaos) {
+                hit.wait().await;
+                if let ::core::option::Option::Some($fault) = hit.end(chaos) {
+                    return $on_fault;
+                }
+            }
+        }
     }};
-    (async_delay, $name:expr, $chaos:expr) => {{
+    (sync_delay, $handle:tt, $name:expr) => {{
         static __MISCHIEF_POINT: $crate::__private::Point = $crate::__private::Point::delay_only($name);
-        let chaos: &$crate::Chaos = $chaos;
-        if let ::core::option::Option::Some(hit) = __MISCHIEF_POINT.enter(chaos) {
-            hit.wait().await;
-            let _ = hit.end(chaos);
+        if $crate::__point_gate!$handle {
+            let chaos: &$crate::Chaos = $crate::__point_handle!$handle;
+            let _ = __MISCHIEF_POINT.enter_blocking(chaos);
+        }
+    }};
+    (async_delay, $handle:tt, $name:expr) => {{
+        static __MISCHIEF_POINT: $crate::__private::Point = $crate::__private::Point::delay_only($name);
+        if $crate::__point_gate!$handle {
+            let chaos: &$crate::Chaos = $crate::__point_handle!$handle;
+            if let ::core::option::Option::Some(hit) = __MISCHIEF_POINT.enter(chaos) {
+                hit.wait().await;
+                let _ = hit.end(chaos);
+            }
         }
     }};
 }
 
-/// Compiled out (`--cfg mischief_off`): no code at all.
+/// Compiled out (`--cfg mischief_off`): the function's body as written, or
+/// no code at all.
 #[cfg(mischief_off)]
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __point {
+    (sync_fn, $ctor:ident, $handle:tt, $name:expr, $ret:ty, $body:block, $fail:expr) => {
+        $body
+    };
     ($($tokens:tt)*) => {{}};
+}
+
+/// Whether a point must look at its handle: for the global handle, only
+/// when some handle is on. Not a public API.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __point_gate {
+    (global) => {
+        $crate::__private::any_enabled()
+    };
+    (chaos = $chaos:expr) => {
+        true
+    };
+}
+
+/// A point's handle, as a `&Chaos`. Not a public API.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __point_handle {
+    (global) => {
+        $crate::Chaos::global()
+    };
+    (chaos = $chaos:expr) => {
+        $chaos
+    };
 }
 
 /// A fault point inside a function body: the engine may delay the call here,
@@ -445,27 +568,27 @@ macro_rules! __point {
 #[macro_export]
 macro_rules! chaos_point {
     (async $name:expr $(,)?) => {
-        $crate::__point!(async, $name, $crate::Chaos::global(), |fault| $crate::__private::fail(fault))
+        $crate::__point!(async, [global], $name, |fault| $crate::__private::fail(fault))
     };
     (async $name:expr, chaos = $chaos:expr $(,)?) => {
-        $crate::__point!(async, $name, &($chaos), |fault| $crate::__private::fail(fault))
+        $crate::__point!(async, [chaos = &($chaos)], $name, |fault| $crate::__private::fail(fault))
     };
     (async $name:expr, |$fault:pat_param| $on_fault:expr $(,)?) => {
-        $crate::__point!(async, $name, $crate::Chaos::global(), |$fault| $on_fault)
+        $crate::__point!(async, [global], $name, |$fault| $on_fault)
     };
     (async $name:expr, chaos = $chaos:expr, |$fault:pat_param| $on_fault:expr $(,)?) => {
-        $crate::__point!(async, $name, &($chaos), |$fault| $on_fault)
+        $crate::__point!(async, [chaos = &($chaos)], $name, |$fault| $on_fault)
     };
     ($name:expr $(,)?) => {
-        $crate::__point!(sync, $name, $crate::Chaos::global(), |fault| $crate::__private::fail(fault))
+        $crate::__point!(sync, [global], $name, |fault| $crate::__private::fail(fault))
     };
     ($name:expr, chaos = $chaos:expr $(,)?) => {
-        $crate::__point!(sync, $name, &($chaos), |fault| $crate::__private::fail(fault))
+        $crate::__point!(sync, [chaos = &($chaos)], $name, |fault| $crate::__private::fail(fault))
     };
     ($name:expr, |$fault:pat_param| $on_fault:expr $(,)?) => {
-        $crate::__point!(sync, $name, $crate::Chaos::global(), |$fault| $on_fault)
+        $crate::__point!(sync, [global], $name, |$fault| $on_fault)
     };
     ($name:expr, chaos = $chaos:expr, |$fault:pat_param| $on_fault:expr $(,)?) => {
-        $crate::__point!(sync, $name, &($chaos), |$fault| $on_fault)
+        $crate::__point!(sync, [chaos = &($chaos)], $name, |$fault| $on_fault)
     };
 }

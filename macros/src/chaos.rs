@@ -113,26 +113,111 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
             quote!(::core::concat!(::core::module_path!(), "::", #ident))
         }
     };
-    let chaos = match &options.chaos {
-        // `&(expr)` coerces to `&Chaos` from `Chaos`, `&Chaos`, and through `Deref`.
-        Some(expr) => quote_spanned!(expr.span()=> &(#expr)),
-        None => quote!(::mischief::Chaos::global()),
+    // `[global]`, or `[chaos = &(expr)]`: `&(expr)` coerces to `&Chaos` from
+    // `Chaos`, `&Chaos`, and through `Deref` (`LazyLock<Chaos>`, `Arc<Chaos>`).
+    let given = options.chaos.as_ref().map(|expr| quote_spanned!(expr.span()=> &(#expr)));
+    let handle = match &given {
+        Some(expr) => quote!([chaos = #expr]),
+        None => quote!([global]),
     };
-    let mode = if sig.asyncness.is_some() { quote!(async) } else { quote!(sync) };
-    let point = match (&sig.output, &options.delay_only) {
-        (ReturnType::Type(_, ty), None) if returns_result(ty) => {
+    let fallible = match &sig.output {
+        ReturnType::Type(_, ty) if options.delay_only.is_none() && returns_result(ty) => Some(ty),
+        _ => None,
+    };
+
+    if sig.asyncness.is_none() && whole_body_fits(&function) {
+        // The body moves into a closure that the point runs (see `__point!`):
+        // the function's fast path then needs no stack frame for the point.
+        let ret = match &sig.output {
+            ReturnType::Type(_, ty) => ty.to_token_stream(),
+            ReturnType::Default => quote!(()),
+        };
+        // A handle taken from arguments that the body takes (`self.chaos` in
+        // a `&mut self` method) is cloned first.
+        let handle = match (&options.chaos, &given) {
+            (Some(expr), Some(given)) if needs_owned_handle(expr, sig) => quote!([owned = #given]),
+            _ => handle,
+        };
+        let (ctor, fail) = match fallible {
             // Spanned on the return type: a missing `E: From<InjectedFault>`
             // is reported there.
+            Some(ty) => {
+                (quote!(new), quote_spanned!(ty.span()=> ::core::option::Option::Some(::mischief::__private::fail)))
+            }
+            None => (quote!(delay_only), quote!(::core::option::Option::None)),
+        };
+        let stmts = std::mem::take(&mut function.block.stmts);
+        let point = quote!(::mischief::__point!(sync_fn, #ctor, #handle, #name, #ret, { #(#stmts)* }, #fail));
+        function.block.stmts.push(syn::Stmt::Expr(syn::parse2(point)?, None));
+        return Ok(function.into_token_stream());
+    }
+
+    // `async fn` (and the rare plain function whose body cannot move into a
+    // closure): the point is a statement before the body.
+    let point = match (fallible, sig.asyncness.is_some()) {
+        (Some(ty), asyncness) => {
+            let mode = if asyncness { quote!(async) } else { quote!(sync) };
             let fail = quote_spanned!(ty.span()=> |__mischief_fault| ::mischief::__private::fail(__mischief_fault));
-            quote!(::mischief::__point!(#mode, #name, #chaos, #fail);)
+            quote!(::mischief::__point!(#mode, #handle, #name, #fail);)
         }
-        _ => {
-            let mode = if sig.asyncness.is_some() { quote!(async_delay) } else { quote!(sync_delay) };
-            quote!(::mischief::__point!(#mode, #name, #chaos);)
+        (None, asyncness) => {
+            let mode = if asyncness { quote!(async_delay) } else { quote!(sync_delay) };
+            quote!(::mischief::__point!(#mode, #handle, #name);)
         }
     };
     function.block.stmts.insert(0, syn::parse2(point)?);
     Ok(function.into_token_stream())
+}
+
+/// Can a plain function's body move into a closure unchanged? Not when the
+/// closure's return type cannot be written (`impl Trait`, `!`), and not
+/// under `#[track_caller]` (the closure would be the caller).
+fn whole_body_fits(function: &ItemFn) -> bool {
+    fn mentions_impl(tokens: TokenStream) -> bool {
+        tokens.into_iter().any(|t| match t {
+            proc_macro2::TokenTree::Ident(i) => i == "impl",
+            proc_macro2::TokenTree::Group(g) => mentions_impl(g.stream()),
+            _ => false,
+        })
+    }
+    let output_ok = match &function.sig.output {
+        ReturnType::Default => true,
+        ReturnType::Type(_, ty) => !matches!(**ty, Type::Never(_)) && !mentions_impl(ty.to_token_stream()),
+    };
+    output_ok && !function.attrs.iter().any(|a| a.path().is_ident("track_caller"))
+}
+
+/// Must the handle be cloned before the body takes the arguments? Yes when
+/// `expr` names an argument the closure holding the body would move or
+/// borrow mutably: `self` unless the receiver is `&self`, and any argument
+/// not of a shared reference type. A handle reached through `&self` or a
+/// `&Chaos` argument is only borrowed. (Names are compared as identifiers;
+/// a false positive only costs a clone.)
+fn needs_owned_handle(expr: &Expr, sig: &syn::Signature) -> bool {
+    fn idents(tokens: TokenStream, out: &mut Vec<String>) {
+        for t in tokens {
+            match t {
+                proc_macro2::TokenTree::Ident(i) => out.push(i.unraw().to_string()),
+                proc_macro2::TokenTree::Group(g) => idents(g.stream(), out),
+                _ => {}
+            }
+        }
+    }
+    let shared_ref = |ty: &Type| matches!(ty, Type::Reference(r) if r.mutability.is_none());
+    let mut taken = Vec::new();
+    for input in &sig.inputs {
+        match input {
+            syn::FnArg::Receiver(r) if shared_ref(&r.ty) => {}
+            syn::FnArg::Receiver(_) => taken.push("self".to_owned()),
+            syn::FnArg::Typed(arg) => match &*arg.pat {
+                syn::Pat::Ident(p) if shared_ref(&arg.ty) && p.by_ref.is_none() && p.subpat.is_none() => {}
+                pat => idents(pat.to_token_stream(), &mut taken),
+            },
+        }
+    }
+    let mut used = Vec::new();
+    idents(expr.to_token_stream(), &mut used);
+    used.iter().any(|u| taken.contains(u))
 }
 
 /// The item as a function with a body, or an error saying why it is not one.
@@ -193,6 +278,23 @@ mod tests {
         assert_eq!(error(quote!(name = "")), "the point name must not be empty");
         assert_eq!(error(quote!(delay_only = true)), "`delay_only` is a flag and takes no value");
         assert!(error(quote!("payments")).starts_with("unexpected token"));
+    }
+
+    #[test]
+    fn handles_from_taken_arguments_are_cloned() {
+        let owned = |sig: TokenStream, expr: TokenStream| {
+            let sig: syn::Signature = syn::parse2(sig).unwrap();
+            needs_owned_handle(&syn::parse2(expr).unwrap(), &sig)
+        };
+        assert!(!owned(quote!(fn get(&self)), quote!(self.chaos)));
+        assert!(!owned(quote!(fn get(self: &Self)), quote!(self.chaos)));
+        assert!(owned(quote!(fn bump(&mut self)), quote!(self.chaos)));
+        assert!(owned(quote!(fn into(self)), quote!(self.chaos)));
+        assert!(!owned(quote!(fn f(chaos: &Chaos)), quote!(chaos)));
+        assert!(owned(quote!(fn f(chaos: Chaos)), quote!(chaos)));
+        assert!(owned(quote!(fn f(chaos: &mut Chaos)), quote!(chaos)));
+        assert!(owned(quote!(fn f((chaos, n): (&Chaos, u8))), quote!(chaos)));
+        assert!(!owned(quote!(fn f(&mut self, n: u8)), quote!(crate::CHAOS)));
     }
 
     #[test]

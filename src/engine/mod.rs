@@ -19,7 +19,7 @@ pub(crate) use decision::is_grpc;
 pub use decision::{Decision, Target};
 use plan::{CompiledRule, Plan};
 pub(crate) use plan::{RULE_HEADER, grpc_message};
-pub(crate) use site::SiteCache;
+pub(crate) use site::{SiteCache, any_enabled};
 use stats::RuleStats;
 pub use stats::{RuleStatus, Status};
 
@@ -76,6 +76,7 @@ static GLOBAL: OnceLock<Chaos> = OnceLock::new();
 
 impl Chaos {
     fn with_plan(enabled: bool, plan: Plan) -> Self {
+        site::count_enabled(false, enabled);
         Chaos {
             inner: Arc::new(Shared {
                 enabled: AtomicBool::new(enabled),
@@ -138,22 +139,31 @@ impl Chaos {
     /// ([`from_env`](Self::from_env)), unless [`set_global`](Self::set_global)
     /// installed one before. If the environment is invalid, the handle is
     /// disabled, the error is logged and kept in [`Status::last_error`].
+    // Inlined: fault points call it on every call, and once initialized it
+    // is one load and a branch (the initialization stays out of line).
+    #[inline]
     pub fn global() -> &'static Chaos {
-        GLOBAL.get_or_init(|| match Chaos::from_env() {
-            Ok(chaos) => chaos,
-            Err(e) => {
-                tracing::error!(target: "mischief", error = %e, "invalid chaos environment; fault injection stays off");
-                let chaos = Chaos::disabled();
-                chaos.admin().last_error = Some(e.to_string());
-                chaos
-            }
+        GLOBAL.get_or_init(|| {
+            let chaos = match Chaos::from_env() {
+                Ok(chaos) => chaos,
+                Err(e) => {
+                    tracing::error!(target: "mischief", error = %e, "invalid chaos environment; fault injection stays off");
+                    let chaos = Chaos::disabled();
+                    chaos.admin().last_error = Some(e.to_string());
+                    chaos
+                }
+            };
+            site::global_created();
+            chaos
         })
     }
 
     /// Installs `chaos` as the process-wide handle. Fails (returning it) if
     /// [`global`](Self::global) was already used or set.
     pub fn set_global(chaos: Chaos) -> Result<(), Chaos> {
-        GLOBAL.set(chaos)
+        GLOBAL.set(chaos)?;
+        site::global_created();
+        Ok(())
     }
 
     /// Is the master switch on?
@@ -167,6 +177,7 @@ impl Chaos {
     /// them); `true` resumes it.
     pub fn set_enabled(&self, enabled: bool) {
         let was = self.inner.enabled.swap(enabled, Ordering::Relaxed);
+        site::count_enabled(was, enabled);
         if was != enabled {
             tracing::info!(target: "mischief", enabled, "chaos switched {}", if enabled { "on" } else { "off" });
         }
@@ -296,6 +307,12 @@ impl Chaos {
     fn admin(&self) -> std::sync::MutexGuard<'_, Admin> {
         // The admin state stays consistent even if a holder panicked.
         self.inner.admin.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        site::count_enabled(*self.enabled.get_mut(), false);
     }
 }
 

@@ -13,11 +13,49 @@
 //! with several handles stays correct (it looks again whenever the handle
 //! changes).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use super::plan::Plan;
 use super::stats::RuleStats;
 use super::{Chaos, Decision, Injection, Target, matcher};
+
+/// How many handles in the process are switched on, plus one until the
+/// global handle exists. Points on the global handle check it first: while
+/// it is 0 (the usual state of a service with chaos off), such a point is
+/// one relaxed load of this static and a branch, and does not touch the
+/// handle. The extra one makes the first such point create the global
+/// handle (from the environment), which may well be on.
+///
+/// Kept by [`count_enabled`], called wherever a handle's switch can change
+/// (its creation, `set_enabled`, its drop), and by [`global_created`]. Any
+/// new code that writes `Shared::enabled` must call `count_enabled` too.
+static ENABLED_HANDLES: AtomicUsize = AtomicUsize::new(1);
+
+/// The global handle now exists (it counts itself if it is on).
+pub(super) fn global_created() {
+    ENABLED_HANDLES.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Records a handle's switch going from `was` to `now`.
+pub(super) fn count_enabled(was: bool, now: bool) {
+    match (was, now) {
+        (false, true) => {
+            ENABLED_HANDLES.fetch_add(1, Ordering::Relaxed);
+        }
+        (true, false) => {
+            ENABLED_HANDLES.fetch_sub(1, Ordering::Relaxed);
+        }
+        _ => {}
+    }
+}
+
+/// `false` when no handle in the process is switched on and the global
+/// handle exists: no point on the global handle can inject anything. `true`
+/// means "ask the handle".
+#[inline(always)]
+pub(crate) fn any_enabled() -> bool {
+    ENABLED_HANDLES.load(Ordering::Relaxed) != 0
+}
 
 /// Bits of the rule index in a cache word.
 const INDEX_BITS: u32 = 16;

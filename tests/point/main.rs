@@ -413,3 +413,46 @@ fn the_global_handle_and_default_names() {
     assert_eq!(injected_rule(named_by_default()).as_deref(), Some("default-name"));
     assert_eq!(Chaos::global().status().rules[0].aborted, 1);
 }
+
+#[chaos(name = "env.sync")]
+fn env_point() -> Result<(), PaymentError> {
+    Ok(())
+}
+
+#[chaos(name = "env.async")]
+async fn env_point_async() -> Result<(), PaymentError> {
+    Ok(())
+}
+
+fn env_point_in_body() -> Result<(), PaymentError> {
+    chaos_point!("env.body");
+    Ok(())
+}
+
+/// The first point on the global handle creates it from the `CHAOS_*`
+/// variables, whichever kind of point it is. Runs itself in a child process
+/// with the variables set, where nothing has created the global handle.
+#[test]
+fn the_first_point_creates_the_global_handle_from_the_environment() {
+    const CHILD: &str = "MISCHIEF_POINT_TEST_CHILD";
+    let Some(kind) = std::env::var_os(CHILD) else {
+        for kind in ["sync", "async", "body"] {
+            let out = std::process::Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", "the_first_point_creates_the_global_handle_from_the_environment"])
+                .env(CHILD, kind)
+                .env("CHAOS_ENABLED", "true")
+                .env("CHAOS_FAILURE_RATE", "1.0")
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(out.status.success() && stdout.contains("1 passed"), "{kind}: {stdout}");
+        }
+        return;
+    };
+    let result = match kind.to_str() {
+        Some("sync") => env_point(),
+        Some("async") => tokio::runtime::Runtime::new().unwrap().block_on(env_point_async()),
+        _ => env_point_in_body(),
+    };
+    assert_eq!(injected_rule(result).as_deref(), Some("env"));
+}

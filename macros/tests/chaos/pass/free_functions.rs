@@ -130,7 +130,26 @@ fn early_returns_and_loops(items: &[i32]) -> Result<i32, AppError> {
     Ok(sum)
 }
 
+/// `#[track_caller]` keeps working: the point stays a statement in the body.
+#[chaos]
+#[track_caller]
+fn caller_line() -> Result<u32, AppError> {
+    Ok(std::panic::Location::caller().line())
+}
+
+/// A handle owned by an argument that the body also uses.
+#[chaos(chaos = chaos)]
+fn owned_handle(chaos: Chaos, label: &mut String) -> Result<Chaos, AppError> {
+    label.push_str("used");
+    Ok(chaos)
+}
+
 fn main() {
+    let line = line!() + 1;
+    assert_eq!(caller_line().unwrap(), line);
+    let mut label = String::new();
+    assert!(!owned_handle(Chaos::disabled(), &mut label).unwrap().is_enabled());
+    assert_eq!(label, "used");
     assert_eq!(lookup(3).unwrap(), 3);
     assert!(matches!(lookup(0), Err(AppError::NotFound)));
     assert_eq!(parse_sum("2", "40").unwrap(), 42);
