@@ -133,9 +133,15 @@
 //!
 //! # Cost
 //!
-//! - Off ([`Chaos::is_enabled`](crate::Chaos::is_enabled) false, the
-//!   default): one relaxed atomic load and a branch, inlined at the point;
-//!   no call, no allocation.
+//! - Off, on the global handle (the default): one relaxed load of a
+//!   process-wide count of switched-on handles, and a branch; the handle is
+//!   not touched, nothing is called or allocated. A plain function keeps no
+//!   stack frame for the point: `#[chaos]` moves its body into a closure that
+//!   runs inline on this path, and inside an out-of-line call (a tail call)
+//!   when chaos is on.
+//! - Off, on a given handle (`chaos = ...`): the expression is evaluated on
+//!   every call (a `LazyLock` handle is created by its first use), then one
+//!   relaxed load of its switch.
 //! - On, with no rule that selects the point: each call site caches which
 //!   rule applies to it, keyed by the installed plan, so the point compares
 //!   two integers instead of matching names; the first call after an update
@@ -157,6 +163,13 @@
 //!
 //! # Limits
 //!
+//! - In a plain function, `#[chaos]` runs the body inside a closure (it
+//!   shows as `{{closure}}` in backtraces). A `#[track_caller]` function, or
+//!   one returning `impl Trait`, keeps its body in place and the point as a
+//!   statement before it (then the point costs a small stack frame).
+//! - A handle given as `chaos = ...` that borrows an argument the body
+//!   takes (`self.chaos` in a `&mut self` or `self` method) is cloned (an
+//!   `Arc` increment) on each call while it is on.
 //! - The expansion names the crate `::mischief`: a dependency renamed in
 //!   `Cargo.toml` is not supported.
 //! - Put `#[chaos]` on the `async fn` itself, not on a method that

@@ -1,11 +1,13 @@
-//! `#[chaos]`: parse the options and the function, insert the point.
+//! `#[chaos]`: parse the options and the function, hand it to the point.
 //!
-//! The function is kept as written (attributes, signature, body); one
-//! statement is inserted at the top of its body: an invocation of
-//! `mischief::__point!`, a `macro_rules!` macro of `mischief` that holds the
-//! point's code. The compile-time off switch (`--cfg mischief_off`) is
-//! decided there, in `mischief`, so it always agrees with
-//! `mischief::compiled_in()`.
+//! The function keeps its attributes and signature. Its body goes into an
+//! invocation of `mischief::__point!`, a `macro_rules!` macro of `mischief`
+//! that holds the point's code: for a plain `fn`, the whole body (which the
+//! point wraps in a closure, so the off path needs no stack frame); for an
+//! `async fn`, and a plain one whose body cannot move into a closure, one
+//! statement inserted before the body. The compile-time off switch
+//! (`--cfg mischief_off`) is decided there, in `mischief`, so it always
+//! agrees with `mischief::compiled_in()`.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
