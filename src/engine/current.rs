@@ -67,6 +67,7 @@ impl Current {
     /// still name the previous plan for a moment, like a decision that
     /// started just before the update.
     #[inline(always)]
+    #[cfg_attr(not(feature = "macros"), allow(dead_code))]
     pub(crate) fn stamp(&self) -> u64 {
         self.stamp.load(Ordering::Relaxed)
     }

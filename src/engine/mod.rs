@@ -19,6 +19,7 @@ pub(crate) use decision::is_grpc;
 pub use decision::{Decision, Target};
 use plan::{CompiledRule, Plan};
 pub(crate) use plan::{RULE_HEADER, grpc_message};
+#[cfg(feature = "macros")]
 pub(crate) use site::{SiteCache, any_enabled};
 use stats::RuleStats;
 pub use stats::{RuleStatus, Status};
