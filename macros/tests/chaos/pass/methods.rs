@@ -49,6 +49,17 @@ impl Client {
         Ok(self.calls)
     }
 
+    /// A reborrow of `&mut self` returned from the body.
+    #[chaos]
+    fn calls_mut(&mut self) -> &mut u32 {
+        &mut self.calls
+    }
+
+    #[chaos(chaos = self.chaos)]
+    fn try_calls_mut(&mut self) -> Result<&mut u32, AppError> {
+        Ok(&mut self.calls)
+    }
+
     #[chaos]
     fn boxed(self: Box<Self>) -> u32 {
         self.calls
@@ -77,6 +88,36 @@ impl Store for Client {
     }
 }
 
+struct Named {
+    name: String,
+}
+
+impl Named {
+    /// Elided lifetimes in the return type.
+    #[chaos]
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    #[chaos]
+    fn checked_name(&self) -> Result<&str, AppError> {
+        if self.name.is_empty() {
+            return Err(AppError::Empty);
+        }
+        Ok(&self.name)
+    }
+
+    #[chaos]
+    fn first<'a>(&self, items: &'a [u8]) -> Option<&'a u8> {
+        items.first()
+    }
+
+    #[chaos]
+    fn cow(&self) -> std::borrow::Cow<'_, str> {
+        std::borrow::Cow::Borrowed(&self.name)
+    }
+}
+
 struct Wrapper<T>(T);
 
 impl<T: Clone> Wrapper<T> {
@@ -96,11 +137,19 @@ fn main() {
     assert_eq!(client.get("a").unwrap(), "A");
     assert!(matches!(client.get(""), Err(AppError::Empty)));
     assert_eq!(client.bump().unwrap(), 1);
+    *client.calls_mut() += 1;
+    *client.try_calls_mut().unwrap() += 1;
+    assert_eq!(client.bump().unwrap(), 4);
     client.put(7).unwrap();
     assert_eq!(client.get_or_zero().unwrap(), 0);
     assert_eq!(client.into_calls().unwrap(), 7);
     assert_eq!(Box::new(Client::new()).boxed(), 0);
     assert_eq!(Arc::new(Client::new()).shared().unwrap(), 0);
+    let named = Named { name: "n".into() };
+    assert_eq!(named.name(), "n");
+    assert_eq!(named.checked_name().unwrap(), "n");
+    assert_eq!(named.first(&[4, 5]), Some(&4));
+    assert_eq!(named.cow(), "n");
     assert_eq!(Wrapper(3).get().unwrap(), 3);
     assert_eq!(Wrapper(3).map(|x| x * 2).0, 6);
 }
