@@ -129,6 +129,32 @@ impl fmt::Display for InjectedFault {
 
 impl std::error::Error for InjectedFault {}
 
+/// An I/O error carrying the fault (get it back with
+/// [`get_ref`](std::io::Error::get_ref) and `downcast_ref`), so functions
+/// that return `io::Result` can be fault points. The error kind follows the
+/// fault: `TimedOut` for timeouts and losses, `HostUnreachable` for
+/// partitions, `ConnectionReset` for errors, `Other` for aborts.
+///
+/// ```
+/// # fn fault() -> mischief::InjectedFault { unimplemented!() }
+/// # fn demo() {
+/// let err = std::io::Error::from(fault());
+/// let fault: &mischief::InjectedFault = err.get_ref().and_then(|e| e.downcast_ref()).expect("the fault");
+/// # let _ = fault; }
+/// ```
+impl From<InjectedFault> for std::io::Error {
+    fn from(fault: InjectedFault) -> Self {
+        use std::io::ErrorKind;
+        let kind = match fault.kind {
+            FaultKind::Timeout | FaultKind::Loss => ErrorKind::TimedOut,
+            FaultKind::Partition => ErrorKind::HostUnreachable,
+            FaultKind::Error => ErrorKind::ConnectionReset,
+            _ => ErrorKind::Other,
+        };
+        std::io::Error::new(kind, fault)
+    }
+}
+
 macro_rules! grpc_codes {
     ($($variant:ident = $num:literal, $name:literal;)*) => {
         /// A gRPC status code.

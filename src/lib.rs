@@ -48,10 +48,24 @@
 //! CHAOS_ENABLED=true CHAOS_CONFIG=/etc/chaos/chaos.toml ./my-service
 //! ```
 //!
+//! Or in your own functions (feature `macros`), with the function's own
+//! error type; see [`point`]:
+//!
+//! ```
+//! # #[cfg(feature = "macros")] {
+//! use mischief::{InjectedFault, chaos};
+//!
+//! #[chaos(name = "payments.charge")] // rules select it with `match = { name = "payments.*" }`
+//! async fn charge(cents: u64) -> Result<u64, InjectedFault> {
+//!     Ok(cents)
+//! }
+//! # }
+//! ```
+//!
 //! ## How it fits together
 //!
 //! Every door ([`http::ChaosLayer`], [`service::ChaosLayer`], the client
-//! middleware) describes each
+//! middleware, fault points) describes each
 //! call as a [`Target`] and asks the one engine, [`Chaos::decide`], for a
 //! [`Decision`]: pass, or delay and/or abort. The engine evaluates the rules
 //! of the installed [`Config`] in order; the first that matches decides (see
@@ -69,6 +83,7 @@
 //! | `toml`, `yaml`, `json` | no | config files in that format ([`Config::from_file`], `CHAOS_CONFIG`) |
 //! | `reload` | no | `Chaos::watch` and a watched `CHAOS_CONFIG` (the `reload` module); all three formats |
 //! | `schema` | no | `config::json_schema()`, the JSON Schema of config files |
+//! | `macros` | yes | fault points in functions: [`#[chaos]`](chaos), [`chaos_point!`] ([`point`]) |
 //! | `full` | no | everything |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
@@ -85,6 +100,8 @@ pub mod fault;
 pub mod guard;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "macros")]
+pub mod point;
 #[cfg(feature = "reload")]
 pub mod reload;
 #[cfg(feature = "tower")]
@@ -93,6 +110,31 @@ pub mod service;
 pub use config::{Config, ConfigError, Door};
 pub use engine::{Chaos, ChaosBuilder, Decision, RuleStatus, Status, Target};
 pub use fault::{FaultKind, InjectedFault};
+
+#[cfg(feature = "macros")]
+pub use mischief_macros::chaos;
+
+/// Which build of mischief this is: `true` normally, `false` when it was
+/// compiled with `RUSTFLAGS="--cfg mischief_off"`, which compiles
+/// [`#[chaos]`](chaos) and [`chaos_point!`] out (they leave the plain
+/// function, and nothing, in their place). The Tower layers and the engine
+/// are not affected.
+///
+/// ```
+/// if !mischief::compiled_in() {
+///     eprintln!("fault points are compiled out of this build");
+/// }
+/// ```
+pub const fn compiled_in() -> bool {
+    !cfg!(mischief_off)
+}
+
+/// What the macros expand to. Not a public API: it may change in any release.
+#[cfg(feature = "macros")]
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::point::{Hit, Point, Wait, any_enabled, body, fail, owned_if_enabled};
+}
 
 /// The error type of services wrapped by [`service::ChaosLayer`].
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

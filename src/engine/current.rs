@@ -25,6 +25,9 @@ pub(crate) struct Current {
     id: u64,
     version: AtomicU64,
     plan: ArcSwap<Plan>,
+    /// The installed plan's [`Plan::stamp`], readable without loading the
+    /// plan: fault points compare it with their cached one (see `site.rs`).
+    stamp: AtomicU64,
 }
 
 struct Entry {
@@ -42,6 +45,7 @@ impl Current {
         Current {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             version: AtomicU64::new(0),
+            stamp: AtomicU64::new(plan.stamp),
             plan: ArcSwap::from_pointee(plan),
         }
     }
@@ -53,8 +57,19 @@ impl Current {
 
     /// Installs `plan` for every decision that starts after this returns.
     pub(crate) fn store(&self, plan: Plan) {
+        let stamp = plan.stamp;
         self.plan.store(Arc::new(plan));
         self.version.fetch_add(1, Ordering::Release);
+        self.stamp.store(stamp, Ordering::Release);
+    }
+
+    /// The installed plan's stamp: one atomic load. During an update it may
+    /// still name the previous plan for a moment, like a decision that
+    /// started just before the update.
+    #[inline(always)]
+    #[cfg_attr(not(feature = "macros"), allow(dead_code))]
+    pub(crate) fn stamp(&self) -> u64 {
+        self.stamp.load(Ordering::Relaxed)
     }
 
     /// Runs `f` with the current plan, from this thread's cache when it is

@@ -11,6 +11,7 @@ mod filter;
 pub(crate) mod matcher;
 pub(crate) mod plan;
 mod rng;
+mod site;
 pub(crate) mod stats;
 
 use std::fmt;
@@ -24,9 +25,11 @@ pub(crate) use decision::Injection;
 #[cfg(feature = "http")]
 pub(crate) use decision::is_grpc;
 pub use decision::{Decision, Target};
-use plan::Plan;
+use plan::{CompiledRule, Plan};
 #[cfg(feature = "http")]
 pub(crate) use plan::{RULE_HEADER, grpc_message};
+#[cfg(feature = "macros")]
+pub(crate) use site::{SiteCache, any_enabled};
 use stats::RuleStats;
 pub use stats::{RuleStatus, Status};
 
@@ -125,6 +128,7 @@ static GLOBAL: OnceLock<Chaos> = OnceLock::new();
 
 impl Chaos {
     fn with_plan(enabled: bool, plan: Plan, #[cfg(feature = "guard")] guard: crate::guard::GuardState) -> Self {
+        site::count_enabled(false, enabled);
         Chaos {
             inner: Arc::new(Shared {
                 #[cfg(feature = "guard")]
@@ -254,22 +258,31 @@ impl Chaos {
     /// With `CHAOS_CONFIG` (and the `reload` feature) the file is watched for
     /// the life of the process, so editing it (a ConfigMap update) reconfigures
     /// the global handle within milliseconds.
+    // Inlined: fault points call it on every call, and once initialized it
+    // is one load and a branch (the initialization stays out of line).
+    #[inline]
     pub fn global() -> &'static Chaos {
-        GLOBAL.get_or_init(|| match Chaos::from_env() {
-            Ok(chaos) => chaos,
-            Err(e) => {
-                tracing::error!(target: "mischief", error = %e, "invalid chaos environment; fault injection stays off");
-                let chaos = Chaos::disabled();
-                chaos.admin().last_error = Some(e.to_string());
-                chaos
-            }
+        GLOBAL.get_or_init(|| {
+            let chaos = match Chaos::from_env() {
+                Ok(chaos) => chaos,
+                Err(e) => {
+                    tracing::error!(target: "mischief", error = %e, "invalid chaos environment; fault injection stays off");
+                    let chaos = Chaos::disabled();
+                    chaos.admin().last_error = Some(e.to_string());
+                    chaos
+                }
+            };
+            site::global_created();
+            chaos
         })
     }
 
     /// Installs `chaos` as the process-wide handle. Fails (returning it) if
     /// [`global`](Self::global) was already used or set.
     pub fn set_global(chaos: Chaos) -> Result<(), Chaos> {
-        GLOBAL.set(chaos)
+        GLOBAL.set(chaos)?;
+        site::global_created();
+        Ok(())
     }
 
     /// Is the master switch on?
@@ -287,6 +300,7 @@ impl Chaos {
         if enabled && !was {
             self.inner.guard.switched_on();
         }
+        site::count_enabled(was, enabled);
         if was != enabled {
             tracing::info!(target: "mischief", enabled, "chaos switched {}", if enabled { "on" } else { "off" });
         }
@@ -446,6 +460,24 @@ impl Chaos {
         let Some((_, rule)) = found else {
             return pass;
         };
+        self.decide_matched(plan, rule, &facts, pass)
+    }
+
+    /// The decision for a call that `rule` matched (it is the first rule of
+    /// `plan` whose match holds): count it, roll its faults, let the
+    /// guardrails have their say. `pass` is what to answer when nothing is
+    /// injected. Shared by [`decide`](Self::decide) and by fault points,
+    /// which find their rule through a per-call-site cache (`site.rs`).
+    #[inline]
+    fn decide_matched(
+        &self,
+        plan: &Plan,
+        rule: &Arc<CompiledRule>,
+        facts: &matcher::Facts<'_, '_>,
+        pass: Decision,
+    ) -> Decision {
+        #[cfg(not(feature = "guard"))]
+        let _ = facts;
         rule.stats.matched.incr();
         let rng = &plan.rng;
         // Every failing fault is rolled (so each `every` counts every
@@ -468,7 +500,7 @@ impl Chaos {
         let guard = {
             let state = &self.inner.guard;
             let g = plan.guard.as_deref();
-            if let Err(reason) = state.admit(g, rule.timing.as_ref(), rule.stats.since_ms, &facts) {
+            if let Err(reason) = state.admit(g, rule.timing.as_ref(), rule.stats.since_ms, facts) {
                 state.skip(reason);
                 RuleStats::add(&rule.stats.skipped);
                 return pass;
@@ -511,6 +543,12 @@ impl Chaos {
     fn admin(&self) -> std::sync::MutexGuard<'_, Admin> {
         // The admin state stays consistent even if a holder panicked.
         self.inner.admin.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        site::count_enabled(*self.enabled.get_mut(), false);
     }
 }
 

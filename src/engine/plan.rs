@@ -27,8 +27,19 @@ pub(crate) struct Plan {
     pub(crate) rng: Rng,
     pub(crate) generation: u64,
     pub(crate) config: Config,
+    /// Unique to this plan in the whole process (unlike `generation`, which
+    /// counts per handle): fault points key their cached rule on it.
+    pub(crate) stamp: u64,
     #[cfg(feature = "guard")]
     pub(crate) guard: Option<Box<crate::guard::Guard>>,
+}
+
+/// The source of [`Plan::stamp`]s; 0 is never used, so a zeroed cache
+/// matches no plan.
+static NEXT_STAMP: AtomicU64 = AtomicU64::new(1);
+
+fn next_stamp() -> u64 {
+    NEXT_STAMP.fetch_add(1, Ordering::Relaxed)
 }
 
 impl Plan {
@@ -149,6 +160,7 @@ impl Plan {
             config: Config::default(),
             #[cfg(feature = "guard")]
             guard: None,
+            stamp: next_stamp(),
         }
     }
 
@@ -202,6 +214,7 @@ impl Plan {
             config,
             #[cfg(feature = "guard")]
             guard,
+            stamp: next_stamp(),
         })
     }
 }

@@ -167,7 +167,9 @@ pub struct RuleStatus {
     pub partitioned: u64,
     /// Calls it lost (`loss` fault).
     pub lost: u64,
-    /// Faults it rolled but did not inject because `max_injections` was reached.
+    /// Faults it rolled but did not inject: `max_injections` was reached, or
+    /// a failure was rolled for a fault point that can only be delayed (a
+    /// `#[chaos]` function that does not return a `Result`).
     pub skipped: u64,
     /// The rule as configured.
     pub rule: Rule,

@@ -179,3 +179,51 @@ fn the_disabled_client_middleware_adds_no_allocation_of_its_own() {
         "200 calls: {disabled} allocations with the disabled middleware, {noop} with a no-op one"
     );
 }
+
+/// Fault points (`#[chaos]`, sync and async) allocate nothing when they do
+/// not inject: off, on with no rule for them, on with a rule at 0%.
+#[cfg(feature = "macros")]
+#[test]
+fn fault_points_allocate_nothing_when_not_injecting() {
+    use mischief::config::{Abort, Config, Match, Rule};
+    use mischief::{InjectedFault, chaos};
+
+    #[chaos(name = "alloc.sync", chaos = chaos)]
+    fn sync_point(chaos: &Chaos, x: u64) -> Result<u64, InjectedFault> {
+        Ok(x + 1)
+    }
+
+    #[chaos(name = "alloc.async", chaos = chaos)]
+    async fn async_point(chaos: &Chaos, x: u64) -> Result<u64, InjectedFault> {
+        Ok(x + 1)
+    }
+
+    let count = |chaos: &Chaos| -> u64 {
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let mut run = || {
+            std::hint::black_box(sync_point(chaos, 1)).ok();
+            let mut fut = std::pin::pin!(async_point(chaos, 1));
+            assert!(fut.as_mut().poll(&mut cx).is_ready());
+        };
+        for _ in 0..10 {
+            run();
+        }
+        let before = ALLOCATIONS.with(Cell::get);
+        for _ in 0..CALLS {
+            run();
+        }
+        ALLOCATIONS.with(Cell::get) - before
+    };
+    let rule = |name: &str, pattern: &str, pct: f64| {
+        Rule::new(name).when(Match::new().name(pattern)).abort(Abort::status(503).percentage(pct))
+    };
+    let no_match = Chaos::new(Config::new().rule(rule("other", "payments.*", 100.0))).unwrap();
+    let at_zero = Chaos::new(Config::new().rule(rule("zero", "alloc.*", 0.0))).unwrap();
+    assert_eq!(sync_point(&no_match, 1).unwrap(), 2, "the points run");
+    assert_eq!(count(&Chaos::disabled()), 0, "off");
+    assert_eq!(count(&no_match), 0, "on, no rule selects the points");
+    assert_eq!(count(&at_zero), 0, "on, a rule at 0% selects them");
+    // An injected fault does allocate (the boxed decision): the counter works.
+    let always = Chaos::new(Config::new().rule(rule("all", "alloc.*", 100.0))).unwrap();
+    assert!(count(&always) > 0);
+}

@@ -1,0 +1,8 @@
+use mischief::chaos;
+
+#[chaos]
+struct Payments {
+    provider: String,
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use mischief::{InjectedFault, chaos};
+
+trait Payments {
+    #[chaos]
+    fn charge(&self) -> Result<(), InjectedFault>;
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use mischief::{InjectedFault, chaos};
+
+#[chaos(nmae = "payments.charge")]
+fn charge() -> Result<(), InjectedFault> {
+    Ok(())
+}
+
+fn main() {}
