@@ -407,7 +407,9 @@ impl GuardState {
             injections: AtomicU64::new(0),
             calls: StripedCounter::default(),
             faulted: AtomicU64::new(0),
-            checkpoints: Mutex::new(VecDeque::new()),
+            // The window starts with the engine: calls made before the first
+            // fault was considered count too.
+            checkpoints: Mutex::new(VecDeque::from([Checkpoint { at_ms: now, calls: 0, faulted: 0 }])),
             outcomes: Outcomes::default(),
             next_eval_ms: AtomicI64::new(i64::MIN),
             skipped: Default::default(),

@@ -456,3 +456,49 @@ fn the_first_point_creates_the_global_handle_from_the_environment() {
     };
     assert_eq!(injected_rule(result).as_deref(), Some("env"));
 }
+
+/// Points go through the guardrails like requests do: an excluded point is
+/// never faulted, the global cap counts point faults, and the percentage cap
+/// counts every point call (a point that no rule selects included).
+#[cfg(feature = "guard")]
+#[test]
+fn points_obey_the_guardrails() {
+    use mischief::config::Guardrails;
+    use mischief::guard::SkipReason;
+
+    let chaos = handle(
+        Config::new()
+            .guardrails(Guardrails::new().exclude(Match::new().name("payments.refund")).max_injections(3))
+            .rule(always_abort("payments", Match::new().name("payments.*"))),
+    );
+    fn refund(chaos: &Chaos) -> Result<(), InjectedFault> {
+        chaos_point!("payments.refund", chaos = chaos, |fault| Err(fault));
+        Ok(())
+    }
+    fn reserve(chaos: &Chaos) -> Result<(), InjectedFault> {
+        chaos_point!("inventory.reserve", chaos = chaos, |fault| Err(fault));
+        Ok(())
+    }
+    for _ in 0..10 {
+        assert!(refund(&chaos).is_ok());
+    }
+    let failed = (0..10).filter(|_| charge(&chaos, 5).is_err()).count();
+    assert_eq!(failed, 3, "max_injections = 3 over all points");
+    let guard = chaos.status().guard.expect("guardrails configured");
+    assert_eq!(guard.skipped(SkipReason::Excluded), 10);
+    assert_eq!(guard.skipped(SkipReason::CapInjections), 7);
+
+    let capped = handle(
+        Config::new()
+            .guardrails(Guardrails::new().max_percentage_affected(50.0))
+            .rule(always_abort("payments", Match::new().name("payments.*"))),
+    );
+    // 100 calls of a point no rule selects, then the faulted point: the cap
+    // sees all 200 calls, so about half of the second hundred may fail.
+    for _ in 0..100 {
+        assert!(reserve(&capped).is_ok());
+    }
+    let failed = (0..100).filter(|_| charge(&capped, 5).is_err()).count();
+    assert!((50..=100).contains(&failed), "{failed} of 100 failed");
+    assert_eq!(capped.status().guard.unwrap().calls_seen, 200);
+}
