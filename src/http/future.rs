@@ -85,55 +85,59 @@ where
 {
     type Output = Result<Response<ResBody>, S::Error>;
 
+    // Every output is built here, inline, and nothing out of line returns
+    // one: an output written through a pointer by another function and read
+    // back here made the pass-through path stall on store forwarding.
     #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut kind = self.project().kind;
-        if let KindProj::Inner { fut } = kind.as_mut().project() {
-            return fut.poll(cx);
+        loop {
+            match kind.as_mut().project() {
+                KindProj::Inner { fut } => return fut.poll(cx),
+                KindProj::Observed { fut, start, chaos } => {
+                    let out = ready!(fut.poll(cx));
+                    let failed = out.as_ref().map_or(true, |res| failed_response(res.status(), res.headers()));
+                    chaos.record_outcome(failed, start.elapsed());
+                    return Poll::Ready(out);
+                }
+                KindProj::Faulted { fault } => {
+                    // Polled again after completion: stay pending rather than panic.
+                    let Some(mut state) = fault.as_mut() else { return Poll::Pending };
+                    if let FaultProj::Ready { res } = state.as_mut().project() {
+                        return res.take().map_or(Poll::Pending, |res| Poll::Ready(Ok(res)));
+                    }
+                    if !advance(kind.as_mut(), cx) {
+                        return Poll::Pending;
+                    }
+                }
+            }
         }
-        poll_faulted(kind, cx)
     }
 }
 
-/// Everything but the pass-through poll, out of line so that one stays
-/// small enough to inline.
+/// Moves a delayed call on, out of line: `false` while the delay runs;
+/// `true` once the call went on (the inner future is in place) or its answer
+/// is ready in the fault state.
 #[inline(never)]
-fn poll_faulted<S, ReqBody, ResBody, M>(
-    mut kind: Pin<&mut Kind<S, ReqBody, M>>,
-    cx: &mut Context<'_>,
-) -> Poll<Result<Response<ResBody>, S::Error>>
+fn advance<S, ReqBody, ResBody, M>(mut kind: Pin<&mut Kind<S, ReqBody, M>>, cx: &mut Context<'_>) -> bool
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     M: AbortBody<ResBody>,
 {
-    loop {
-        let mut fault = match kind.as_mut().project() {
-            KindProj::Inner { fut } => return fut.poll(cx),
-            KindProj::Observed { fut, start, chaos } => {
-                let out = ready!(fut.poll(cx));
-                let failed = out.as_ref().map_or(true, |res| failed_response(res.status(), res.headers()));
-                chaos.record_outcome(failed, start.elapsed());
-                return Poll::Ready(out);
-            }
-            KindProj::Faulted { fault } => match fault.as_mut() {
-                Some(fault) => fault,
-                None => return Poll::Pending,
-            },
-        };
-        match fault.as_mut().project() {
-            // Polled again after completion: stay pending rather than panic.
-            FaultProj::Ready { res } => return res.take().map_or(Poll::Pending, |res| Poll::Ready(Ok(res))),
-            FaultProj::Delayed { delayed, body } => match ready!(delayed.poll_delay(cx)) {
-                None => return Poll::Pending,
-                Some(AfterDelay::Call(mut svc, req)) => {
-                    let fut = svc.call(req);
-                    kind.set(Kind::Inner { fut });
-                }
-                Some(AfterDelay::Fail(injection, req)) => {
-                    let res = fault_response(&injection, &req, body);
-                    fault.set(Fault::Ready { res: Some(res) });
-                }
-            },
+    let KindProj::Faulted { fault } = kind.as_mut().project() else { return true };
+    let Some(mut state) = fault.as_mut() else { return false };
+    let FaultProj::Delayed { delayed, body } = state.as_mut().project() else { return true };
+    match delayed.poll_delay(cx) {
+        Poll::Pending | Poll::Ready(None) => false,
+        Poll::Ready(Some(AfterDelay::Call(mut svc, req))) => {
+            let fut = svc.call(req);
+            kind.set(Kind::Inner { fut });
+            true
+        }
+        Poll::Ready(Some(AfterDelay::Fail(injection, req))) => {
+            let res = fault_response(&injection, &req, body);
+            state.set(Fault::Ready { res: Some(res) });
+            true
         }
     }
 }

@@ -70,51 +70,58 @@ where
 {
     type Output = Result<S::Response, BoxError>;
 
+    // Every output is built here, inline, and nothing out of line returns
+    // one: an output written through a pointer by another function and read
+    // back here made the pass-through path stall on store forwarding.
     #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut kind = self.project().kind;
-        if let KindProj::Inner { fut } = kind.as_mut().project() {
-            return fut.poll(cx).map_err(Into::into);
+        loop {
+            match kind.as_mut().project() {
+                KindProj::Inner { fut } => return fut.poll(cx).map_err(Into::into),
+                KindProj::Observed { fut, start, chaos } => {
+                    let out = ready!(fut.poll(cx));
+                    chaos.record_outcome(out.is_err(), start.elapsed());
+                    return Poll::Ready(out.map_err(Into::into));
+                }
+                KindProj::Faulted { fault } => {
+                    // Polled again after completion: stay pending rather than panic.
+                    let Some(mut state) = fault.as_mut() else { return Poll::Pending };
+                    if let FaultProj::Failed { fault } = state.as_mut().project() {
+                        return fault.take().map_or(Poll::Pending, |f| Poll::Ready(Err(boxed(f))));
+                    }
+                    if !advance(kind.as_mut(), cx) {
+                        return Poll::Pending;
+                    }
+                }
+            }
         }
-        poll_faulted(kind, cx)
     }
 }
 
-/// Everything but the pass-through poll, out of line.
+#[cold]
+fn boxed(fault: InjectedFault) -> BoxError {
+    Box::new(fault)
+}
+
+/// Moves a delayed call on, out of line: `false` while the delay runs;
+/// `true` once the call went on (the inner future is in place) or failed
+/// (the fault is in the state).
 #[inline(never)]
-fn poll_faulted<S, Req>(mut kind: Pin<&mut Kind<S, Req>>, cx: &mut Context<'_>) -> Poll<Result<S::Response, BoxError>>
-where
-    S: Service<Req>,
-    S::Error: Into<BoxError>,
-{
-    loop {
-        let mut fault = match kind.as_mut().project() {
-            KindProj::Inner { fut } => return fut.poll(cx).map_err(Into::into),
-            KindProj::Observed { fut, start, chaos } => {
-                let out = ready!(fut.poll(cx));
-                chaos.record_outcome(out.is_err(), start.elapsed());
-                return Poll::Ready(out.map_err(Into::into));
-            }
-            KindProj::Faulted { fault } => match fault.as_mut() {
-                Some(fault) => fault,
-                None => return Poll::Pending,
-            },
-        };
-        match fault.as_mut().project() {
-            // Polled again after completion: stay pending rather than panic.
-            FaultProj::Failed { fault } => {
-                return fault.take().map_or(Poll::Pending, |f| Poll::Ready(Err(Box::new(f) as BoxError)));
-            }
-            FaultProj::Delayed { delayed } => match ready!(delayed.poll_delay(cx)) {
-                None => return Poll::Pending,
-                Some(AfterDelay::Call(mut svc, req)) => {
-                    let fut = svc.call(req);
-                    kind.set(Kind::Inner { fut });
-                }
-                Some(AfterDelay::Fail(injection, _req)) => {
-                    fault.set(Fault::Failed { fault: Some(injection.fault()) });
-                }
-            },
+fn advance<S: Service<Req>, Req>(mut kind: Pin<&mut Kind<S, Req>>, cx: &mut Context<'_>) -> bool {
+    let KindProj::Faulted { fault } = kind.as_mut().project() else { return true };
+    let Some(mut state) = fault.as_mut() else { return false };
+    let FaultProj::Delayed { delayed } = state.as_mut().project() else { return true };
+    match delayed.poll_delay(cx) {
+        Poll::Pending | Poll::Ready(None) => false,
+        Poll::Ready(Some(AfterDelay::Call(mut svc, req))) => {
+            let fut = svc.call(req);
+            kind.set(Kind::Inner { fut });
+            true
+        }
+        Poll::Ready(Some(AfterDelay::Fail(injection, _req))) => {
+            state.set(Fault::Failed { fault: Some(injection.fault()) });
+            true
         }
     }
 }
