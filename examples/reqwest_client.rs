@@ -25,16 +25,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let payments = Match::new().door(mischief::Door::Client).path("/charge");
     let chaos = Chaos::new(
-        Config::new()
-            .seed(7)
-            .rule(
-                Rule::new("payments")
-                    .when(payments)
-                    .abort(Abort::status(503).percentage(10.0))
-                    .error(ErrorFault::percentage(5.0).message("connection reset by peer"))
-                    .timeout(Timeout::after(Duration::from_millis(200)).percentage(5.0))
-                    .delay(Delay::uniform(Duration::from_millis(5), Duration::from_millis(40)).percentage(20.0)),
-            ),
+        Config::new().seed(7).rule(
+            Rule::new("payments")
+                .when(payments)
+                .abort(Abort::status(503).percentage(10.0))
+                .error(ErrorFault::percentage(5.0).message("connection reset by peer"))
+                .timeout(Timeout::after(Duration::from_millis(200)).percentage(5.0))
+                .delay(Delay::uniform(Duration::from_millis(5), Duration::from_millis(40)).percentage(20.0)),
+        ),
     )?;
     let client = ClientBuilder::new(reqwest::Client::new()).with(ChaosMiddleware::new(chaos.clone())).build();
 

@@ -305,7 +305,13 @@ impl Injection {
             Some(a) => (a.status, a.grpc),
             None => kind.default_answer(),
         };
-        InjectedFault::new(Arc::clone(&self.rule.name), kind, status, grpc, self.failure().and_then(|f| f.message.clone()))
+        InjectedFault::new(
+            Arc::clone(&self.rule.name),
+            kind,
+            status,
+            grpc,
+            self.failure().and_then(|f| f.message.clone()),
+        )
     }
 
     /// Called by a door when it is about to fail the call (at once, or after

@@ -15,9 +15,9 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use current::Current;
 pub(crate) use decision::Injection;
 pub(crate) use decision::is_grpc;
-pub(crate) use plan::{RULE_HEADER, grpc_message};
 pub use decision::{Decision, Target};
 use plan::Plan;
+pub(crate) use plan::{RULE_HEADER, grpc_message};
 use stats::RuleStats;
 pub use stats::{RuleStatus, Status};
 

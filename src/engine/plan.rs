@@ -274,13 +274,7 @@ fn compile_abort(index: usize, rule: &str, a: &Abort) -> Result<CompiledAbort, C
         grpc_headers.insert("grpc-message", v);
     }
     let body = a.body.clone().or_else(|| a.message.clone()).unwrap_or(default_message);
-    Ok(CompiledAbort {
-        status,
-        grpc,
-        body: Bytes::from(body),
-        http_headers,
-        grpc_headers,
-    })
+    Ok(CompiledAbort { status, grpc, body: Bytes::from(body), http_headers, grpc_headers })
 }
 
 fn compile_failures(index: usize, rule: &Rule) -> Result<Box<[CompiledFailure]>, ConfigError> {

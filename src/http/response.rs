@@ -1,9 +1,9 @@
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, header};
 
-use crate::engine::{Injection, RULE_HEADER, grpc_message, is_grpc};
 #[cfg(doc)]
 use crate::FaultKind;
+use crate::engine::{Injection, RULE_HEADER, grpc_message, is_grpc};
 
 /// Builds the body of an injected HTTP abort from its bytes.
 ///

@@ -168,8 +168,13 @@ fn the_disabled_client_middleware_adds_no_allocation_of_its_own() {
     };
     let noop = measure(ClientBuilder::new(reqwest::Client::new()).with(Noop).build());
     let disabled = measure(
-        ClientBuilder::new(reqwest::Client::new()).with(mischief::client::ChaosMiddleware::new(Chaos::disabled())).build(),
+        ClientBuilder::new(reqwest::Client::new())
+            .with(mischief::client::ChaosMiddleware::new(Chaos::disabled()))
+            .build(),
     );
     assert!(noop >= 200, "requests allocate; the counter must see it ({noop})");
-    assert_eq!(disabled, noop, "200 calls: {disabled} allocations with the disabled middleware, {noop} with a no-op one");
+    assert_eq!(
+        disabled, noop,
+        "200 calls: {disabled} allocations with the disabled middleware, {noop} with a no-op one"
+    );
 }

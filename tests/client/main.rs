@@ -38,7 +38,10 @@ fn rule_on(path: &str) -> Rule {
 async fn each_fault_kind_does_what_it_says_and_failed_calls_never_arrive() {
     let chaos = Chaos::new(
         Config::new()
-            .rule(rule_on("/abort").abort(Abort::status(503).body("injected body").header("retry-after", "1").percentage(100.0)))
+            .rule(
+                rule_on("/abort")
+                    .abort(Abort::status(503).body("injected body").header("retry-after", "1").percentage(100.0)),
+            )
             .rule(rule_on("/error").error(ErrorFault::percentage(100.0).message("connection reset (injected)")))
             .rule(rule_on("/timeout").timeout(Timeout::after(Duration::from_millis(150)).percentage(100.0)))
             .rule(rule_on("/loss").loss(Loss::timeout(Duration::from_millis(120)).percentage(100.0)))
@@ -59,16 +62,21 @@ async fn each_fault_kind_does_what_it_says_and_failed_calls_never_arrive() {
 
     let err = c.get(url("/error")).send().await.unwrap_err();
     let fault = injected_fault(&err).expect("an injected fault");
-    assert_eq!((fault.rule(), fault.kind(), fault.message()), ("error", FaultKind::Error, Some("connection reset (injected)")));
+    assert_eq!(
+        (fault.rule(), fault.kind(), fault.message()),
+        ("error", FaultKind::Error, Some("connection reset (injected)"))
+    );
     assert!(err.is_middleware());
     match &err {
         reqwest_middleware::Error::Middleware(e) => assert!(e.downcast_ref::<InjectedFault>().is_some()),
         other => panic!("expected a middleware error, got {other:?}"),
     }
 
-    for (path, kind, min) in
-        [("/timeout", FaultKind::Timeout, 150), ("/loss", FaultKind::Loss, 120), ("/partition", FaultKind::Partition, 80)]
-    {
+    for (path, kind, min) in [
+        ("/timeout", FaultKind::Timeout, 150),
+        ("/loss", FaultKind::Loss, 120),
+        ("/partition", FaultKind::Partition, 80),
+    ] {
         let t = Instant::now();
         let err = c.get(url(path)).send().await.unwrap_err();
         assert!(t.elapsed() >= Duration::from_millis(min), "{path} failed after {:?}", t.elapsed());
@@ -152,10 +160,9 @@ async fn rules_select_by_host_and_path_a_partition_of_one_host_leaves_the_other_
 
 #[tokio::test]
 async fn loss_every_fourth_call_is_exact() {
-    let chaos = Chaos::new(
-        Config::new().rule(Rule::new("lossy").loss(Loss::timeout(Duration::from_millis(1)).every(4))),
-    )
-    .unwrap();
+    let chaos =
+        Chaos::new(Config::new().rule(Rule::new("lossy").loss(Loss::timeout(Duration::from_millis(1)).every(4))))
+            .unwrap();
     let (addr, hits) = server().await;
     let c = client(&chaos, &[]);
     let mut lost = Vec::new();
@@ -170,9 +177,10 @@ async fn loss_every_fourth_call_is_exact() {
 
 #[tokio::test]
 async fn the_kill_switch_lets_a_waiting_call_through() {
-    let chaos =
-        Chaos::new(Config::new().rule(Rule::new("hang").timeout(Timeout::after(Duration::from_millis(300)).percentage(100.0))))
-            .unwrap();
+    let chaos = Chaos::new(
+        Config::new().rule(Rule::new("hang").timeout(Timeout::after(Duration::from_millis(300)).percentage(100.0))),
+    )
+    .unwrap();
     let (addr, hits) = server().await;
     let c = client(&chaos, &[]);
     let call = tokio::spawn({

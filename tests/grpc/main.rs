@@ -128,11 +128,9 @@ async fn grpc_codes_by_number_and_metadata_matching() {
 
 #[tokio::test]
 async fn a_timeout_fault_is_deadline_exceeded_for_grpc() {
-    let chaos = Chaos::new(
-        Config::new().rule(
-            Rule::new("hang").timeout(mischief::config::Timeout::after(Duration::from_millis(50)).percentage(100.0)),
-        ),
-    )
+    let chaos = Chaos::new(Config::new().rule(
+        Rule::new("hang").timeout(mischief::config::Timeout::after(Duration::from_millis(50)).percentage(100.0)),
+    ))
     .unwrap();
     let mut client = serve(&chaos).await;
     let t = Instant::now();

@@ -427,9 +427,17 @@ async fn outbound_fault_kinds_answer_with_their_default_status_inbound() {
     let chaos = Chaos::new(
         Config::new()
             .rule(Rule::new("e").when(Match::new().path("/e")).error(ErrorFault::percentage(100.0)))
-            .rule(Rule::new("t").when(Match::new().path("/t")).timeout(Timeout::after(Duration::from_millis(120)).every(1)))
+            .rule(
+                Rule::new("t")
+                    .when(Match::new().path("/t"))
+                    .timeout(Timeout::after(Duration::from_millis(120)).every(1)),
+            )
             .rule(Rule::new("p").when(Match::new().path("/p")).partition(Partition::new()))
-            .rule(Rule::new("l").when(Match::new().path("/l")).loss(Loss::timeout(Duration::from_millis(60)).percentage(100.0))),
+            .rule(
+                Rule::new("l")
+                    .when(Match::new().path("/l"))
+                    .loss(Loss::timeout(Duration::from_millis(60)).percentage(100.0)),
+            ),
     )
     .unwrap();
     let (url, hits) = serve_with(&chaos).await;
