@@ -1,25 +1,30 @@
 #!/usr/bin/env bash
-# HTTP load test: the same axum "hello" app (examples/hello_server.rs) three
-# times on 127.0.0.1 -- bare, behind mischief's layer switched off, and
-# behind it switched on and not injecting (16 non-matching rules + one
-# catch-all at 0%) -- each driven by wrk for a bounded time, the variants
-# interleaved (the order rotates every round), then requests/s, p99 latency
-# and server CPU per request for each, and the ratios to bare.
+# HTTP load test: the same axum "hello" app (examples/hello_server.rs) on
+# 127.0.0.1 as `bare`; behind mischief's layer switched off (`disabled`);
+# behind it switched on and not injecting, 16 non-matching rules + one
+# catch-all at 0% (`enabled`); and, to tell axum's cost of any
+# `Router::layer` from mischief's, behind a layer that does nothing (`noop`).
+# Each is driven by wrk for a bounded time, the variants interleaved (the
+# order rotates every round); then requests/s, p99 latency and the server's
+# CPU time per request for each, and the ratios to bare.
 #
-#   benches/http_load.sh            # full: 5 rounds of 10 s per variant (~3 min)
-#   benches/http_load.sh --short    # CI:   2 rounds of 3 s per variant (~25 s)
+#   benches/http_load.sh            # full: 5 rounds of 10 s per variant (~4 min)
+#   benches/http_load.sh --short    # CI:   2 rounds of 3 s per variant (~35 s)
 #
-# Options: --rounds N, --duration SECONDS, --connections N, --strict (exit 1
-# when a goal is missed; by default a missed goal is reported, not fatal,
-# because a shared CI machine is noisy). Any failure to build, start, load or
-# stop a server, any non-2xx answer or socket error, and an `enabled` server
-# whose catch-all rule did not see the requests (or that injected anything)
-# exits non-zero. Servers live only as long as this script: they exit when
-# its pipes to them close, and are killed on the way out in any case.
+# Options: --rounds N, --duration SECONDS, --connections N; --outer (the
+# layers wrap the whole Router from outside instead of going through
+# Router::layer); --strict (exit 1 when a goal is missed; by default a missed
+# goal is reported, not fatal, because a shared CI machine is noisy).
+#
+# Any failure to build, start, load or stop a server, any non-2xx answer or
+# socket error, and an `enabled` server whose catch-all rule did not decide
+# every request (or that injected anything) exits non-zero. Servers live only
+# as long as this script: they exit when its pipes to them close, and are
+# killed on the way out in any case.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-rounds=5 duration=10 warmup=2 connections=32 strict=0
+rounds=5 duration=10 warmup=2 connections=32 strict=0 outer=""
 while (($#)); do
     case "$1" in
         --short) rounds=2 duration=3 warmup=1 ;;
@@ -27,7 +32,8 @@ while (($#)); do
         --duration) duration="$2"; shift ;;
         --connections) connections="$2"; shift ;;
         --strict) strict=1 ;;
-        -h | --help) sed -n '2,19p' "$0"; exit 0 ;;
+        --outer) outer="--outer" ;;
+        -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
         *) echo "http_load.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -36,11 +42,11 @@ for n in "$rounds" "$duration" "$connections"; do
     [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "http_load.sh: $n is not a positive integer" >&2; exit 2; }
 done
 
-variants=(bare disabled enabled)
-# Each server's stdin is a pipe from this script, on fds 3, 4, 5.
-declare -A fd=([bare]=3 [disabled]=4 [enabled]=5)
+variants=(bare noop disabled enabled)
+# Each server's stdin is a pipe from this script, on fds 3 to 6.
+declare -A fd=([bare]=3 [noop]=4 [disabled]=5 [enabled]=6)
 declare -A pid=() addr=()
-work=$(mktemp -d)
+work=$(mktemp -d -t mischief-http-load.XXXXXX)
 
 stop_servers() {
     local v
@@ -81,9 +87,9 @@ bin=$(cargo build --profile bench --example hello_server --message-format=json-r
 [[ -x "$bin" ]] || { echo "http_load.sh: could not find the hello_server binary" >&2; exit 1; }
 
 # A server's lifetime is bounded even if everything else fails.
-max_seconds=$((rounds * 3 * (duration + 10) + 3 * (warmup + 10) + 60))
+max_seconds=$((rounds * 4 * (duration + 10) + 4 * (warmup + 10) + 60))
 for v in "${variants[@]}"; do
-    eval "exec ${fd[$v]}> >(exec \"\$bin\" $v --threads 1 --max-seconds $max_seconds --exit-on-eof >\"\$work/$v.out\" 2>\"\$work/$v.err\" 3>&- 4>&- 5>&-)"
+    eval "exec ${fd[$v]}> >(exec \"\$bin\" $v $outer --threads 1 --max-seconds $max_seconds --exit-on-eof >\"\$work/$v.out\" 2>\"\$work/$v.err\" 3>&- 4>&- 5>&- 6>&-)"
     pid[$v]=$!
 done
 for v in "${variants[@]}"; do
@@ -111,7 +117,7 @@ drive() {
     local v=$1 secs=$2 out="$work/wrk.out" c0 c1
     c0=$(cpu_ticks "${pid[$v]}")
     if ! timeout $((secs + 30)) wrk -t1 -c"$connections" -d"${secs}s" --timeout 5s --latency \
-        "http://${addr[$v]}/" >"$out" 3>&- 4>&- 5>&-; then
+        "http://${addr[$v]}/" >"$out" 3>&- 4>&- 5>&- 6>&-; then
         echo "http_load.sh: wrk failed against the $v server:" >&2
         cat "$out" >&2
         exit 1
@@ -147,9 +153,9 @@ drive() {
 echo "==> warm-up: ${warmup} s per variant"
 for v in "${variants[@]}"; do drive "$v" "$warmup" warmup; done
 
-echo "==> $rounds rounds of ${duration} s per variant, $connections connections, wrk -t1, server 1 worker thread"
+echo "==> $rounds rounds of ${duration} s per variant, $connections connections, wrk -t1, server 1 worker thread, layers ${outer:+wrapping the whole Router}${outer:-through Router::layer}"
 for ((r = 0; r < rounds; r++)); do
-    order=("${variants[@]:r%3}" "${variants[@]:0:r%3}")
+    order=("${variants[@]:r%4}" "${variants[@]:0:r%4}")
     line=""
     for v in "${order[@]}"; do
         drive "$v" "$duration"
@@ -196,6 +202,9 @@ for v in "${variants[@]}"; do
         'BEGIN { printf "%-10s %12.0f %10.3f %12.1f %10.3f %14.2f %10.3f\n", v, r, r / br, p, p / bp, c, c / bc }'
 done
 echo "(medians of $rounds rounds; bare's own spread across rounds: req/s ${noise_rps}, p99 ${noise_p99}, as a fraction of its median)"
+awk -v n="${med_cpu[noop]}" -v d="${med_cpu[disabled]}" -v e="${med_cpu[enabled]}" 'BEGIN {
+    printf "mischief alone, server CPU per request over noop: disabled %+.2f us (%.3fx), enabled %+.2f us (%.3fx)\n", d - n, d / n, e - n, e / n
+}'
 
 verdict=$(awk -v r="${med_rps[enabled]}" -v br="${med_rps[bare]}" -v p="${med_p99[enabled]}" -v bp="${med_p99[bare]}" \
     -v np="$noise_p99" 'BEGIN {

@@ -7,6 +7,9 @@
 //! ```
 //!
 //! - `bare`: the app alone;
+//! - `noop`: behind a layer that does nothing (`tower::layer::util::Identity`),
+//!   to tell what axum's `Router::layer` costs by itself (every layered
+//!   route is a boxed, cloned-per-request service) from what mischief costs;
 //! - `disabled`: behind `mischief::http::ChaosLayer`, switched off;
 //! - `enabled`: behind the layer, switched on and not injecting: 16 rules
 //!   that do not match `GET /` (paths, methods, headers, hosts), then one
@@ -19,8 +22,12 @@
 //! prints one line per rule with the engine's counters, e.g.
 //! `rule catch-all matched 123 delayed 0 aborted 0`.
 //!
-//! Options: `--threads N` (Tokio worker threads, default 1), `--max-seconds
-//! N` (default 3600), `--exit-on-eof`.
+//! The layers wrap the route with axum's `Router::layer`, as the README
+//! shows; with `--outer` they wrap the whole `Router` from outside instead
+//! (served with `into_make_service`), which spares axum's per-route boxing.
+//!
+//! Options: `--outer`, `--threads N` (Tokio worker threads, default 1),
+//! `--max-seconds N` (default 3600), `--exit-on-eof`.
 
 #[path = "../benches/common/mod.rs"]
 mod common;
@@ -29,29 +36,39 @@ use std::io::{Read, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use axum::Router;
 use axum::routing::get;
+use axum::{Router, ServiceExt};
 use mischief::Chaos;
 use mischief::http::ChaosLayer;
+use tower::Layer;
 
-const USAGE: &str = "usage: hello_server bare|disabled|enabled [--threads N] [--max-seconds N] [--exit-on-eof]";
+const USAGE: &str =
+    "usage: hello_server bare|noop|disabled|enabled [--outer] [--threads N] [--max-seconds N] [--exit-on-eof]";
+
+enum Variant {
+    Bare,
+    Noop,
+    Chaos(Chaos),
+}
 
 struct Args {
-    chaos: Option<Chaos>,
+    variant: Variant,
+    outer: bool,
     threads: usize,
     max_seconds: u64,
     exit_on_eof: bool,
 }
 
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
-    let chaos = match args.next().as_deref() {
-        Some("bare") => None,
-        Some("disabled") => Some(Chaos::disabled()),
-        Some("enabled") => Some(common::sixteen_rules_then_pass()),
+    let variant = match args.next().as_deref() {
+        Some("bare") => Variant::Bare,
+        Some("noop") => Variant::Noop,
+        Some("disabled") => Variant::Chaos(Chaos::disabled()),
+        Some("enabled") => Variant::Chaos(common::sixteen_rules_then_pass()),
         Some(other) => return Err(format!("unknown variant {other:?}")),
         None => return Err("missing the variant".into()),
     };
-    let mut parsed = Args { chaos, threads: 1, max_seconds: 3600, exit_on_eof: false };
+    let mut parsed = Args { variant, outer: false, threads: 1, max_seconds: 3600, exit_on_eof: false };
     while let Some(arg) = args.next() {
         let mut number = |name: &str| -> Result<u64, String> {
             let value = args.next().ok_or_else(|| format!("{name} needs a value"))?;
@@ -61,6 +78,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--threads" => parsed.threads = number("--threads")?.clamp(1, 64) as usize,
             "--max-seconds" => parsed.max_seconds = number("--max-seconds")?,
             "--exit-on-eof" => parsed.exit_on_eof = true,
+            "--outer" => parsed.outer = true,
             other => return Err(format!("unknown option {other:?}")),
         }
     }
@@ -91,18 +109,35 @@ fn main() -> ExitCode {
 
 async fn serve(args: &Args) -> std::io::Result<()> {
     let hello = Router::new().route("/", get(|| async { "Hello, World!" }));
-    let app = match &args.chaos {
-        None => hello,
-        Some(chaos) => hello.layer(ChaosLayer::new(chaos.clone())),
-    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let mut stdout = std::io::stdout();
     writeln!(stdout, "{}", listener.local_addr()?)?;
     stdout.flush()?;
 
-    axum::serve(listener, app).with_graceful_shutdown(shutdown(args.max_seconds, args.exit_on_eof)).await?;
+    let stop = shutdown(args.max_seconds, args.exit_on_eof);
+    let identity = tower::layer::util::Identity::new();
+    match (&args.variant, args.outer) {
+        (Variant::Bare, _) => axum::serve(listener, hello).with_graceful_shutdown(stop).await?,
+        (Variant::Noop, false) => axum::serve(listener, hello.layer(identity)).with_graceful_shutdown(stop).await?,
+        (Variant::Chaos(chaos), false) => {
+            let app = hello.layer(ChaosLayer::new(chaos.clone()));
+            axum::serve(listener, app).with_graceful_shutdown(stop).await?;
+        }
+        (Variant::Noop, true) => {
+            let app = identity.layer(hello);
+            axum::serve(listener, ServiceExt::<axum::extract::Request>::into_make_service(app))
+                .with_graceful_shutdown(stop)
+                .await?;
+        }
+        (Variant::Chaos(chaos), true) => {
+            let app = ChaosLayer::new(chaos.clone()).layer(hello);
+            axum::serve(listener, ServiceExt::<axum::extract::Request>::into_make_service(app))
+                .with_graceful_shutdown(stop)
+                .await?;
+        }
+    }
 
-    if let Some(chaos) = &args.chaos {
+    if let Variant::Chaos(chaos) = &args.variant {
         for rule in chaos.status().rules {
             writeln!(
                 stdout,
