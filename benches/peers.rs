@@ -10,6 +10,10 @@
 //! the peers' `PeerFault`) that the driver drops inside the timing. The
 //! peers' layers keep the inner service's error type, so `BoxError` as that
 //! type is what lets all three inject a fault into the same service.
+//!
+//! Every id is timed as wall time less the time the thread waited for a CPU
+//! (see `timed`), so that the other processes of a shared machine do not
+//! count; on a quiet machine the two are the same.
 
 use std::fmt;
 use std::future::{Future, Ready};
@@ -88,22 +92,47 @@ where
     S: Service<u64, Response = u64, Error = BoxError>,
 {
     check(id, &mut svc, expect);
-    group.bench_function(id, |b| {
-        b.iter_custom(|iters| {
-            let start = Instant::now();
-            for n in 0..iters {
-                black_box(drive(&mut svc, n)).ok();
-            }
-            start.elapsed()
-        })
-    });
+    group.bench_function(id, |b| b.iter_custom(|iters| timed(|| calls(&mut svc, iters))));
+}
+
+/// `iters` calls, back to back.
+#[inline(always)]
+fn calls<S: Service<u64>>(svc: &mut S, iters: u64) {
+    for n in 0..iters {
+        black_box(drive(svc, n)).ok();
+    }
+}
+
+/// The wall time of `f` less the time this thread spent runnable but
+/// waiting for a CPU (from `/proc/thread-self/schedstat`), so that other
+/// processes on a busy machine are not counted; time on the CPU or blocked
+/// (on a lock, say) still counts. Where schedstat cannot be read, the plain
+/// wall time.
+#[inline(always)]
+fn timed(f: impl FnOnce()) -> Duration {
+    let waited = run_queue_wait();
+    let start = Instant::now();
+    f();
+    let elapsed = start.elapsed();
+    match (waited, run_queue_wait()) {
+        (Some(before), Some(after)) => elapsed.saturating_sub(after.saturating_sub(before)),
+        _ => elapsed,
+    }
+}
+
+/// How long this thread has been runnable but waiting for a CPU: the second
+/// field of `/proc/thread-self/schedstat` (nanoseconds).
+fn run_queue_wait() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    stat.split_whitespace().nth(1)?.parse().ok().map(Duration::from_nanos)
 }
 
 /// Two OS threads, each with a clone of the same layered service (so they
 /// share whatever the layer shares: a config, a lock, an RNG, counters),
 /// released together by a barrier; each makes `iters` calls and times
-/// itself. The figure is the slower thread's time per call, comparable to
-/// the one-thread id: equal means the threads did not slow each other down.
+/// itself as the one-thread ids do. The figure is the slower thread's time
+/// per call, comparable to the one-thread id: equal means the threads did
+/// not slow each other down.
 fn bench_two_threads<S>(group: &mut BenchmarkGroup<'_, WallTime>, id: &str, svc: S, expect: Expect)
 where
     S: Service<u64, Response = u64, Error = BoxError> + Clone + Send,
@@ -126,11 +155,7 @@ where
                 scope.spawn(move || {
                     let _rt = handle.enter();
                     barrier.wait();
-                    let start = Instant::now();
-                    for n in 0..iters {
-                        black_box(drive(&mut svc, n)).ok();
-                    }
-                    start.elapsed()
+                    timed(|| calls(&mut svc, iters))
                 })
             })
             .collect();
