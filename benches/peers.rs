@@ -139,7 +139,7 @@ where
 {
     check(id, &mut svc.clone(), expect);
     let handle = tokio::runtime::Handle::current();
-    group.bench_function(id, |b| b.iter_custom(|iters| two_threads(&handle, &svc, iters)));
+    group.bench_function(id, move |b| b.iter_custom(|iters| two_threads(&handle, &svc, iters)));
 }
 
 fn two_threads<S>(handle: &tokio::runtime::Handle, svc: &S, iters: u64) -> Duration
