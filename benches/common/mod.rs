@@ -104,6 +104,19 @@ pub fn enabled_pass() -> Chaos {
 
 /// Enabled, 16 realistic rules, none of which matches [`request`].
 pub fn sixteen_rules_no_match() -> Chaos {
+    Chaos::new(sixteen_rules_config()).expect("valid config")
+}
+
+/// Enabled and not injecting, as in the HTTP load test: the 16 rules of
+/// [`sixteen_rules_no_match`], then one catch-all rule at 0%.
+pub fn sixteen_rules_then_pass() -> Chaos {
+    let catch_all = Rule::new("catch-all").abort(Abort::status(503).percentage(0.0));
+    Chaos::new(sixteen_rules_config().rule(catch_all)).expect("valid config")
+}
+
+/// 16 realistic rules (paths, methods, headers, hosts), none of which
+/// matches [`request`] or a `GET /` to 127.0.0.1.
+fn sixteen_rules_config() -> Config {
     let mut config = Config::new();
     for i in 0..16 {
         let when = match i % 4 {
@@ -114,7 +127,7 @@ pub fn sixteen_rules_no_match() -> Chaos {
         };
         config = config.rule(Rule::new(format!("rule-{i}")).when(when).abort(Abort::status(503).percentage(50.0)));
     }
-    Chaos::new(config).expect("valid config")
+    config
 }
 
 /// Enabled, one catch-all rule at 0%, under guardrails of every kind: time

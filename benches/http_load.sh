@@ -1,0 +1,233 @@
+#!/usr/bin/env bash
+# HTTP load test: the same axum "hello" app (examples/hello_server.rs) on
+# 127.0.0.1 as `bare`; behind mischief's layer switched off (`disabled`);
+# behind it switched on and not injecting, 16 non-matching rules + one
+# catch-all at 0% (`enabled`); and, to tell axum's cost of any
+# `Router::layer` from mischief's, behind a layer that does nothing (`noop`).
+# Each is driven by wrk for a bounded time, the variants interleaved (the
+# order rotates every round); then requests/s, p99 latency and the server's
+# CPU time per request for each, and the ratios to bare.
+#
+#   benches/http_load.sh            # full: 5 rounds of 10 s per variant (~4 min)
+#   benches/http_load.sh --short    # CI:   2 rounds of 3 s per variant (~35 s)
+#
+# Options: --rounds N, --duration SECONDS, --connections N; --outer (the
+# layers wrap the whole Router from outside instead of going through
+# Router::layer); --strict (exit 1 when a goal is missed; by default a missed
+# goal is reported, not fatal, because a shared CI machine is noisy).
+#
+# Any failure to build, start, load or stop a server, any non-2xx answer or
+# socket error, and an `enabled` server whose catch-all rule did not decide
+# every request (or that injected anything) exits non-zero. Servers live only
+# as long as this script: they exit when its pipes to them close, and are
+# killed on the way out in any case.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+rounds=5 duration=10 warmup=2 connections=32 strict=0 outer=""
+while (($#)); do
+    case "$1" in
+        --short) rounds=2 duration=3 warmup=1 ;;
+        --rounds) rounds="$2"; shift ;;
+        --duration) duration="$2"; shift ;;
+        --connections) connections="$2"; shift ;;
+        --strict) strict=1 ;;
+        --outer) outer="--outer" ;;
+        -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+        *) echo "http_load.sh: unknown option $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+for n in "$rounds" "$duration" "$connections"; do
+    [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "http_load.sh: $n is not a positive integer" >&2; exit 2; }
+done
+
+variants=(bare noop disabled enabled)
+# Each server's stdin is a pipe from this script, on fds 3 to 6.
+declare -A fd=([bare]=3 [noop]=4 [disabled]=5 [enabled]=6)
+declare -A pid=() addr=()
+work=$(mktemp -d -t mischief-http-load.XXXXXX)
+
+stop_servers() {
+    local v
+    for v in "${variants[@]}"; do eval "exec ${fd[$v]}>&-"; done
+    for v in "${!pid[@]}"; do
+        # Closing its stdin asks it to finish; give it 5 s, then kill it.
+        for _ in $(seq 50); do kill -0 "${pid[$v]}" 2>/dev/null || break; sleep 0.1; done
+        if kill -0 "${pid[$v]}" 2>/dev/null; then
+            echo "http_load.sh: $v server (pid ${pid[$v]}) did not stop; killing it" >&2
+            kill -KILL "${pid[$v]}" 2>/dev/null || true
+        fi
+        wait "${pid[$v]}" 2>/dev/null || true
+        unset "pid[$v]"
+    done
+}
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    stop_servers
+    rm -rf "$work"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if ! command -v wrk >/dev/null; then
+    echo "==> installing wrk (Debian package)"
+    sudo=""
+    [[ $(id -u) -eq 0 ]] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq wrk >/dev/null
+fi
+command -v wrk >/dev/null || { echo "http_load.sh: wrk is not installed" >&2; exit 1; }
+
+echo "==> building examples/hello_server.rs (bench profile)"
+bin=$(cargo build --profile bench --example hello_server --message-format=json-render-diagnostics |
+    sed -n 's/.*"executable":"\([^"]*hello_server\)".*/\1/p' | tail -1)
+[[ -x "$bin" ]] || { echo "http_load.sh: could not find the hello_server binary" >&2; exit 1; }
+
+# A server's lifetime is bounded even if everything else fails.
+max_seconds=$((rounds * 4 * (duration + 10) + 4 * (warmup + 10) + 60))
+for v in "${variants[@]}"; do
+    eval "exec ${fd[$v]}> >(exec \"\$bin\" $v $outer --threads 1 --max-seconds $max_seconds --exit-on-eof >\"\$work/$v.out\" 2>\"\$work/$v.err\" 3>&- 4>&- 5>&- 6>&-)"
+    pid[$v]=$!
+done
+for v in "${variants[@]}"; do
+    for _ in $(seq 100); do
+        addr[$v]=$(head -1 "$work/$v.out" 2>/dev/null || true)
+        [[ "${addr[$v]}" =~ ^127\.0\.0\.1:[0-9]+$ ]] && break
+        kill -0 "${pid[$v]}" 2>/dev/null || break
+        sleep 0.1
+    done
+    if ! [[ "${addr[$v]}" =~ ^127\.0\.0\.1:[0-9]+$ ]]; then
+        echo "http_load.sh: the $v server did not start:" >&2
+        cat "$work/$v.err" >&2
+        exit 1
+    fi
+    echo "    $v: http://${addr[$v]}/ (pid ${pid[$v]})"
+done
+
+# CPU time (user + system, in clock ticks) a server has used so far.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+ticks_per_s=$(getconf CLK_TCK)
+
+# One wrk run against variant $1 for $2 seconds; appends
+# "requests_per_s p99_us cpu_us_per_request requests cores_busy" to $work/$1.results unless $3 is "warmup".
+drive() {
+    local v=$1 secs=$2 out="$work/wrk.out" c0 c1
+    c0=$(cpu_ticks "${pid[$v]}")
+    if ! timeout $((secs + 30)) wrk -t1 -c"$connections" -d"${secs}s" --timeout 5s --latency \
+        "http://${addr[$v]}/" >"$out" 3>&- 4>&- 5>&- 6>&-; then
+        echo "http_load.sh: wrk failed against the $v server:" >&2
+        cat "$out" >&2
+        exit 1
+    fi
+    c1=$(cpu_ticks "${pid[$v]}")
+    if grep -qE "Non-2xx|Socket errors" "$out"; then
+        echo "http_load.sh: errors against the $v server:" >&2
+        cat "$out" >&2
+        exit 1
+    fi
+    [[ "${3:-}" == warmup ]] && return
+    awk -v cpu=$((c1 - c0)) -v tck="$ticks_per_s" -v secs="$secs" '
+        function us(s) {
+            if (s ~ /us$/) return s + 0
+            if (s ~ /ms$/) return s * 1000
+            if (s ~ /m$/) return s * 60e6
+            if (s ~ /s$/) return s * 1e6
+            return s + 0
+        }
+        / requests in / { n = $1 }
+        /^ +99%/ { p99 = us($2) }
+        /^Requests\/sec:/ { rps = $2 }
+        END {
+            if (n <= 0 || rps <= 0 || p99 <= 0) exit 1
+            printf "%.0f %.1f %.2f %d %.2f\n", rps, p99, cpu * 1e6 / tck / n, n, cpu / tck / secs
+        }' "$out" >>"$work/$v.results" || {
+        echo "http_load.sh: could not read wrk's output for $v:" >&2
+        cat "$out" >&2
+        exit 1
+    }
+}
+
+echo "==> warm-up: ${warmup} s per variant"
+for v in "${variants[@]}"; do drive "$v" "$warmup" warmup; done
+
+echo "==> $rounds rounds of ${duration} s per variant, $connections connections, wrk -t1, server 1 worker thread, layers ${outer:+wrapping the whole Router}${outer:-through Router::layer}"
+for ((r = 0; r < rounds; r++)); do
+    order=("${variants[@]:r%4}" "${variants[@]:0:r%4}")
+    line=""
+    for v in "${order[@]}"; do
+        drive "$v" "$duration"
+        read -r rps p99 cpu _ busy < <(tail -1 "$work/$v.results")
+        line+=$(printf "  %-8s %6s req/s p99 %6s us %5s us cpu/req %4s cores" "$v" "$rps" "$p99" "$cpu" "$busy")
+    done
+    echo "round $((r + 1)):$line"
+done
+
+stop_servers
+# The enabled server must have decided every request (its catch-all rule
+# matched them all) and injected nothing.
+# (wrk counts the requests answered in its window; the server may have
+# decided a few more.)
+answered=$(awk '{ s += $4 } END { print s }' "$work/enabled.results")
+if ! awk -v answered="$answered" '
+    /^rule / { if ($6 != 0 || $8 != 0) bad = 1; if ($2 == "catch-all") matched = $4 }
+    END { exit (bad || matched < answered) }' "$work/enabled.out"; then
+    echo "http_load.sh: the enabled server injected faults or did not decide the requests:" >&2
+    cat "$work/enabled.out" >&2
+    exit 1
+fi
+echo "==> enabled server's counters: $(grep '^rule catch-all' "$work/enabled.out")"
+
+# Medians per variant, ratios to bare, and bare's own spread across rounds
+# as the measure of noise.
+median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+col() { awk -v c="$2" '{ print $c }' "$work/$1.results"; }
+declare -A med_rps med_p99 med_cpu med_busy
+for v in "${variants[@]}"; do
+    med_busy[$v]=$(col "$v" 5 | median)
+    med_rps[$v]=$(col "$v" 1 | median)
+    med_p99[$v]=$(col "$v" 2 | median)
+    med_cpu[$v]=$(col "$v" 3 | median)
+done
+spread() { col bare "$1" | sort -g | awk -v m="$2" 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.3f", (hi - lo) / m }'; }
+noise_rps=$(spread 1 "${med_rps[bare]}")
+noise_p99=$(spread 2 "${med_p99[bare]}")
+
+echo
+printf "%-10s %12s %10s %12s %10s %14s %10s %8s\n" variant "req/s" ratio "p99 (us)" ratio "cpu/req (us)" ratio cores
+for v in "${variants[@]}"; do
+    awk -v v="$v" -v r="${med_rps[$v]}" -v p="${med_p99[$v]}" -v c="${med_cpu[$v]}" -v u="${med_busy[$v]}" \
+        -v br="${med_rps[bare]}" -v bp="${med_p99[bare]}" -v bc="${med_cpu[bare]}" \
+        'BEGIN { printf "%-10s %12.0f %10.3f %12.1f %10.3f %14.2f %10.3f %8.2f\n", v, r, r / br, p, p / bp, c, c / bc, u }'
+done
+echo "(medians of $rounds rounds; bare's own spread across rounds: req/s ${noise_rps}, p99 ${noise_p99}, as a fraction of its median)"
+awk -v n="${med_cpu[noop]}" -v d="${med_cpu[disabled]}" -v e="${med_cpu[enabled]}" 'BEGIN {
+    printf "mischief alone, server CPU per request over noop: disabled %+.2f us (%.3fx), enabled %+.2f us (%.3fx)\n", d - n, d / n, e - n, e / n
+}'
+
+# The goals. Requests/s and p99 are judged only when bare's own figures held
+# still between rounds (a shared machine can move them by more than the 2%
+# being judged); server CPU per request is steadier, and bare's CPU per
+# request over a variant's is the throughput ratio a CPU-bound server would
+# show (with wrk on the other core), which holds only when the server kept
+# its core busy: an idle-ish server pays more kernel time per request.
+verdict=$(awk -v r="${med_rps[enabled]}" -v br="${med_rps[bare]}" -v p="${med_p99[enabled]}" -v bp="${med_p99[bare]}" \
+    -v c="${med_cpu[enabled]}" -v bc="${med_cpu[bare]}" -v nr="$noise_rps" -v np="$noise_p99" \
+    -v busy="${med_busy[bare]}" 'BEGIN {
+        t = r / br >= 0.98; l = (p - bp) / bp <= np; k = bc / c >= 0.98
+        tj = nr <= 0.04; lj = np <= 0.5; kj = busy >= 0.9
+        printf "throughput: enabled %.3fx bare (goal >= 0.98x): %s\n", r / br,
+            !tj ? sprintf("INCONCLUSIVE (bare moved by %.1f%% between rounds)", nr * 100) : t ? "met" : "MISSED"
+        printf "p99: enabled %.3fx bare, bare spread %.3f (goal: within noise): %s\n", p / bp, np,
+            !lj ? "INCONCLUSIVE (bare p99 moved by more than half)" : l ? "met" : "MISSED"
+        printf "CPU-bound throughput, bare cpu/req over enabled cpu/req: %.3fx (goal >= 0.98x): %s\n", bc / c,
+            !kj ? sprintf("INCONCLUSIVE (bare kept only %.2f of a core busy: not CPU-bound)", busy) : k ? "met" : "MISSED"
+        exit !(t && tj && l && lj && k && kj)
+    }') && met=1 || met=0
+echo "$verdict"
+if ((strict && !met)); then
+    echo "http_load.sh: a goal was missed (--strict)" >&2
+    exit 1
+fi
