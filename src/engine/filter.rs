@@ -17,6 +17,9 @@ const ANY_DOOR: u8 = u8::MAX;
 const ANY_METHOD: u16 = u16::MAX;
 /// The bit of methods other than the nine standard ones.
 const OTHER_METHOD: u16 = 1 << 15;
+/// The bit of a call without a method (a point, a service call): only
+/// "any" includes it.
+pub(crate) const NO_METHOD: u16 = 1 << 14;
 
 /// The bit of a method in a method set.
 #[inline]
@@ -105,7 +108,7 @@ impl Word {
         self.mask == 0
     }
 
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn admits(&self, word: u64) -> bool {
         word & self.mask == self.value
     }
@@ -116,9 +119,35 @@ impl Word {
 pub(crate) struct Filter {
     doors: u8,
     methods: u16,
-    pub(crate) path: Word,
-    pub(crate) host: Word,
-    pub(crate) name: Word,
+    path_head: Word,
+    path_tail: Word,
+    host_head: Word,
+    host_tail: Word,
+    name_head: Word,
+    name_tail: Word,
+}
+
+/// What the prefilters compare against, computed once per decision (only
+/// the parts some filter of the plan looks at).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Signature {
+    pub(crate) door: u8,
+    pub(crate) method: u16,
+    pub(crate) path_head: u64,
+    pub(crate) path_tail: u64,
+    pub(crate) host_head: u64,
+    pub(crate) host_tail: u64,
+    pub(crate) name_head: u64,
+    pub(crate) name_tail: u64,
+}
+
+/// Which parts of the signature a plan's filters look at.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Needs {
+    pub(crate) method: bool,
+    pub(crate) path: bool,
+    pub(crate) host: bool,
+    pub(crate) name: bool,
 }
 
 impl Filter {
@@ -132,19 +161,80 @@ impl Filter {
                     .map_or(OTHER_METHOD, |m| method_bit(&m))
             })
         };
-        Filter {
-            doors,
-            methods,
-            path: Word::of(m.path.as_ref()),
-            host: Word::of(m.host.as_ref()),
-            name: Word::of(m.name.as_ref()),
+        let split = |m: Option<&StrMatch>| {
+            let w = Word::of(m);
+            match w.end {
+                End::Head => (w, Word::default()),
+                End::Tail => (Word::default(), w),
+            }
+        };
+        let (path_head, path_tail) = split(m.path.as_ref());
+        let (host_head, host_tail) = split(m.host.as_ref());
+        let (name_head, name_tail) = split(m.name.as_ref());
+        Filter { doors, methods, path_head, path_tail, host_head, host_tail, name_head, name_tail }
+    }
+
+    /// The parts of a call this filter looks at.
+    pub(crate) fn needs(&self) -> Needs {
+        Needs {
+            method: self.methods != ANY_METHOD,
+            path: !self.path_head.is_any() || !self.path_tail.is_any(),
+            host: !self.host_head.is_any() || !self.host_tail.is_any(),
+            name: !self.name_head.is_any() || !self.name_tail.is_any(),
         }
     }
 
     /// `false` when the call cannot match the rule; `true` when it may.
+    /// Branch-free: eight masked comparisons; parts a filter does not look
+    /// at have a zero mask (or a full bit set) and always hold.
     #[inline]
-    pub(crate) fn admits(&self, door_bit: u8, method_bit: impl FnOnce() -> u16) -> bool {
-        self.doors & door_bit != 0 && (self.methods == ANY_METHOD || self.methods & method_bit() != 0)
+    pub(crate) fn admits(&self, sig: &Signature) -> bool {
+        (self.doors & sig.door != 0)
+            & (self.methods & sig.method != 0)
+            & (sig.path_head & self.path_head.mask == self.path_head.value)
+            & (sig.path_tail & self.path_tail.mask == self.path_tail.value)
+            & (sig.host_head & self.host_head.mask == self.host_head.value)
+            & (sig.host_tail & self.host_tail.mask == self.host_tail.value)
+            & (sig.name_head & self.name_head.mask == self.name_head.value)
+            & (sig.name_tail & self.name_tail.mask == self.name_tail.value)
+    }
+}
+
+impl Signature {
+    /// The signature of a call: its door always, the other parts when
+    /// `needs` names them (`path` and `host` are the call's, already derived).
+    #[inline]
+    pub(crate) fn of(target: &crate::Target<'_>, needs: Needs, path: Option<&str>, host: Option<&str>) -> Self {
+        let mut sig = Signature { door: target.door.bit(), method: NO_METHOD, ..Signature::default() };
+        if needs == Needs::default() {
+            return sig;
+        }
+        if needs.method {
+            sig.method = target.method.map_or(NO_METHOD, method_bit);
+        }
+        if let Some(p) = path {
+            (sig.path_head, sig.path_tail) = (head(p), tail(p));
+        }
+        if let Some(h) = host {
+            (sig.host_head, sig.host_tail) = (head(h), tail(h));
+        }
+        if needs.name
+            && let Some(n) = target.name
+        {
+            (sig.name_head, sig.name_tail) = (head(n), tail(n));
+        }
+        sig
+    }
+}
+
+impl Needs {
+    pub(crate) fn union(self, o: Needs) -> Needs {
+        Needs {
+            method: self.method | o.method,
+            path: self.path | o.path,
+            host: self.host | o.host,
+            name: self.name | o.name,
+        }
     }
 }
 
@@ -181,15 +271,36 @@ mod tests {
         assert!(Word::of(None).is_any());
     }
 
+    fn sig(door: crate::Door, method: u16) -> Signature {
+        Signature { door: door.bit(), method, ..Signature::default() }
+    }
+
     #[test]
     fn methods_and_doors() {
         let f = Filter::of(&Match::new().method("delete").door(crate::Door::Http));
-        assert!(f.admits(crate::Door::Http.bit(), || method_bit(&Method::DELETE)));
-        assert!(!f.admits(crate::Door::Http.bit(), || method_bit(&Method::GET)));
-        assert!(!f.admits(crate::Door::Client.bit(), || method_bit(&Method::DELETE)));
+        assert!(f.admits(&sig(crate::Door::Http, method_bit(&Method::DELETE))));
+        assert!(!f.admits(&sig(crate::Door::Http, method_bit(&Method::GET))));
+        assert!(!f.admits(&sig(crate::Door::Client, method_bit(&Method::DELETE))));
+        assert!(!f.admits(&sig(crate::Door::Http, NO_METHOD)), "a rule with methods needs a call with one");
         let any = Filter::of(&Match::new());
-        assert!(any.admits(crate::Door::Point.bit(), || 0));
+        assert!(any.admits(&sig(crate::Door::Point, NO_METHOD)));
         let ext = Filter::of(&Match::new().method("PURGE"));
-        assert!(ext.admits(crate::Door::Http.bit(), || method_bit(&Method::from_bytes(b"PURGE").unwrap())));
+        assert!(ext.admits(&sig(crate::Door::Http, method_bit(&Method::from_bytes(b"PURGE").unwrap()))));
+    }
+
+    #[test]
+    fn host_words_by_head_and_tail() {
+        let tail = Filter::of(&Match::new().host("*.internal"));
+        let mut s = sig(crate::Door::Client, NO_METHOD);
+        s.host_tail = super::tail("db.internal");
+        s.host_head = super::head("db.internal");
+        assert!(tail.admits(&s));
+        s.host_tail = super::tail("api.example.com");
+        assert!(!tail.admits(&s));
+        let exact = Filter::of(&Match::new().host("db.internal"));
+        s.host_head = super::head("db.internal");
+        assert!(exact.admits(&s));
+        s.host_head = 0;
+        assert!(!exact.admits(&s), "no host: a host rule cannot match");
     }
 }

@@ -4,7 +4,7 @@ use std::cell::OnceCell;
 
 use http::{HeaderName, HeaderValue, Method};
 
-use super::filter::{End, Filter, Word, head, method_bit, tail};
+use super::filter::{Filter, Needs, Signature};
 use crate::config::{ConfigError, Match, StrMatch};
 use crate::engine::Target;
 
@@ -234,46 +234,28 @@ pub(crate) struct Facts<'t, 'a> {
     host: OnceCell<Option<&'a str>>,
     port: OnceCell<Option<u16>>,
     grpc: OnceCell<Option<(&'a str, &'a str)>>,
-    method_bit: OnceCell<u16>,
+    /// The prefilters' side of the call, computed once.
+    sig: Signature,
 }
 
 impl<'t, 'a> Facts<'t, 'a> {
-    #[inline]
-    pub(crate) fn new(target: &'t Target<'a>) -> Self {
-        Facts {
-            target,
-            path: OnceCell::new(),
-            host: OnceCell::new(),
-            port: OnceCell::new(),
-            grpc: OnceCell::new(),
-            method_bit: OnceCell::new(),
-        }
+    /// The facts of a call, with the parts of the signature that `needs`
+    /// names derived now (the rest stay zero: no filter looks at them).
+    /// Built as one value (no `&mut self` helper), so it is constructed in
+    /// place rather than copied.
+    #[inline(always)]
+    pub(crate) fn new(target: &'t Target<'a>, needs: Needs) -> Self {
+        let path = if needs.path { OnceCell::from(target.path_str()) } else { OnceCell::new() };
+        let host = if needs.host { OnceCell::from(target.host_name()) } else { OnceCell::new() };
+        let sig = Signature::of(target, needs, path.get().copied().flatten(), host.get().copied().flatten());
+        Facts { target, path, host, port: OnceCell::new(), grpc: OnceCell::new(), sig }
     }
 
-    /// Can the call match a rule with this filter? Integer comparisons only,
-    /// plus deriving the path, host or name the first time one is needed.
+    /// Can the call match a rule with this filter? Integer comparisons only.
     #[inline]
     pub(crate) fn admitted_by(&self, f: &Filter) -> bool {
-        let t = self.target;
-        f.admits(t.door.bit(), || *self.method_bit.get_or_init(|| t.method.map_or(0, method_bit)))
-            && word_admits(&f.path, || *self.path.get_or_init(|| t.path_str()))
-            && word_admits(&f.name, || t.name)
-            && word_admits(&f.host, || *self.host.get_or_init(|| t.host_name()))
+        f.admits(&self.sig)
     }
-}
-
-#[inline]
-fn word_admits<'a>(w: &Word, s: impl FnOnce() -> Option<&'a str>) -> bool {
-    if w.is_any() {
-        return true;
-    }
-    // A rule with a string condition never matches a call without that string.
-    s().is_some_and(|s| {
-        w.admits(match w.end {
-            End::Head => head(s),
-            End::Tail => tail(s),
-        })
-    })
 }
 
 #[inline]
@@ -320,5 +302,57 @@ mod tests {
         assert!(m(StrMatch::Glob("/a*".into()), "/abc"));
         assert!(m(StrMatch::Glob("/exact".into()), "/exact"));
         assert!(StrMatcher::compile(&StrMatch::Exact(String::new())).is_err());
+    }
+}
+
+#[cfg(test)]
+mod prefilter_tests {
+    use super::*;
+    use crate::config::{Door, Match};
+
+    /// The prefilter never rejects a call the full matcher accepts, for
+    /// every pattern shape against many strings (paths, hosts, names).
+    #[test]
+    fn prefilters_are_necessary_conditions() {
+        let strings = [
+            "", "/", "/a", "/api", "/api/users/42", "/api/orders/7/items", "/internal/v1", "payments.charge",
+            "payments.", "db.internal", "api.example.com", "x", "a-very-long-string-that-exceeds-eight-bytes",
+            "/users/42/posts", "eu.payments.internal",
+        ];
+        let patterns: Vec<StrMatch> = [
+            "/api", "/api/*", "*/posts", "/users/*/posts", "*", "payments.*", "*.internal", "*.payments.*", "x",
+            "a-very-long-*", "*-eight-bytes", "/a*b*c",
+        ]
+        .iter()
+        .flat_map(|p| {
+            let p = p.to_string();
+            [StrMatch::auto(p.clone()), StrMatch::Prefix(p.replace('*', "")), StrMatch::Exact(p.replace('*', "x"))]
+        })
+        .filter(|m| !m.pattern().is_empty())
+        .collect();
+        let method = Method::GET;
+        let mut rejected = 0;
+        for p in &patterns {
+            let rules = [
+                Match { path: Some(p.clone()), ..Match::new() },
+                Match { host: Some(p.clone()), ..Match::new() },
+                Match { name: Some(p.clone()), ..Match::new() },
+            ];
+            for when in rules {
+                let matcher = Matcher::compile(&when, 0, "r").unwrap();
+                let filter = Filter::of(&when);
+                for s in strings {
+                    let target = Target::new(Door::Http).method(&method).path(s).host(s).name(s);
+                    let facts = Facts::new(&target, filter.needs());
+                    if matcher.matches(&facts) {
+                        assert!(facts.admitted_by(&filter), "{when:?} matches {s:?} but its filter rejects it");
+                    } else if !facts.admitted_by(&filter) {
+                        rejected += 1;
+                    }
+                }
+            }
+        }
+        // And the filters do their job: most non-matching calls stop there.
+        assert!(rejected > 600, "only {rejected} rejections");
     }
 }

@@ -7,7 +7,7 @@
 
 mod current;
 mod decision;
-mod filter;
+pub(crate) mod filter;
 pub(crate) mod matcher;
 pub(crate) mod plan;
 mod rng;
@@ -454,13 +454,18 @@ impl Chaos {
             self.inner.guard.count_call();
         }
         let pass = Decision::pass(plan.observes());
-        let facts = matcher::Facts::new(target);
+        // The common plan of one catch-all rule (the `CHAOS_*` variables
+        // build one) needs no scan, and no facts about the call.
+        if let Some(rule) = &plan.catch_all {
+            return self.decide_matched(plan, rule, target, pass);
+        }
+        let facts = matcher::Facts::new(target, plan.needs);
         let found =
             plan.filters.iter().zip(plan.rules.iter()).find(|(f, r)| facts.admitted_by(f) && r.matcher.matches(&facts));
         let Some((_, rule)) = found else {
             return pass;
         };
-        self.decide_matched(plan, rule, &facts, pass)
+        self.decide_matched(plan, rule, target, pass)
     }
 
     /// The decision for a call that `rule` matched (it is the first rule of
@@ -473,12 +478,15 @@ impl Chaos {
         &self,
         plan: &Plan,
         rule: &Arc<CompiledRule>,
-        facts: &matcher::Facts<'_, '_>,
+        target: &Target<'_>,
         pass: Decision,
     ) -> Decision {
         #[cfg(not(feature = "guard"))]
-        let _ = facts;
+        let _ = target;
         rule.stats.matched.incr();
+        if rule.inert {
+            return pass;
+        }
         let rng = &plan.rng;
         // Every failing fault is rolled (so each `every` counts every
         // matching call); the first that fires, in the rule's order, wins.
@@ -500,7 +508,7 @@ impl Chaos {
         let guard = {
             let state = &self.inner.guard;
             let g = plan.guard.as_deref();
-            if let Err(reason) = state.admit(g, rule.timing.as_ref(), rule.stats.since_ms, facts) {
+            if let Err(reason) = state.admit(g, rule.timing.as_ref(), rule.stats.since_ms, target, plan.needs) {
                 state.skip(reason);
                 RuleStats::add(&rule.stats.skipped);
                 return pass;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
-use super::filter::Filter;
+use super::filter::{Filter, Needs};
 use super::matcher::Matcher;
 use super::rng::Rng;
 use super::stats::RuleStats;
@@ -24,6 +24,11 @@ pub(crate) struct Plan {
     /// One prefilter per rule, in the same order, stored together so the
     /// scan over non-matching rules stays in a few cache lines.
     pub(crate) filters: Box<[Filter]>,
+    /// The parts of a call any of `filters` looks at.
+    pub(crate) needs: Needs,
+    /// The first rule, when it matches every call (so no other rule is
+    /// ever consulted).
+    pub(crate) catch_all: Option<Arc<CompiledRule>>,
     pub(crate) rng: Rng,
     pub(crate) generation: u64,
     pub(crate) config: Config,
@@ -74,6 +79,8 @@ pub(crate) struct CompiledRule {
     pub(crate) max_injections: Option<u64>,
     pub(crate) injections: AtomicU64,
     pub(crate) abort_first: bool,
+    /// Nothing can fire: every trigger is "0%". A match only counts.
+    pub(crate) inert: bool,
     pub(crate) stats: Arc<RuleStats>,
     /// The rule's `schedule` and `for`.
     #[cfg(feature = "guard")]
@@ -155,6 +162,8 @@ impl Plan {
         Plan {
             rules: Box::new([]),
             filters: Box::new([]),
+            needs: Needs::default(),
+            catch_all: None,
             rng: Rng::Thread,
             generation: 0,
             config: Config::default(),
@@ -206,8 +215,12 @@ impl Plan {
             }
             rules.push(Arc::new(compiled));
         }
+        let filters: Box<[Filter]> = config.rules.iter().map(|r| Filter::of(&r.when)).collect();
+        let catch_all = config.rules.first().filter(|r| r.when.is_empty()).and_then(|_| rules.first().cloned());
         Ok(Plan {
-            filters: config.rules.iter().map(|r| Filter::of(&r.when)).collect(),
+            catch_all,
+            needs: filters.iter().fold(Needs::default(), |n, f| n.union(f.needs())),
+            filters,
             rules: rules.into_boxed_slice(),
             rng: Rng::new(config.seed),
             generation: previous.generation + 1,
@@ -236,15 +249,19 @@ fn compile_rule(index: usize, rule: &Rule, stats: Arc<RuleStats>) -> Result<Comp
             "the rule has no fault: give at least one of `abort`, `delay`, `error`, `timeout`, `partition`, `loss`",
         ));
     }
+    let delay = rule.delay.as_ref().map(|d| compile_delay(index, name, d)).transpose()?;
+    let inert = failures.iter().all(|f| matches!(f.trigger, Trigger::Never))
+        && delay.as_ref().is_none_or(|d| matches!(d.trigger, Trigger::Never));
     Ok(CompiledRule {
         name: Arc::from(name),
         matcher: Matcher::compile(&rule.when, index, name)?,
         abort: rule.abort.as_ref().map(|a| compile_abort(index, name, a)).transpose()?,
-        delay: rule.delay.as_ref().map(|d| compile_delay(index, name, d)).transpose()?,
+        delay,
         failures,
         max_injections: rule.max_injections,
         injections: AtomicU64::new(0),
         abort_first: rule.abort_first,
+        inert,
         stats,
         #[cfg(feature = "guard")]
         timing: None,

@@ -119,7 +119,7 @@ impl Chaos {
             // Points do not report outcomes to the abort conditions (a point
             // does not know how its function's call ended): no `observe`.
             match index.and_then(|i| plan.rules.get(i)) {
-                Some(rule) => self.decide_matched(plan, rule, &matcher::Facts::new(&target), Decision::PASS),
+                Some(rule) => self.decide_matched(plan, rule, &target, Decision::PASS),
                 None => Decision::PASS,
             }
         })
@@ -129,7 +129,7 @@ impl Chaos {
 /// The index of the first rule of `plan` that matches `target`: the same
 /// scan as `Chaos::decide_in` (prefilter, then the full matcher).
 fn first_match(plan: &Plan, target: &Target<'_>) -> Option<usize> {
-    let facts = matcher::Facts::new(target);
+    let facts = matcher::Facts::new(target, plan.needs);
     plan.filters.iter().zip(plan.rules.iter()).position(|(f, r)| facts.admitted_by(f) && r.matcher.matches(&facts))
 }
 

@@ -452,7 +452,8 @@ impl GuardState {
         guard: Option<&Guard>,
         timing: Option<&RuleTiming>,
         rule_since_ms: i64,
-        facts: &Facts<'_, '_>,
+        target: &crate::Target<'_>,
+        needs: crate::engine::filter::Needs,
     ) -> Result<(), SkipReason> {
         if guard.is_none() && timing.is_none() {
             return if self.is_tripped() { Err(SkipReason::Tripped) } else { Ok(()) };
@@ -472,7 +473,11 @@ impl GuardState {
             t.check(now, rule_since_ms.max(self.enabled_since_ms.load(Ordering::Relaxed)))?;
         }
         if let Some(g) = guard
-            && g.exclude.iter().any(|m| m.matches(facts))
+            && !g.exclude.is_empty()
+            && {
+                let facts = Facts::new(target, needs);
+                g.exclude.iter().any(|m| m.matches(&facts))
+            }
         {
             return Err(SkipReason::Excluded);
         }
