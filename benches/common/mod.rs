@@ -22,8 +22,7 @@ pub fn bare()
     tower::service_fn(|_req: Request<()>| std::future::ready(Ok::<_, std::convert::Infallible>(Response::new(()))))
 }
 
-static URI: std::sync::LazyLock<http::Uri> =
-    std::sync::LazyLock::new(|| http::Uri::from_static("/api/users/42"));
+static URI: std::sync::LazyLock<http::Uri> = std::sync::LazyLock::new(|| http::Uri::from_static("/api/users/42"));
 
 /// `GET /api/users/42` as a server receives it over HTTP/1.1: an
 /// origin-form URI (parsed once and cloned) and `Host`, `Accept` and

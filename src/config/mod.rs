@@ -617,20 +617,6 @@ impl Abort {
         self.headers.insert(name.into(), value.into());
         self
     }
-
-    /// Aborts this share of matching calls (`0..=100`).
-    #[must_use]
-    pub fn percentage(mut self, percentage: f64) -> Self {
-        self.percentage = Some(percentage);
-        self
-    }
-
-    /// Aborts every N-th matching call.
-    #[must_use]
-    pub fn every(mut self, n: u64) -> Self {
-        self.every = Some(n);
-        self
-    }
 }
 
 /// The delay fault: wait before the call goes on.
@@ -686,20 +672,6 @@ impl Delay {
     /// A delay uniform in `base - jitter ..= base + jitter`.
     pub fn jittered(base: Duration, jitter: Duration) -> Self {
         Self { base: Some(base), jitter: Some(jitter), ..Self::default() }
-    }
-
-    /// Delays this share of matching calls (`0..=100`).
-    #[must_use]
-    pub fn percentage(mut self, percentage: f64) -> Self {
-        self.percentage = Some(percentage);
-        self
-    }
-
-    /// Delays every N-th matching call.
-    #[must_use]
-    pub fn every(mut self, n: u64) -> Self {
-        self.every = Some(n);
-        self
     }
 }
 
@@ -774,20 +746,6 @@ impl Timeout {
     pub fn after(after: Duration) -> Self {
         Self { after, ..Self::default() }
     }
-
-    /// Times out this share of matching calls (`0..=100`).
-    #[must_use]
-    pub fn percentage(mut self, percentage: f64) -> Self {
-        self.percentage = Some(percentage);
-        self
-    }
-
-    /// Times out every N-th matching call.
-    #[must_use]
-    pub fn every(mut self, n: u64) -> Self {
-        self.every = Some(n);
-        self
-    }
 }
 
 /// The partition fault: every matching call fails as unreachable, after
@@ -850,21 +808,30 @@ impl Loss {
     pub fn timeout(timeout: Duration) -> Self {
         Self { timeout, ..Self::default() }
     }
-
-    /// Loses this share of matching calls (`0..=100`).
-    #[must_use]
-    pub fn percentage(mut self, percentage: f64) -> Self {
-        self.percentage = Some(percentage);
-        self
-    }
-
-    /// Loses every N-th matching call.
-    #[must_use]
-    pub fn every(mut self, n: u64) -> Self {
-        self.every = Some(n);
-        self
-    }
 }
+
+/// The builder methods of a fault's trigger, alike for every fault with one.
+macro_rules! trigger_builders {
+    ($($ty:ident: $verb:literal),* $(,)?) => {$(
+        impl $ty {
+            #[doc = concat!($verb, " this share of matching calls (`0..=100`).")]
+            #[must_use]
+            pub fn percentage(mut self, percentage: f64) -> Self {
+                self.percentage = Some(percentage);
+                self
+            }
+
+            #[doc = concat!($verb, " every N-th matching call.")]
+            #[must_use]
+            pub fn every(mut self, n: u64) -> Self {
+                self.every = Some(n);
+                self
+            }
+        }
+    )*};
+}
+
+trigger_builders!(Abort: "Aborts", Delay: "Delays", Timeout: "Times out", Loss: "Loses");
 
 fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     #[derive(Deserialize)]

@@ -315,13 +315,35 @@ mod prefilter_tests {
     #[test]
     fn prefilters_are_necessary_conditions() {
         let strings = [
-            "", "/", "/a", "/api", "/api/users/42", "/api/orders/7/items", "/internal/v1", "payments.charge",
-            "payments.", "db.internal", "api.example.com", "x", "a-very-long-string-that-exceeds-eight-bytes",
-            "/users/42/posts", "eu.payments.internal",
+            "",
+            "/",
+            "/a",
+            "/api",
+            "/api/users/42",
+            "/api/orders/7/items",
+            "/internal/v1",
+            "payments.charge",
+            "payments.",
+            "db.internal",
+            "api.example.com",
+            "x",
+            "a-very-long-string-that-exceeds-eight-bytes",
+            "/users/42/posts",
+            "eu.payments.internal",
         ];
         let patterns: Vec<StrMatch> = [
-            "/api", "/api/*", "*/posts", "/users/*/posts", "*", "payments.*", "*.internal", "*.payments.*", "x",
-            "a-very-long-*", "*-eight-bytes", "/a*b*c",
+            "/api",
+            "/api/*",
+            "*/posts",
+            "/users/*/posts",
+            "*",
+            "payments.*",
+            "*.internal",
+            "*.payments.*",
+            "x",
+            "a-very-long-*",
+            "*-eight-bytes",
+            "/a*b*c",
         ]
         .iter()
         .flat_map(|p| {

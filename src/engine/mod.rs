@@ -474,13 +474,7 @@ impl Chaos {
     /// injected. Shared by [`decide`](Self::decide) and by fault points,
     /// which find their rule through a per-call-site cache (`site.rs`).
     #[inline]
-    fn decide_matched(
-        &self,
-        plan: &Plan,
-        rule: &Arc<CompiledRule>,
-        target: &Target<'_>,
-        pass: Decision,
-    ) -> Decision {
+    fn decide_matched(&self, plan: &Plan, rule: &Arc<CompiledRule>, target: &Target<'_>, pass: Decision) -> Decision {
         #[cfg(not(feature = "guard"))]
         let _ = target;
         rule.stats.matched.incr();
