@@ -139,6 +139,39 @@ impl<T> Drop for ColdBox<T> {
     }
 }
 
+/// What an observed call (one whose outcome the guardrails want) carries
+/// beside the inner future: when it started, and the handle to report to.
+/// Its drop is an inlined null check and a call out of line, so the drop of
+/// a pass-through future stays small enough to inline.
+#[derive(Debug)]
+pub(crate) struct Observer {
+    start: std::time::Instant,
+    chaos: Option<Chaos>,
+}
+
+impl Observer {
+    pub(crate) fn new(chaos: &Chaos) -> Self {
+        Observer { start: std::time::Instant::now(), chaos: Some(chaos.clone()) }
+    }
+
+    /// Reports the outcome of the call.
+    #[cold]
+    pub(crate) fn record(&self, failed: bool) {
+        if let Some(chaos) = &self.chaos {
+            chaos.record_outcome(failed, self.start.elapsed());
+        }
+    }
+}
+
+impl Drop for Observer {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(chaos) = self.chaos.take() {
+            drop_cold(chaos);
+        }
+    }
+}
+
 #[cold]
 #[inline(never)]
 fn drop_cold<T>(value: T) {

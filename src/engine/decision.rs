@@ -146,7 +146,26 @@ impl<'a> Target<'a> {
         if let Some(authority) = self.uri.and_then(Uri::authority) {
             return Some(authority_host(authority.as_str()));
         }
-        Some(authority_host(self.headers?.get(header::HOST)?.to_str().ok()?))
+        // A Host header has no userinfo: only the port is stripped. UTF-8
+        // validation (not `to_str`'s visible-ASCII check) is all matching needs.
+        std::str::from_utf8(self.host_header()?).ok()
+    }
+
+    /// The host's bytes, as [`host_name`](Self::host_name) finds them but
+    /// without validating a `Host` header as UTF-8: enough for the
+    /// prefilters, which compare bytes.
+    pub(crate) fn host_bytes(&self) -> Option<&'a [u8]> {
+        if let Some(host) = self.host {
+            return Some(host.as_bytes());
+        }
+        if let Some(authority) = self.uri.and_then(Uri::authority) {
+            return Some(authority_host(authority.as_str()).as_bytes());
+        }
+        self.host_header()
+    }
+
+    fn host_header(&self) -> Option<&'a [u8]> {
+        Some(strip_port_bytes(self.headers?.get(header::HOST)?.as_bytes()))
     }
 
     /// `true` for a gRPC request: its content type is `application/grpc*`,
@@ -175,30 +194,37 @@ pub(crate) fn is_grpc(headers: &HeaderMap) -> bool {
 }
 
 /// The host of an authority (`user@host:port`, `[v6]:port`), the way
-/// `http::Uri::host` reads it, in one pass over the bytes.
+/// `http::Uri::host` reads it.
 fn authority_host(authority: &str) -> &str {
-    let b = authority.as_bytes();
-    let (mut at, mut colon, mut bracket) = (None, None, None);
-    for (i, &c) in b.iter().enumerate() {
-        match c {
-            b'@' => at = Some(i),
-            b':' => colon = Some(i),
-            b']' => bracket = Some(i),
-            _ => {}
-        }
+    match authority.as_bytes().iter().rposition(|&c| c == b'@') {
+        Some(at) => strip_port(&authority[at + 1..]),
+        None => strip_port(authority),
     }
-    let start = at.map_or(0, |i| i + 1);
-    let end = match (bracket, colon) {
-        (Some(br), _) if br >= start => br + 1,
-        (_, Some(c)) if c >= start => c,
-        _ => b.len(),
-    };
-    &authority[start..end]
+}
+
+/// `host:port` or `[v6]:port` without the port.
+fn strip_port(host_port: &str) -> &str {
+    // The cut is at an ASCII byte, so it is a char boundary.
+    let end = strip_port_bytes(host_port.as_bytes()).len();
+    &host_port[..end]
+}
+
+/// [`strip_port`] on bytes. Scans back over the port's digits only, so a
+/// host without a port costs one byte's look.
+fn strip_port_bytes(b: &[u8]) -> &[u8] {
+    if b.first() == Some(&b'[') {
+        return b.iter().position(|&c| c == b']').map_or(b, |end| &b[..=end]);
+    }
+    let mut i = b.len();
+    while i > 0 && b[i - 1].is_ascii_digit() {
+        i -= 1;
+    }
+    if i > 0 && b[i - 1] == b':' { &b[..i - 1] } else { b }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::authority_host;
+    use super::{authority_host, strip_port};
 
     #[test]
     fn hosts_of_authorities_agree_with_http() {
@@ -207,6 +233,9 @@ mod tests {
         {
             let uri: http::Uri = format!("http://{a}/").parse().unwrap();
             assert_eq!(authority_host(a), uri.host().unwrap(), "{a}");
+            if !a.contains('@') {
+                assert_eq!(strip_port(a), uri.host().unwrap(), "{a} as a Host header");
+            }
         }
     }
 }

@@ -42,7 +42,16 @@ pub(crate) fn method_bit(m: &Method) -> u16 {
 /// last bytes, right-aligned (`tail`); missing bytes are zero.
 #[inline]
 pub(crate) fn head(s: &str) -> u64 {
-    let b = s.as_bytes();
+    head_bytes(s.as_bytes())
+}
+
+#[inline]
+pub(crate) fn tail(s: &str) -> u64 {
+    tail_bytes(s.as_bytes())
+}
+
+#[inline]
+fn head_bytes(b: &[u8]) -> u64 {
     if let Some(first) = b.first_chunk::<8>() {
         return u64::from_le_bytes(*first);
     }
@@ -51,8 +60,7 @@ pub(crate) fn head(s: &str) -> u64 {
 }
 
 #[inline]
-pub(crate) fn tail(s: &str) -> u64 {
-    let b = s.as_bytes();
+fn tail_bytes(b: &[u8]) -> u64 {
     if let Some(last) = b.last_chunk::<8>() {
         return u64::from_le_bytes(*last);
     }
@@ -103,7 +111,7 @@ impl Word {
         }
     }
 
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn is_any(&self) -> bool {
         self.mask == 0
     }
@@ -114,17 +122,41 @@ impl Word {
     }
 }
 
+/// Positions of the words in [`Signature::words`].
+const PATH: u8 = 0;
+const HOST: u8 = 2;
+const NAME: u8 = 4;
+
+/// "The signature word at `at`, masked by `mask`, equals `value`"; a zero
+/// mask admits everything.
+#[derive(Clone, Copy, Debug, Default)]
+struct Cond {
+    at: u8,
+    mask: u64,
+    value: u64,
+}
+
+impl Cond {
+    /// The condition of a string matcher on the part whose head word is at
+    /// `base` (its tail word follows it).
+    fn of(base: u8, m: Option<&StrMatch>) -> Self {
+        let w = Word::of(m);
+        Cond { at: base + u8::from(w.end == End::Tail), mask: w.mask, value: w.value }
+    }
+
+    #[inline(always)]
+    fn holds(&self, words: &[u64; 8]) -> bool {
+        words[usize::from(self.at & 7)] & self.mask == self.value
+    }
+}
+
 /// The necessary conditions of one rule's `match`.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Filter {
     doors: u8,
     methods: u16,
-    path_head: Word,
-    path_tail: Word,
-    host_head: Word,
-    host_tail: Word,
-    name_head: Word,
-    name_tail: Word,
+    /// Path, host, name: each one word of the signature, head or tail.
+    conds: [Cond; 3],
 }
 
 /// What the prefilters compare against, computed once per decision (only
@@ -133,12 +165,9 @@ pub(crate) struct Filter {
 pub(crate) struct Signature {
     pub(crate) door: u8,
     pub(crate) method: u16,
-    pub(crate) path_head: u64,
-    pub(crate) path_tail: u64,
-    pub(crate) host_head: u64,
-    pub(crate) host_tail: u64,
-    pub(crate) name_head: u64,
-    pub(crate) name_tail: u64,
+    /// Head and tail words of path, host and name (see `PATH`, `HOST`,
+    /// `NAME`); 8 entries so an index masked with 7 needs no bounds check.
+    pub(crate) words: [u64; 8],
 }
 
 /// Which parts of the signature a plan's filters look at.
@@ -161,42 +190,28 @@ impl Filter {
                     .map_or(OTHER_METHOD, |m| method_bit(&m))
             })
         };
-        let split = |m: Option<&StrMatch>| {
-            let w = Word::of(m);
-            match w.end {
-                End::Head => (w, Word::default()),
-                End::Tail => (Word::default(), w),
-            }
-        };
-        let (path_head, path_tail) = split(m.path.as_ref());
-        let (host_head, host_tail) = split(m.host.as_ref());
-        let (name_head, name_tail) = split(m.name.as_ref());
-        Filter { doors, methods, path_head, path_tail, host_head, host_tail, name_head, name_tail }
+        let conds = [Cond::of(PATH, m.path.as_ref()), Cond::of(HOST, m.host.as_ref()), Cond::of(NAME, m.name.as_ref())];
+        Filter { doors, methods, conds }
     }
 
     /// The parts of a call this filter looks at.
     pub(crate) fn needs(&self) -> Needs {
-        Needs {
-            method: self.methods != ANY_METHOD,
-            path: !self.path_head.is_any() || !self.path_tail.is_any(),
-            host: !self.host_head.is_any() || !self.host_tail.is_any(),
-            name: !self.name_head.is_any() || !self.name_tail.is_any(),
-        }
+        let [path, host, name] = self.conds.map(|c| c.mask != 0);
+        Needs { method: self.methods != ANY_METHOD, path, host, name }
     }
 
     /// `false` when the call cannot match the rule; `true` when it may.
-    /// Branch-free: eight masked comparisons; parts a filter does not look
-    /// at have a zero mask (or a full bit set) and always hold.
+    /// Branch-free: two bit tests and three masked comparisons; parts a
+    /// filter does not look at have a full bit set or a zero mask and always
+    /// hold.
     #[inline]
     pub(crate) fn admits(&self, sig: &Signature) -> bool {
+        let [path, host, name] = &self.conds;
         (self.doors & sig.door != 0)
             & (self.methods & sig.method != 0)
-            & (sig.path_head & self.path_head.mask == self.path_head.value)
-            & (sig.path_tail & self.path_tail.mask == self.path_tail.value)
-            & (sig.host_head & self.host_head.mask == self.host_head.value)
-            & (sig.host_tail & self.host_tail.mask == self.host_tail.value)
-            & (sig.name_head & self.name_head.mask == self.name_head.value)
-            & (sig.name_tail & self.name_tail.mask == self.name_tail.value)
+            & path.holds(&sig.words)
+            & host.holds(&sig.words)
+            & name.holds(&sig.words)
     }
 }
 
@@ -204,7 +219,7 @@ impl Signature {
     /// The signature of a call: its door always, the other parts when
     /// `needs` names them (`path` and `host` are the call's, already derived).
     #[inline]
-    pub(crate) fn of(target: &crate::Target<'_>, needs: Needs, path: Option<&str>, host: Option<&str>) -> Self {
+    pub(crate) fn of(target: &crate::Target<'_>, needs: Needs, path: Option<&str>, host: Option<&[u8]>) -> Self {
         let mut sig = Signature { door: target.door.bit(), method: NO_METHOD, ..Signature::default() };
         if needs == Needs::default() {
             return sig;
@@ -212,16 +227,20 @@ impl Signature {
         if needs.method {
             sig.method = target.method.map_or(NO_METHOD, method_bit);
         }
+        let mut put = |base: u8, s: &[u8]| {
+            sig.words[usize::from(base)] = head_bytes(s);
+            sig.words[usize::from(base) + 1] = tail_bytes(s);
+        };
         if let Some(p) = path {
-            (sig.path_head, sig.path_tail) = (head(p), tail(p));
+            put(PATH, p.as_bytes());
         }
         if let Some(h) = host {
-            (sig.host_head, sig.host_tail) = (head(h), tail(h));
+            put(HOST, h);
         }
         if needs.name
             && let Some(n) = target.name
         {
-            (sig.name_head, sig.name_tail) = (head(n), tail(n));
+            put(NAME, n.as_bytes());
         }
         sig
     }
@@ -275,6 +294,12 @@ mod tests {
         Signature { door: door.bit(), method, ..Signature::default() }
     }
 
+    fn with_host(mut s: Signature, host: &str) -> Signature {
+        s.words[usize::from(HOST)] = super::head(host);
+        s.words[usize::from(HOST) + 1] = super::tail(host);
+        s
+    }
+
     #[test]
     fn methods_and_doors() {
         let f = Filter::of(&Match::new().method("delete").door(crate::Door::Http));
@@ -291,16 +316,11 @@ mod tests {
     #[test]
     fn host_words_by_head_and_tail() {
         let tail = Filter::of(&Match::new().host("*.internal"));
-        let mut s = sig(crate::Door::Client, NO_METHOD);
-        s.host_tail = super::tail("db.internal");
-        s.host_head = super::head("db.internal");
-        assert!(tail.admits(&s));
-        s.host_tail = super::tail("api.example.com");
-        assert!(!tail.admits(&s));
+        let s = sig(crate::Door::Client, NO_METHOD);
+        assert!(tail.admits(&with_host(s, "db.internal")));
+        assert!(!tail.admits(&with_host(s, "api.example.com")));
         let exact = Filter::of(&Match::new().host("db.internal"));
-        s.host_head = super::head("db.internal");
-        assert!(exact.admits(&s));
-        s.host_head = 0;
+        assert!(exact.admits(&with_host(s, "db.internal")));
         assert!(!exact.admits(&s), "no host: a host rule cannot match");
     }
 }

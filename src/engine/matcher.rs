@@ -246,9 +246,11 @@ impl<'t, 'a> Facts<'t, 'a> {
     #[inline(always)]
     pub(crate) fn new(target: &'t Target<'a>, needs: Needs) -> Self {
         let path = if needs.path { OnceCell::from(target.path_str()) } else { OnceCell::new() };
-        let host = if needs.host { OnceCell::from(target.host_name()) } else { OnceCell::new() };
-        let sig = Signature::of(target, needs, path.get().copied().flatten(), host.get().copied().flatten());
-        Facts { target, path, host, port: OnceCell::new(), grpc: OnceCell::new(), sig }
+        // The prefilters compare the host's bytes; the full matcher derives
+        // (and validates) the host as text only if a filter lets it through.
+        let host = if needs.host { target.host_bytes() } else { None };
+        let sig = Signature::of(target, needs, path.get().copied().flatten(), host);
+        Facts { target, path, host: OnceCell::new(), port: OnceCell::new(), grpc: OnceCell::new(), sig }
     }
 
     /// Can the call match a rule with this filter? Integer comparisons only.

@@ -1,7 +1,6 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
-use std::time::Instant;
 
 use http::{Request, Response};
 use pin_project_lite::pin_project;
@@ -10,7 +9,7 @@ use tower_service::Service;
 use super::response::fault_response;
 use super::{AbortBody, EmptyBody};
 use crate::Chaos;
-use crate::delayed::{AfterDelay, ColdBox, Delayed};
+use crate::delayed::{AfterDelay, ColdBox, Delayed, Observer};
 use crate::engine::Injection;
 
 pin_project! {
@@ -36,8 +35,7 @@ pin_project! {
     where
         S: Service<Request<ReqBody>>,
     {
-        Inner { #[pin] fut: S::Future },
-        Observed { #[pin] fut: S::Future, start: Instant, chaos: Chaos },
+        Inner { #[pin] fut: S::Future, observer: Option<Observer> },
         Faulted { fault: ColdBox<Fault<S, ReqBody, M>> },
     }
 }
@@ -60,12 +58,12 @@ where
 {
     #[inline(always)]
     pub(crate) fn inner(fut: S::Future) -> Self {
-        Self { kind: Kind::Inner { fut } }
+        Self { kind: Kind::Inner { fut, observer: None } }
     }
 
     /// A call that is not faulted but whose outcome the guardrails want.
     pub(crate) fn observed(fut: S::Future, chaos: &Chaos) -> Self {
-        Self { kind: Kind::Observed { fut, start: Instant::now(), chaos: chaos.clone() } }
+        Self { kind: Kind::Inner { fut, observer: Some(Observer::new(chaos)) } }
     }
 
     pub(crate) fn delayed(delayed: Delayed<S, Request<ReqBody>>, body: M) -> Self {
@@ -93,11 +91,11 @@ where
         let mut kind = self.project().kind;
         loop {
             match kind.as_mut().project() {
-                KindProj::Inner { fut } => return fut.poll(cx),
-                KindProj::Observed { fut, start, chaos } => {
+                KindProj::Inner { fut, observer } => {
                     let out = ready!(fut.poll(cx));
-                    let failed = out.as_ref().map_or(true, |res| failed_response(res.status(), res.headers()));
-                    chaos.record_outcome(failed, start.elapsed());
+                    if let Some(o) = observer {
+                        o.record(out.as_ref().map_or(true, |res| failed_response(res.status(), res.headers())));
+                    }
                     return Poll::Ready(out);
                 }
                 KindProj::Faulted { fault } => {
@@ -131,7 +129,7 @@ where
         Poll::Pending | Poll::Ready(None) => false,
         Poll::Ready(Some(AfterDelay::Call(mut svc, req))) => {
             let fut = svc.call(req);
-            kind.set(Kind::Inner { fut });
+            kind.set(Kind::Inner { fut, observer: None });
             true
         }
         Poll::Ready(Some(AfterDelay::Fail(injection, req))) => {
@@ -148,8 +146,8 @@ where
 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let state = match &self.kind {
-            Kind::Inner { .. } => "inner",
-            Kind::Observed { .. } => "observed",
+            Kind::Inner { observer: None, .. } => "inner",
+            Kind::Inner { observer: Some(_), .. } => "observed",
             Kind::Faulted { fault } => match fault.get() {
                 Some(Fault::Delayed { .. }) => "delayed",
                 Some(Fault::Ready { .. }) | None => "aborted",

@@ -1,12 +1,11 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
-use std::time::Instant;
 
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use crate::delayed::{AfterDelay, ColdBox, Delayed};
+use crate::delayed::{AfterDelay, ColdBox, Delayed, Observer};
 use crate::engine::Injection;
 use crate::{BoxError, Chaos, InjectedFault};
 
@@ -29,8 +28,7 @@ pin_project! {
     where
         S: Service<Req>,
     {
-        Inner { #[pin] fut: S::Future },
-        Observed { #[pin] fut: S::Future, start: Instant, chaos: Chaos },
+        Inner { #[pin] fut: S::Future, observer: Option<Observer> },
         Faulted { fault: ColdBox<Fault<S, Req>> },
     }
 }
@@ -46,12 +44,12 @@ pin_project! {
 impl<S: Service<Req>, Req> ResponseFuture<S, Req> {
     #[inline(always)]
     pub(crate) fn inner(fut: S::Future) -> Self {
-        Self { kind: Kind::Inner { fut } }
+        Self { kind: Kind::Inner { fut, observer: None } }
     }
 
     /// A call that is not faulted but whose outcome the guardrails want.
     pub(crate) fn observed(fut: S::Future, chaos: &Chaos) -> Self {
-        Self { kind: Kind::Observed { fut, start: Instant::now(), chaos: chaos.clone() } }
+        Self { kind: Kind::Inner { fut, observer: Some(Observer::new(chaos)) } }
     }
 
     pub(crate) fn delayed(delayed: Delayed<S, Req>) -> Self {
@@ -78,10 +76,11 @@ where
         let mut kind = self.project().kind;
         loop {
             match kind.as_mut().project() {
-                KindProj::Inner { fut } => return fut.poll(cx).map_err(Into::into),
-                KindProj::Observed { fut, start, chaos } => {
+                KindProj::Inner { fut, observer } => {
                     let out = ready!(fut.poll(cx));
-                    chaos.record_outcome(out.is_err(), start.elapsed());
+                    if let Some(o) = observer {
+                        o.record(out.is_err());
+                    }
                     return Poll::Ready(out.map_err(Into::into));
                 }
                 KindProj::Faulted { fault } => {
@@ -116,7 +115,7 @@ fn advance<S: Service<Req>, Req>(mut kind: Pin<&mut Kind<S, Req>>, cx: &mut Cont
         Poll::Pending | Poll::Ready(None) => false,
         Poll::Ready(Some(AfterDelay::Call(mut svc, req))) => {
             let fut = svc.call(req);
-            kind.set(Kind::Inner { fut });
+            kind.set(Kind::Inner { fut, observer: None });
             true
         }
         Poll::Ready(Some(AfterDelay::Fail(injection, _req))) => {
@@ -129,8 +128,8 @@ fn advance<S: Service<Req>, Req>(mut kind: Pin<&mut Kind<S, Req>>, cx: &mut Cont
 impl<S: Service<Req>, Req> std::fmt::Debug for ResponseFuture<S, Req> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let state = match &self.kind {
-            Kind::Inner { .. } => "inner",
-            Kind::Observed { .. } => "observed",
+            Kind::Inner { observer: None, .. } => "inner",
+            Kind::Inner { observer: Some(_), .. } => "observed",
             Kind::Faulted { fault } => match fault.get() {
                 Some(Fault::Delayed { .. }) => "delayed",
                 Some(Fault::Failed { .. }) | None => "aborted",
