@@ -144,7 +144,7 @@ impl Cond {
         Cond { at: base + u8::from(w.end == End::Tail), mask: w.mask, value: w.value }
     }
 
-    #[inline(always)]
+    #[cfg(test)]
     fn holds(&self, words: &[u64; 8]) -> bool {
         words[usize::from(self.at & 7)] & self.mask == self.value
     }
@@ -204,7 +204,7 @@ impl Filter {
     /// Branch-free: two bit tests and three masked comparisons; parts a
     /// filter does not look at have a full bit set or a zero mask and always
     /// hold.
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn admits(&self, sig: &Signature) -> bool {
         let [path, host, name] = &self.conds;
         (self.doors & sig.door != 0)
@@ -243,6 +243,122 @@ impl Signature {
             put(NAME, n.as_bytes());
         }
         sig
+    }
+}
+
+/// The filters of a whole plan, arranged so that one pass over a call's
+/// signature yields the set of rules that may match it, without visiting
+/// the rules one by one.
+///
+/// Rules go in blocks of 64, one bit each. Per block, the doors and methods
+/// are lookup tables of rule sets; the string conditions are grouped by
+/// word and mask (rules with the same literal length at the same end share
+/// a group), and a group maps each literal to the rules that need it. A
+/// call's candidates are the door's rules, and the method's, and, for each
+/// group, the rules outside it or whose literal is the call's: a handful of
+/// loads and compares whatever the number of rules.
+#[derive(Debug, Default)]
+pub(crate) struct Index {
+    blocks: Box<[Block]>,
+}
+
+#[derive(Debug)]
+struct Block {
+    /// The rules admitting each door, by bit position.
+    doors: [u64; 8],
+    /// The rules admitting each method, by bit position.
+    methods: [u64; 16],
+    groups: Box<[Group]>,
+}
+
+/// The conditions of several rules on one signature word, with one mask.
+#[derive(Debug)]
+struct Group {
+    at: u8,
+    mask: u64,
+    /// The rules with a condition in this group.
+    rules: u64,
+    /// Each literal (masked word) and the rules it satisfies; literals are
+    /// distinct.
+    literals: Box<[(u64, u64)]>,
+}
+
+impl Group {
+    /// The rules this call does not rule out: those outside the group, and
+    /// those whose literal it has.
+    #[inline]
+    fn admits(&self, words: &[u64; 8]) -> u64 {
+        let word = words[usize::from(self.at & 7)] & self.mask;
+        let hit = self.literals.iter().find(|(value, _)| *value == word).map_or(0, |(_, rules)| *rules);
+        !self.rules | hit
+    }
+}
+
+impl Index {
+    /// The index of `filters`, one per rule in plan order.
+    pub(crate) fn new(filters: &[Filter]) -> Self {
+        let blocks = filters
+            .chunks(64)
+            .map(|chunk| {
+                let mut block = Block { doors: [0; 8], methods: [0; 16], groups: Box::new([]) };
+                let mut groups: Vec<Group> = Vec::new();
+                for (i, f) in chunk.iter().enumerate() {
+                    let bit = 1u64 << i;
+                    for (d, set) in block.doors.iter_mut().enumerate() {
+                        if f.doors & (1 << d) != 0 {
+                            *set |= bit;
+                        }
+                    }
+                    for (m, set) in block.methods.iter_mut().enumerate() {
+                        if f.methods & (1 << m) != 0 {
+                            *set |= bit;
+                        }
+                    }
+                    for c in f.conds.iter().filter(|c| c.mask != 0) {
+                        let pos = groups.iter().position(|g| g.at == c.at && g.mask == c.mask).unwrap_or_else(|| {
+                            groups.push(Group { at: c.at, mask: c.mask, rules: 0, literals: Box::new([]) });
+                            groups.len() - 1
+                        });
+                        let g = &mut groups[pos];
+                        g.rules |= bit;
+                        let mut literals = std::mem::take(&mut g.literals).into_vec();
+                        match literals.iter_mut().find(|(value, _)| *value == c.value) {
+                            Some((_, rules)) => *rules |= bit,
+                            None => literals.push((c.value, bit)),
+                        }
+                        g.literals = literals.into_boxed_slice();
+                    }
+                }
+                block.groups = groups.into_boxed_slice();
+                block
+            })
+            .collect();
+        Index { blocks }
+    }
+
+    /// The first rule, in plan order, that the filters admit for `sig` and
+    /// for which `matches` holds.
+    #[inline]
+    pub(crate) fn first(&self, sig: &Signature, mut matches: impl FnMut(usize) -> bool) -> Option<usize> {
+        let door = (sig.door.trailing_zeros() & 7) as usize;
+        let method = (sig.method.trailing_zeros() & 15) as usize;
+        for (b, block) in self.blocks.iter().enumerate() {
+            let mut set = block.doors[door] & block.methods[method];
+            for g in &block.groups {
+                if set == 0 {
+                    break;
+                }
+                set &= g.admits(&sig.words);
+            }
+            while set != 0 {
+                let i = set.trailing_zeros() as usize;
+                if matches(b * 64 + i) {
+                    return Some(b * 64 + i);
+                }
+                set &= set - 1;
+            }
+        }
+        None
     }
 }
 

@@ -4,7 +4,9 @@ use std::cell::OnceCell;
 
 use http::{HeaderName, HeaderValue, Method};
 
-use super::filter::{Filter, Needs, Signature};
+#[cfg(test)]
+use super::filter::Filter;
+use super::filter::{Needs, Signature};
 use crate::config::{ConfigError, Match, StrMatch};
 use crate::engine::Target;
 
@@ -253,8 +255,14 @@ impl<'t, 'a> Facts<'t, 'a> {
         Facts { target, path, host: OnceCell::new(), port: OnceCell::new(), grpc: OnceCell::new(), sig }
     }
 
-    /// Can the call match a rule with this filter? Integer comparisons only.
+    /// The prefilters' side of the call.
     #[inline]
+    pub(crate) fn signature(&self) -> &Signature {
+        &self.sig
+    }
+
+    /// Can the call match a rule with this filter? Integer comparisons only.
+    #[cfg(test)]
     pub(crate) fn admitted_by(&self, f: &Filter) -> bool {
         f.admits(&self.sig)
     }
@@ -378,5 +386,60 @@ mod prefilter_tests {
         }
         // And the filters do their job: most non-matching calls stop there.
         assert!(rejected > 600, "only {rejected} rejections");
+    }
+
+    /// The plan's index admits exactly the rules whose own filters admit
+    /// a call, in rule order, across blocks of 64 and for every door and
+    /// method (rules with several conditions, shared literals and none).
+    #[test]
+    fn index_admits_what_each_filter_admits() {
+        use crate::engine::filter::Index;
+        let strings = ["/api/users/42", "/internal/v1/x", "db.internal", "payments.charge", "", "x", "/api"];
+        let patterns = ["/api/*", "/internal/v1", "*.internal", "payments.*", "x", "/api", "*"];
+        let mut rules = vec![Match::new()];
+        for (i, p) in patterns.iter().enumerate() {
+            let m = StrMatch::auto(p.to_string());
+            rules.push(Match { path: Some(m.clone()), ..Match::new() });
+            rules.push(Match { host: Some(m.clone()), ..Match::new() });
+            rules.push(Match { name: Some(m.clone()), ..Match::new() }.door(Door::Point));
+            rules.push(Match { path: Some(m.clone()), host: Some(m.clone()), ..Match::new() }.method("POST"));
+            rules.push(Match { name: Some(m.clone()), ..Match::new() }.method(["GET", "DELETE", "PURGE"][i % 3]));
+            rules.push(Match { path: Some(StrMatch::Prefix(p.replace('*', ""))), ..Match::new() }.door(Door::Http));
+            rules.push(Match { host: Some(StrMatch::Exact(p.replace('*', "y"))), ..Match::new() });
+        }
+        rules.extend(rules.clone());
+        assert!(rules.len() > 64, "the test must cross a block boundary");
+        let filters: Vec<Filter> = rules.iter().map(Filter::of).collect();
+        let needs = filters.iter().fold(Needs::default(), |n, f| n.union(f.needs()));
+        let index = Index::new(&filters);
+        let methods = [Method::GET, Method::POST, Method::DELETE, Method::from_bytes(b"PURGE").unwrap()];
+        let mut admitted = 0;
+        for door in [Door::Http, Door::Client, Door::Point, Door::Service] {
+            for method in methods.iter().map(Some).chain([None]) {
+                for s in strings {
+                    let mut target = Target::new(door).path(s).host(s).name(s);
+                    if let Some(m) = method {
+                        target = target.method(m);
+                    }
+                    let facts = Facts::new(&target, needs);
+                    let want: Vec<usize> = (0..filters.len()).filter(|&i| facts.admitted_by(&filters[i])).collect();
+                    let mut got = Vec::new();
+                    assert_eq!(
+                        index.first(facts.signature(), |i| {
+                            got.push(i);
+                            false
+                        }),
+                        None
+                    );
+                    assert_eq!(got, want, "{door:?} {method:?} {s:?}");
+                    // And the first candidate the caller accepts is the answer.
+                    if let Some(&last) = want.last() {
+                        assert_eq!(index.first(facts.signature(), |i| i == last), Some(last));
+                    }
+                    admitted += want.len();
+                }
+            }
+        }
+        assert!(admitted > 100, "the calls must reach some rules, got {admitted}");
     }
 }

@@ -459,10 +459,7 @@ impl Chaos {
         if let Some(rule) = &plan.catch_all {
             return self.decide_matched(plan, rule, target, pass);
         }
-        let facts = matcher::Facts::new(target, plan.needs);
-        let found =
-            plan.filters.iter().zip(plan.rules.iter()).find(|(f, r)| facts.admitted_by(f) && r.matcher.matches(&facts));
-        let Some((_, rule)) = found else {
+        let Some(rule) = plan.first_match(target).and_then(|i| plan.rules.get(i)) else {
             return pass;
         };
         self.decide_matched(plan, rule, target, pass)

@@ -9,7 +9,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
-use super::filter::{Filter, Needs};
+use super::filter::{Filter, Index, Needs};
+use super::matcher::Facts;
 use super::matcher::Matcher;
 use super::rng::Rng;
 use super::stats::RuleStats;
@@ -21,10 +22,9 @@ use crate::fault::{FaultKind, GrpcCode};
 #[derive(Debug)]
 pub(crate) struct Plan {
     pub(crate) rules: Box<[Arc<CompiledRule>]>,
-    /// One prefilter per rule, in the same order, stored together so the
-    /// scan over non-matching rules stays in a few cache lines.
-    pub(crate) filters: Box<[Filter]>,
-    /// The parts of a call any of `filters` looks at.
+    /// The rules' prefilters, indexed: which rules a call may match.
+    pub(crate) index: Index,
+    /// The parts of a call any rule's prefilter looks at.
     pub(crate) needs: Needs,
     /// The first rule, when it matches every call (so no other rule is
     /// ever consulted).
@@ -48,6 +48,14 @@ fn next_stamp() -> u64 {
 }
 
 impl Plan {
+    /// The index of the first rule that matches `target`: the candidates the
+    /// prefilters leave, checked in full in rule order.
+    #[inline]
+    pub(crate) fn first_match(&self, target: &crate::Target<'_>) -> Option<usize> {
+        let facts = Facts::new(target, self.needs);
+        self.index.first(facts.signature(), |i| self.rules.get(i).is_some_and(|r| r.matcher.matches(&facts)))
+    }
+
     /// Must every call be counted for the percentage cap?
     #[cfg(feature = "guard")]
     #[inline]
@@ -161,7 +169,7 @@ impl Plan {
     pub(crate) fn empty() -> Self {
         Plan {
             rules: Box::new([]),
-            filters: Box::new([]),
+            index: Index::default(),
             needs: Needs::default(),
             catch_all: None,
             rng: Rng::Thread,
@@ -220,7 +228,7 @@ impl Plan {
         Ok(Plan {
             catch_all,
             needs: filters.iter().fold(Needs::default(), |n, f| n.union(f.needs())),
-            filters,
+            index: Index::new(&filters),
             rules: rules.into_boxed_slice(),
             rng: Rng::new(config.seed),
             generation: previous.generation + 1,

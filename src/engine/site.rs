@@ -18,9 +18,8 @@
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use super::plan::Plan;
 use super::stats::RuleStats;
-use super::{Chaos, Decision, Injection, Target, matcher};
+use super::{Chaos, Decision, Injection, Target};
 
 /// How many handles in the process are switched on, plus one until the
 /// global handle exists. Points on the global handle check it first: while
@@ -107,7 +106,7 @@ impl Chaos {
             let index = if cached >> INDEX_BITS == plan.stamp & (u64::MAX >> INDEX_BITS) {
                 usize::try_from(cached & NO_RULE).ok().filter(|&i| i as u64 != NO_RULE)
             } else {
-                let found = first_match(plan, &target);
+                let found = plan.first_match(&target);
                 // A plan with 65535 rules or more is not cached beyond that index.
                 match found.map_or(Some(NO_RULE), |i| u64::try_from(i).ok().filter(|&i| i < NO_RULE)) {
                     Some(NO_RULE) if counts_calls => cache.0.store(0, Ordering::Relaxed),
@@ -124,13 +123,6 @@ impl Chaos {
             }
         })
     }
-}
-
-/// The index of the first rule of `plan` that matches `target`: the same
-/// scan as `Chaos::decide_in` (prefilter, then the full matcher).
-fn first_match(plan: &Plan, target: &Target<'_>) -> Option<usize> {
-    let facts = matcher::Facts::new(target, plan.needs);
-    plan.filters.iter().zip(plan.rules.iter()).position(|(f, r)| facts.admitted_by(f) && r.matcher.matches(&facts))
 }
 
 impl Injection {
