@@ -15,7 +15,8 @@ use arc_swap::ArcSwap;
 
 use super::plan::Plan;
 
-/// Engines a thread keeps a cached plan for; the oldest entry goes first.
+/// Engines a thread keeps a cached plan for; the least recently used goes
+/// first.
 const CACHED_ENGINES: usize = 8;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -79,30 +80,38 @@ impl Current {
     pub(crate) fn with<R>(&self, f: impl Fn(&Plan) -> R) -> R {
         let version = self.version.load(Ordering::Acquire);
         CACHE
-            .try_with(|cache| cache.try_borrow_mut().ok().map(|mut cache| f(self.cached(&mut cache, version))))
+            .try_with(|cache| {
+                let mut cache = cache.try_borrow_mut().ok()?;
+                // The engine used last on this thread is first: one compare
+                // of id and version in the common case of one engine.
+                if !cache.first().is_some_and(|e| e.id == self.id && e.version == version) {
+                    self.refresh(&mut cache, version);
+                }
+                cache.first().map(|e| f(&e.plan))
+            })
             .ok()
             .flatten()
             .unwrap_or_else(|| f(&self.plan.load()))
     }
 
-    fn cached<'c>(&self, cache: &'c mut Vec<Entry>, version: u64) -> &'c Plan {
-        let pos = match cache.iter().position(|e| e.id == self.id) {
+    /// Brings this engine's entry, up to date, to the front of the cache.
+    #[inline(never)]
+    fn refresh(&self, cache: &mut Vec<Entry>, version: u64) {
+        match cache.iter().position(|e| e.id == self.id) {
             Some(pos) => {
                 let e = &mut cache[pos];
                 if e.version != version {
                     e.plan = self.plan.load_full();
                     e.version = version;
                 }
-                pos
+                cache[..=pos].rotate_right(1);
             }
             None => {
                 if cache.len() == CACHED_ENGINES {
-                    cache.remove(0);
+                    cache.pop();
                 }
-                cache.push(Entry { id: self.id, version, plan: self.plan.load_full() });
-                cache.len() - 1
+                cache.insert(0, Entry { id: self.id, version, plan: self.plan.load_full() });
             }
-        };
-        &cache[pos].plan
+        }
     }
 }

@@ -445,9 +445,13 @@ impl Chaos {
     }
 
     fn decide_enabled(&self, target: &Target<'_>) -> Decision {
-        self.inner.plan.with(|plan| self.decide_in(plan, target))
+        self.inner.plan.with(
+            #[inline(always)]
+            |plan| self.decide_in(plan, target),
+        )
     }
 
+    #[inline(always)]
     fn decide_in(&self, plan: &Plan, target: &Target<'_>) -> Decision {
         #[cfg(feature = "guard")]
         if plan.counts_calls() {
@@ -459,6 +463,13 @@ impl Chaos {
         if let Some(rule) = &plan.catch_all {
             return self.decide_matched(plan, rule, target, pass);
         }
+        self.decide_scan(plan, target, pass)
+    }
+
+    /// Finds the rule of a call among several: out of line, so that the
+    /// catch-all case above stays small.
+    #[inline(never)]
+    fn decide_scan(&self, plan: &Plan, target: &Target<'_>, pass: Decision) -> Decision {
         let Some(rule) = plan.first_match(target).and_then(|i| plan.rules.get(i)) else {
             return pass;
         };
@@ -470,14 +481,22 @@ impl Chaos {
     /// guardrails have their say. `pass` is what to answer when nothing is
     /// injected. Shared by [`decide`](Self::decide) and by fault points,
     /// which find their rule through a per-call-site cache (`site.rs`).
-    #[inline]
+    #[inline(always)]
     fn decide_matched(&self, plan: &Plan, rule: &Arc<CompiledRule>, target: &Target<'_>, pass: Decision) -> Decision {
-        #[cfg(not(feature = "guard"))]
-        let _ = target;
         rule.stats.matched.incr();
         if rule.inert {
             return pass;
         }
+        self.roll(plan, rule, target, pass)
+    }
+
+    /// The part of [`decide_matched`](Self::decide_matched) for a rule that
+    /// can inject: out of line, so the common case of an inert rule (a 0%
+    /// catch-all) stays small where it is inlined.
+    #[inline(never)]
+    fn roll(&self, plan: &Plan, rule: &Arc<CompiledRule>, target: &Target<'_>, pass: Decision) -> Decision {
+        #[cfg(not(feature = "guard"))]
+        let _ = target;
         let rng = &plan.rng;
         // Every failing fault is rolled (so each `every` counts every
         // matching call); the first that fires, in the rule's order, wins.
