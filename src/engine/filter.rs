@@ -122,7 +122,7 @@ impl Word {
     }
 }
 
-/// Positions of the words in [`Signature::words`].
+/// Positions of the words a [`Signature`] reads (head, then tail).
 const PATH: u8 = 0;
 const HOST: u8 = 2;
 const NAME: u8 = 4;
@@ -145,8 +145,8 @@ impl Cond {
     }
 
     #[cfg(test)]
-    fn holds(&self, words: &[u64; 8]) -> bool {
-        words[usize::from(self.at & 7)] & self.mask == self.value
+    fn holds(&self, sig: &Signature<'_, '_>) -> bool {
+        self.mask == 0 || sig.word(self.at) & self.mask == self.value
     }
 }
 
@@ -159,15 +159,15 @@ pub(crate) struct Filter {
     conds: [Cond; 3],
 }
 
-/// What the prefilters compare against, computed once per decision (only
-/// the parts some filter of the plan looks at).
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Signature {
+/// What the prefilters compare against: the call's door and method bits,
+/// and its path, host and name words, read from the target when a filter
+/// asks (the host, from a `Host` header, only if a host condition is still
+/// in play).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Signature<'t, 'a> {
     pub(crate) door: u8,
     pub(crate) method: u16,
-    /// Head and tail words of path, host and name (see `PATH`, `HOST`,
-    /// `NAME`); 8 entries so an index masked with 7 needs no bounds check.
-    pub(crate) words: [u64; 8],
+    target: &'t crate::Target<'a>,
 }
 
 /// Which parts of the signature a plan's filters look at.
@@ -205,44 +205,32 @@ impl Filter {
     /// filter does not look at have a full bit set or a zero mask and always
     /// hold.
     #[cfg(test)]
-    pub(crate) fn admits(&self, sig: &Signature) -> bool {
-        let [path, host, name] = &self.conds;
-        (self.doors & sig.door != 0)
-            & (self.methods & sig.method != 0)
-            & path.holds(&sig.words)
-            & host.holds(&sig.words)
-            & name.holds(&sig.words)
+    pub(crate) fn admits(&self, sig: &Signature<'_, '_>) -> bool {
+        (self.doors & sig.door != 0) && (self.methods & sig.method != 0) && self.conds.iter().all(|c| c.holds(sig))
     }
 }
 
-impl Signature {
-    /// The signature of a call: its door always, the other parts when
-    /// `needs` names them (`path` and `host` are the call's, already derived).
+impl<'t, 'a> Signature<'t, 'a> {
+    /// The signature of a call: its door always, its method when `needs`
+    /// says a filter looks at it (otherwise "no method", which every
+    /// filter without methods admits).
     #[inline]
-    pub(crate) fn of(target: &crate::Target<'_>, needs: Needs, path: Option<&str>, host: Option<&[u8]>) -> Self {
-        let mut sig = Signature { door: target.door.bit(), method: NO_METHOD, ..Signature::default() };
-        if needs == Needs::default() {
-            return sig;
-        }
-        if needs.method {
-            sig.method = target.method.map_or(NO_METHOD, method_bit);
-        }
-        let mut put = |base: u8, s: &[u8]| {
-            sig.words[usize::from(base)] = head_bytes(s);
-            sig.words[usize::from(base) + 1] = tail_bytes(s);
+    pub(crate) fn new(target: &'t crate::Target<'a>, needs: Needs) -> Self {
+        let method = if needs.method { target.method.map_or(NO_METHOD, method_bit) } else { NO_METHOD };
+        Signature { door: target.door.bit(), method, target }
+    }
+
+    /// The word at `at` (see `PATH`, `HOST`, `NAME`: head, then tail): up to
+    /// 8 bytes of the part, zero when the call does not have it.
+    #[inline]
+    fn word(&self, at: u8) -> u64 {
+        let t = self.target;
+        let part = match at >> 1 {
+            0 => t.path_str().map(str::as_bytes),
+            1 => t.host_bytes(),
+            _ => t.name.map(str::as_bytes),
         };
-        if let Some(p) = path {
-            put(PATH, p.as_bytes());
-        }
-        if let Some(h) = host {
-            put(HOST, h);
-        }
-        if needs.name
-            && let Some(n) = target.name
-        {
-            put(NAME, n.as_bytes());
-        }
-        sig
+        part.map_or(0, |b| if at & 1 == 0 { head_bytes(b) } else { tail_bytes(b) })
     }
 }
 
@@ -256,7 +244,9 @@ impl Signature {
 /// a group), and a group maps each literal to the rules that need it. A
 /// call's candidates are the door's rules, and the method's, and, for each
 /// group, the rules outside it or whose literal is the call's: a handful of
-/// loads and compares whatever the number of rules.
+/// loads and compares whatever the number of rules. A group whose rules are
+/// all ruled out already is skipped, so a call's host (read from its `Host`
+/// header) is looked at only while a host condition is still in play.
 #[derive(Debug, Default)]
 pub(crate) struct Index {
     blocks: Box<[Block]>,
@@ -287,8 +277,8 @@ impl Group {
     /// The rules this call does not rule out: those outside the group, and
     /// those whose literal it has.
     #[inline]
-    fn admits(&self, words: &[u64; 8]) -> u64 {
-        let word = words[usize::from(self.at & 7)] & self.mask;
+    fn admits(&self, sig: &Signature<'_, '_>) -> u64 {
+        let word = sig.word(self.at) & self.mask;
         let hit = self.literals.iter().find(|(value, _)| *value == word).map_or(0, |(_, rules)| *rules);
         !self.rules | hit
     }
@@ -339,7 +329,7 @@ impl Index {
     /// The first rule, in plan order, that the filters admit for `sig` and
     /// for which `matches` holds.
     #[inline]
-    pub(crate) fn first(&self, sig: &Signature, mut matches: impl FnMut(usize) -> bool) -> Option<usize> {
+    pub(crate) fn first(&self, sig: &Signature<'_, '_>, mut matches: impl FnMut(usize) -> bool) -> Option<usize> {
         let door = (sig.door.trailing_zeros() & 7) as usize;
         let method = (sig.method.trailing_zeros() & 15) as usize;
         for (b, block) in self.blocks.iter().enumerate() {
@@ -348,7 +338,9 @@ impl Index {
                 if set == 0 {
                     break;
                 }
-                set &= g.admits(&sig.words);
+                if set & g.rules != 0 {
+                    set &= g.admits(sig);
+                }
             }
             while set != 0 {
                 let i = set.trailing_zeros() as usize;
@@ -406,37 +398,35 @@ mod tests {
         assert!(Word::of(None).is_any());
     }
 
-    fn sig(door: crate::Door, method: u16) -> Signature {
-        Signature { door: door.bit(), method, ..Signature::default() }
-    }
+    const ALL: Needs = Needs { method: true, path: true, host: true, name: true };
 
-    fn with_host(mut s: Signature, host: &str) -> Signature {
-        s.words[usize::from(HOST)] = super::head(host);
-        s.words[usize::from(HOST) + 1] = super::tail(host);
-        s
+    fn filter_admits(f: &Filter, target: &crate::Target<'_>) -> bool {
+        f.admits(&Signature::new(target, ALL))
     }
 
     #[test]
     fn methods_and_doors() {
-        let f = Filter::of(&Match::new().method("delete").door(crate::Door::Http));
-        assert!(f.admits(&sig(crate::Door::Http, method_bit(&Method::DELETE))));
-        assert!(!f.admits(&sig(crate::Door::Http, method_bit(&Method::GET))));
-        assert!(!f.admits(&sig(crate::Door::Client, method_bit(&Method::DELETE))));
-        assert!(!f.admits(&sig(crate::Door::Http, NO_METHOD)), "a rule with methods needs a call with one");
+        use crate::{Door, Target};
+        let (get, delete, purge) = (Method::GET, Method::DELETE, Method::from_bytes(b"PURGE").unwrap());
+        let f = Filter::of(&Match::new().method("delete").door(Door::Http));
+        assert!(filter_admits(&f, &Target::new(Door::Http).method(&delete)));
+        assert!(!filter_admits(&f, &Target::new(Door::Http).method(&get)));
+        assert!(!filter_admits(&f, &Target::new(Door::Client).method(&delete)));
+        assert!(!filter_admits(&f, &Target::new(Door::Http)), "a rule with methods needs a call with one");
         let any = Filter::of(&Match::new());
-        assert!(any.admits(&sig(crate::Door::Point, NO_METHOD)));
+        assert!(filter_admits(&any, &Target::point("p")));
         let ext = Filter::of(&Match::new().method("PURGE"));
-        assert!(ext.admits(&sig(crate::Door::Http, method_bit(&Method::from_bytes(b"PURGE").unwrap()))));
+        assert!(filter_admits(&ext, &Target::new(Door::Http).method(&purge)));
     }
 
     #[test]
     fn host_words_by_head_and_tail() {
+        use crate::{Door, Target};
         let tail = Filter::of(&Match::new().host("*.internal"));
-        let s = sig(crate::Door::Client, NO_METHOD);
-        assert!(tail.admits(&with_host(s, "db.internal")));
-        assert!(!tail.admits(&with_host(s, "api.example.com")));
+        assert!(filter_admits(&tail, &Target::new(Door::Client).host("db.internal")));
+        assert!(!filter_admits(&tail, &Target::new(Door::Client).host("api.example.com")));
         let exact = Filter::of(&Match::new().host("db.internal"));
-        assert!(exact.admits(&with_host(s, "db.internal")));
-        assert!(!exact.admits(&s), "no host: a host rule cannot match");
+        assert!(filter_admits(&exact, &Target::new(Door::Client).host("db.internal")));
+        assert!(!filter_admits(&exact, &Target::new(Door::Client)), "no host: a host rule cannot match");
     }
 }

@@ -5,8 +5,7 @@ use std::cell::OnceCell;
 use http::{HeaderName, HeaderValue, Method};
 
 #[cfg(test)]
-use super::filter::Filter;
-use super::filter::{Needs, Signature};
+use super::filter::{Filter, Signature};
 use crate::config::{ConfigError, Match, StrMatch};
 use crate::engine::Target;
 
@@ -236,35 +235,20 @@ pub(crate) struct Facts<'t, 'a> {
     host: OnceCell<Option<&'a str>>,
     port: OnceCell<Option<u16>>,
     grpc: OnceCell<Option<(&'a str, &'a str)>>,
-    /// The prefilters' side of the call, computed once.
-    sig: Signature,
 }
 
 impl<'t, 'a> Facts<'t, 'a> {
-    /// The facts of a call, with the parts of the signature that `needs`
-    /// names derived now (the rest stay zero: no filter looks at them).
-    /// Built as one value (no `&mut self` helper), so it is constructed in
-    /// place rather than copied.
+    /// The facts of a call, none derived yet.
     #[inline(always)]
-    pub(crate) fn new(target: &'t Target<'a>, needs: Needs) -> Self {
-        let path = if needs.path { OnceCell::from(target.path_str()) } else { OnceCell::new() };
-        // The prefilters compare the host's bytes; the full matcher derives
-        // (and validates) the host as text only if a filter lets it through.
-        let host = if needs.host { target.host_bytes() } else { None };
-        let sig = Signature::of(target, needs, path.get().copied().flatten(), host);
-        Facts { target, path, host: OnceCell::new(), port: OnceCell::new(), grpc: OnceCell::new(), sig }
+    pub(crate) fn new(target: &'t Target<'a>) -> Self {
+        Facts { target, path: OnceCell::new(), host: OnceCell::new(), port: OnceCell::new(), grpc: OnceCell::new() }
     }
 
-    /// The prefilters' side of the call.
-    #[inline]
-    pub(crate) fn signature(&self) -> &Signature {
-        &self.sig
-    }
-
-    /// Can the call match a rule with this filter? Integer comparisons only.
+    /// Can the call match a rule with this filter? (What the index answers
+    /// for all rules at once.)
     #[cfg(test)]
     pub(crate) fn admitted_by(&self, f: &Filter) -> bool {
-        f.admits(&self.sig)
+        f.admits(&Signature::new(self.target, f.needs()))
     }
 }
 
@@ -375,7 +359,7 @@ mod prefilter_tests {
                 let filter = Filter::of(&when);
                 for s in strings {
                     let target = Target::new(Door::Http).method(&method).path(s).host(s).name(s);
-                    let facts = Facts::new(&target, filter.needs());
+                    let facts = Facts::new(&target);
                     if matcher.matches(&facts) {
                         assert!(facts.admitted_by(&filter), "{when:?} matches {s:?} but its filter rejects it");
                     } else if !facts.admitted_by(&filter) {
@@ -393,7 +377,7 @@ mod prefilter_tests {
     /// method (rules with several conditions, shared literals and none).
     #[test]
     fn index_admits_what_each_filter_admits() {
-        use crate::engine::filter::Index;
+        use crate::engine::filter::{Index, Needs};
         let strings = ["/api/users/42", "/internal/v1/x", "db.internal", "payments.charge", "", "x", "/api"];
         let patterns = ["/api/*", "/internal/v1", "*.internal", "payments.*", "x", "/api", "*"];
         let mut rules = vec![Match::new()];
@@ -421,11 +405,12 @@ mod prefilter_tests {
                     if let Some(m) = method {
                         target = target.method(m);
                     }
-                    let facts = Facts::new(&target, needs);
+                    let facts = Facts::new(&target);
+                    let sig = Signature::new(&target, needs);
                     let want: Vec<usize> = (0..filters.len()).filter(|&i| facts.admitted_by(&filters[i])).collect();
                     let mut got = Vec::new();
                     assert_eq!(
-                        index.first(facts.signature(), |i| {
+                        index.first(&sig, |i| {
                             got.push(i);
                             false
                         }),
@@ -434,7 +419,7 @@ mod prefilter_tests {
                     assert_eq!(got, want, "{door:?} {method:?} {s:?}");
                     // And the first candidate the caller accepts is the answer.
                     if let Some(&last) = want.last() {
-                        assert_eq!(index.first(facts.signature(), |i| i == last), Some(last));
+                        assert_eq!(index.first(&sig, |i| i == last), Some(last));
                     }
                     admitted += want.len();
                 }

@@ -518,7 +518,7 @@ impl Chaos {
         let guard = {
             let state = &self.inner.guard;
             let g = plan.guard.as_deref();
-            if let Err(reason) = state.admit(g, rule.timing.as_ref(), rule.stats.since_ms, target, plan.needs) {
+            if let Err(reason) = state.admit(g, rule.timing.as_ref(), rule.stats.since_ms, target) {
                 state.skip(reason);
                 RuleStats::add(&rule.stats.skipped);
                 return pass;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
-use super::filter::{Filter, Index, Needs};
+use super::filter::{Filter, Index, Needs, Signature};
 use super::matcher::Facts;
 use super::matcher::Matcher;
 use super::rng::Rng;
@@ -52,8 +52,13 @@ impl Plan {
     /// prefilters leave, checked in full in rule order.
     #[inline]
     pub(crate) fn first_match(&self, target: &crate::Target<'_>) -> Option<usize> {
-        let facts = Facts::new(target, self.needs);
-        self.index.first(facts.signature(), |i| self.rules.get(i).is_some_and(|r| r.matcher.matches(&facts)))
+        let sig = Signature::new(target, self.needs);
+        // The facts the full matchers use are derived only for a candidate.
+        let mut facts = None;
+        self.index.first(&sig, |i| {
+            let facts = facts.get_or_insert_with(|| Facts::new(target));
+            self.rules.get(i).is_some_and(|r| r.matcher.matches(facts))
+        })
     }
 
     /// Must every call be counted for the percentage cap?

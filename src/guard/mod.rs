@@ -453,7 +453,6 @@ impl GuardState {
         timing: Option<&RuleTiming>,
         rule_since_ms: i64,
         target: &crate::Target<'_>,
-        needs: crate::engine::filter::Needs,
     ) -> Result<(), SkipReason> {
         if guard.is_none() && timing.is_none() {
             return if self.is_tripped() { Err(SkipReason::Tripped) } else { Ok(()) };
@@ -475,7 +474,7 @@ impl GuardState {
         if let Some(g) = guard
             && !g.exclude.is_empty()
             && {
-                let facts = Facts::new(target, needs);
+                let facts = Facts::new(target);
                 g.exclude.iter().any(|m| m.matches(&facts))
             }
         {
