@@ -140,34 +140,25 @@ impl<T> Drop for ColdBox<T> {
 }
 
 /// What an observed call (one whose outcome the guardrails want) carries
-/// beside the inner future: when it started, and the handle to report to.
-/// Its drop is an inlined null check and a call out of line, so the drop of
-/// a pass-through future stays small enough to inline.
-#[derive(Debug)]
+/// beside the inner future: when it started, and which engine to report to,
+/// by id. It is plain data, with no drop code, so that the drop of a
+/// pass-through future stays small enough to inline.
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Observer {
     start: std::time::Instant,
-    chaos: Option<Chaos>,
+    engine: u64,
 }
 
 impl Observer {
     pub(crate) fn new(chaos: &Chaos) -> Self {
-        Observer { start: std::time::Instant::now(), chaos: Some(chaos.clone()) }
+        Observer { start: std::time::Instant::now(), engine: chaos.id() }
     }
 
-    /// Reports the outcome of the call.
+    /// Reports the outcome of the call to its engine, if that is alive.
     #[cold]
     pub(crate) fn record(&self, failed: bool) {
-        if let Some(chaos) = &self.chaos {
+        if let Some(chaos) = Chaos::live(self.engine) {
             chaos.record_outcome(failed, self.start.elapsed());
-        }
-    }
-}
-
-impl Drop for Observer {
-    #[inline]
-    fn drop(&mut self) {
-        if let Some(chaos) = self.chaos.take() {
-            drop_cold(chaos);
         }
     }
 }

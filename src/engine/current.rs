@@ -51,6 +51,11 @@ impl Current {
         }
     }
 
+    /// The engine's id: unique for the process's lifetime.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
     /// The plan, for admin paths (status, config, updates).
     pub(crate) fn load(&self) -> arc_swap::Guard<Arc<Plan>> {
         self.plan.load()

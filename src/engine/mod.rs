@@ -126,18 +126,36 @@ pub(crate) fn validate(config: &Config) -> Result<(), ConfigError> {
 
 static GLOBAL: OnceLock<Chaos> = OnceLock::new();
 
+/// The live engines by id. A call whose outcome the guardrails watch keeps
+/// its engine's id, a plain number, rather than a handle: so the response
+/// futures of the doors, which may carry one, need no drop code, and their
+/// drop stays small enough to inline on the pass-through path.
+static LIVE: std::sync::LazyLock<std::sync::RwLock<std::collections::HashMap<u64, Weak<Shared>>>> =
+    std::sync::LazyLock::new(Default::default);
+
 impl Chaos {
     fn with_plan(enabled: bool, plan: Plan, #[cfg(feature = "guard")] guard: crate::guard::GuardState) -> Self {
         site::count_enabled(false, enabled);
-        Chaos {
-            inner: Arc::new(Shared {
-                #[cfg(feature = "guard")]
-                guard: Arc::new(guard),
-                enabled: AtomicBool::new(enabled),
-                plan: Current::new(plan),
-                admin: Mutex::new(Admin::new()),
-            }),
-        }
+        let inner = Arc::new(Shared {
+            #[cfg(feature = "guard")]
+            guard: Arc::new(guard),
+            enabled: AtomicBool::new(enabled),
+            plan: Current::new(plan),
+            admin: Mutex::new(Admin::new()),
+        });
+        LIVE.write().unwrap_or_else(PoisonError::into_inner).insert(inner.plan.id(), Arc::downgrade(&inner));
+        Chaos { inner }
+    }
+
+    /// This engine's id: unique in the process, never reused.
+    pub(crate) fn id(&self) -> u64 {
+        self.inner.plan.id()
+    }
+
+    /// The engine with this id, if it is still alive.
+    pub(crate) fn live(id: u64) -> Option<Chaos> {
+        let live = LIVE.read().unwrap_or_else(PoisonError::into_inner);
+        live.get(&id).and_then(Weak::upgrade).map(|inner| Chaos { inner })
     }
 
     /// A handle that is switched on, with this configuration.
@@ -567,6 +585,7 @@ impl Chaos {
 impl Drop for Shared {
     fn drop(&mut self) {
         site::count_enabled(*self.enabled.get_mut(), false);
+        LIVE.write().unwrap_or_else(PoisonError::into_inner).remove(&self.plan.id());
     }
 }
 
