@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use arc_swap::ArcSwap;
 
 use super::plan::Plan;
+use super::stats::{SHARED_STRIPE, Stripe};
 
 /// Engines a thread keeps a cached plan for; the least recently used goes
 /// first.
@@ -37,8 +38,21 @@ struct Entry {
     plan: Arc<Plan>,
 }
 
+/// What a thread keeps for the engines: its counter stripe and its cached
+/// plans, in one thread-local so a decision reaches both with one access.
+struct Local {
+    stripe: Stripe,
+    plans: RefCell<Vec<Entry>>,
+}
+
 thread_local! {
-    static CACHE: RefCell<Vec<Entry>> = const { RefCell::new(Vec::new()) };
+    static LOCAL: Local = Local { stripe: Stripe::claim(), plans: RefCell::new(Vec::new()) };
+}
+
+/// This thread's counter stripe (the shared one during thread exit).
+#[inline]
+pub(crate) fn stripe() -> usize {
+    LOCAL.try_with(|l| l.stripe.index()).unwrap_or(SHARED_STRIPE)
 }
 
 impl Current {
@@ -81,22 +95,27 @@ impl Current {
     /// Runs `f` with the current plan, from this thread's cache when it is
     /// up to date. Falls back to a plain load when the cache is not usable
     /// (re-entered from a tracing subscriber, or during thread exit).
+    /// `f` also gets the thread's counter stripe.
     #[inline]
-    pub(crate) fn with<R>(&self, f: impl Fn(&Plan) -> R) -> R {
+    pub(crate) fn with<R>(&self, f: impl Fn(&Plan, usize) -> R) -> R {
         let version = self.version.load(Ordering::Acquire);
-        CACHE
-            .try_with(|cache| {
-                let mut cache = cache.try_borrow_mut().ok()?;
+        LOCAL
+            .try_with(|local| {
+                let stripe = local.stripe.index();
+                let Ok(mut cache) = local.plans.try_borrow_mut() else {
+                    return f(&self.plan.load(), stripe);
+                };
                 // The engine used last on this thread is first: one compare
                 // of id and version in the common case of one engine.
                 if !cache.first().is_some_and(|e| e.id == self.id && e.version == version) {
                     self.refresh(&mut cache, version);
                 }
-                cache.first().map(|e| f(&e.plan))
+                match cache.first() {
+                    Some(e) => f(&e.plan, stripe),
+                    None => f(&self.plan.load(), stripe),
+                }
             })
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| f(&self.plan.load()))
+            .unwrap_or_else(|_| f(&self.plan.load(), SHARED_STRIPE))
     }
 
     /// Brings this engine's entry, up to date, to the front of the cache.

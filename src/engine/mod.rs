@@ -440,7 +440,7 @@ impl Chaos {
     #[cfg_attr(not(any(feature = "tower", feature = "client")), allow(dead_code))]
     pub(crate) fn record_outcome(&self, failed: bool, latency: std::time::Duration) {
         #[cfg(feature = "guard")]
-        self.inner.plan.with(|plan| {
+        self.inner.plan.with(|plan, _| {
             if let Some(g) = plan.guard.as_deref() {
                 self.inner.guard.record(g, failed, latency);
             }
@@ -465,12 +465,12 @@ impl Chaos {
     fn decide_enabled(&self, target: &Target<'_>) -> Decision {
         self.inner.plan.with(
             #[inline(always)]
-            |plan| self.decide_in(plan, target),
+            |plan, stripe| self.decide_in(plan, target, stripe),
         )
     }
 
     #[inline(always)]
-    fn decide_in(&self, plan: &Plan, target: &Target<'_>) -> Decision {
+    fn decide_in(&self, plan: &Plan, target: &Target<'_>, stripe: usize) -> Decision {
         #[cfg(feature = "guard")]
         if plan.counts_calls() {
             self.inner.guard.count_call();
@@ -479,19 +479,19 @@ impl Chaos {
         // The common plan of one catch-all rule (the `CHAOS_*` variables
         // build one) needs no scan, and no facts about the call.
         if let Some(rule) = &plan.catch_all {
-            return self.decide_matched(plan, rule, target, pass);
+            return self.decide_matched(plan, rule, target, pass, stripe);
         }
-        self.decide_scan(plan, target, pass)
+        self.decide_scan(plan, target, pass, stripe)
     }
 
     /// Finds the rule of a call among several: out of line, so that the
     /// catch-all case above stays small.
     #[inline(never)]
-    fn decide_scan(&self, plan: &Plan, target: &Target<'_>, pass: Decision) -> Decision {
+    fn decide_scan(&self, plan: &Plan, target: &Target<'_>, pass: Decision, stripe: usize) -> Decision {
         let Some(rule) = plan.first_match(target).and_then(|i| plan.rules.get(i)) else {
             return pass;
         };
-        self.decide_matched(plan, rule, target, pass)
+        self.decide_matched(plan, rule, target, pass, stripe)
     }
 
     /// The decision for a call that `rule` matched (it is the first rule of
@@ -499,9 +499,17 @@ impl Chaos {
     /// guardrails have their say. `pass` is what to answer when nothing is
     /// injected. Shared by [`decide`](Self::decide) and by fault points,
     /// which find their rule through a per-call-site cache (`site.rs`).
+    /// `stripe` is the calling thread's counter stripe.
     #[inline(always)]
-    fn decide_matched(&self, plan: &Plan, rule: &Arc<CompiledRule>, target: &Target<'_>, pass: Decision) -> Decision {
-        rule.stats.matched.incr();
+    fn decide_matched(
+        &self,
+        plan: &Plan,
+        rule: &Arc<CompiledRule>,
+        target: &Target<'_>,
+        pass: Decision,
+        stripe: usize,
+    ) -> Decision {
+        rule.stats.matched.incr_at(stripe);
         if rule.inert {
             return pass;
         }

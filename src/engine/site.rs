@@ -90,7 +90,7 @@ impl Chaos {
 
     /// Decides for the point `name`, through and into its call site's cache.
     pub(crate) fn decide_point(&self, name: &str, cache: &SiteCache) -> Decision {
-        self.inner.plan.with(|plan| {
+        self.inner.plan.with(|plan, stripe| {
             // The percentage cap counts every call, so under it a point
             // must come here each time: "no rule" is then never cached.
             #[cfg(feature = "guard")]
@@ -118,7 +118,7 @@ impl Chaos {
             // Points do not report outcomes to the abort conditions (a point
             // does not know how its function's call ended): no `observe`.
             match index.and_then(|i| plan.rules.get(i)) {
-                Some(rule) => self.decide_matched(plan, rule, &target, Decision::PASS),
+                Some(rule) => self.decide_matched(plan, rule, &target, Decision::PASS, stripe),
                 None => Decision::PASS,
             }
         })

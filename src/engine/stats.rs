@@ -21,11 +21,19 @@ pub(crate) struct Padded(pub(crate) AtomicU64);
 /// Which stripes are owned by a live thread (bit i: stripe i).
 static OWNED_STRIPES: AtomicU32 = AtomicU32::new(0);
 
-/// This thread's stripe: owned (released when the thread exits) or shared.
-struct Stripe(usize);
+/// The stripe of a thread that owns none.
+pub(crate) const SHARED_STRIPE: usize = OWNED;
+
+/// A thread's stripe: owned (released when the thread exits) or shared.
+/// Kept in the thread's engine-local state (`current.rs`).
+pub(crate) struct Stripe(usize);
 
 impl Stripe {
-    fn claim() -> Self {
+    pub(crate) fn index(&self) -> usize {
+        self.0
+    }
+
+    pub(crate) fn claim() -> Self {
         let mut bits = OWNED_STRIPES.load(Ordering::Relaxed);
         loop {
             let free = (!bits).trailing_zeros() as usize;
@@ -48,10 +56,6 @@ impl Drop for Stripe {
     }
 }
 
-thread_local! {
-    static STRIPE: Stripe = Stripe::claim();
-}
-
 /// A counter bumped on every matching call, exact and cheap from many
 /// threads: a thread that owns a stripe adds with a plain load and store (it
 /// is the stripe's only writer, so nothing is lost); the rest share one
@@ -64,8 +68,14 @@ pub(crate) struct StripedCounter {
 impl StripedCounter {
     #[inline]
     pub(crate) fn incr(&self) {
-        let i = STRIPE.try_with(|s| s.0).unwrap_or(OWNED);
-        let cell = &self.stripes[i].0;
+        self.incr_at(super::current::stripe());
+    }
+
+    /// Adds one in stripe `i`: the calling thread's (see
+    /// [`current::stripe`](super::current::stripe)).
+    #[inline]
+    pub(crate) fn incr_at(&self, i: usize) {
+        let Some(Padded(cell)) = self.stripes.get(i) else { return };
         if i < OWNED {
             // Single writer: no read-modify-write needed.
             cell.store(cell.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
