@@ -462,6 +462,7 @@ impl Chaos {
         self.decide_enabled(target)
     }
 
+    #[inline]
     fn decide_enabled(&self, target: &Target<'_>) -> Decision {
         self.inner.plan.with(
             #[inline(always)]
