@@ -24,7 +24,9 @@ pub(crate) const NO_METHOD: u16 = 1 << 14;
 /// The bit of a method in a method set.
 #[inline]
 pub(crate) fn method_bit(m: &Method) -> u16 {
-    const STANDARD: [Method; 9] = [
+    // A static, not a const: a const array of `Method`s would be built (and
+    // dropped) at every call.
+    static STANDARD: [Method; 9] = [
         Method::GET,
         Method::POST,
         Method::PUT,

@@ -459,10 +459,27 @@ impl Chaos {
         if !self.is_enabled() {
             return Decision::PASS;
         }
+        self.decide_out_of_line(target)
+    }
+
+    #[inline(never)]
+    fn decide_out_of_line(&self, target: &Target<'_>) -> Decision {
         self.decide_enabled(target)
     }
 
-    #[inline]
+    /// [`decide`](Self::decide) for the doors: the enabled decision is
+    /// inlined where they call it (no call, no register spills on the pass
+    /// path), while a caller of `decide` keeps the off path to a load and a
+    /// branch.
+    #[inline(always)]
+    pub(crate) fn decide_inline(&self, target: &Target<'_>) -> Decision {
+        if !self.is_enabled() {
+            return Decision::PASS;
+        }
+        self.decide_enabled(target)
+    }
+
+    #[inline(always)]
     fn decide_enabled(&self, target: &Target<'_>) -> Decision {
         self.inner.plan.with(
             #[inline(always)]
