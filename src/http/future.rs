@@ -104,8 +104,14 @@ where
                     if let FaultProj::Ready { res } = state.as_mut().project() {
                         return res.take().map_or(Poll::Pending, |res| Poll::Ready(Ok(res)));
                     }
-                    if !advance(kind.as_mut(), cx) {
-                        return Poll::Pending;
+                    // Only the boxed state goes out of line: were this
+                    // future's own address passed to a function that is not
+                    // inlined, it could not be kept in registers, and every
+                    // pass-through call would round-trip it through memory.
+                    match advance(state, cx) {
+                        Step::Pending => return Poll::Pending,
+                        Step::Answered => {}
+                        Step::Call(fut) => kind.set(Kind::Inner { fut, observer: None }),
                     }
                 }
             }
@@ -113,29 +119,31 @@ where
     }
 }
 
-/// Moves a delayed call on, out of line: `false` while the delay runs;
-/// `true` once the call went on (the inner future is in place) or its answer
-/// is ready in the fault state.
+/// What a delayed call does next.
+enum Step<F> {
+    /// The delay runs.
+    Pending,
+    /// The delay is over: the inner service was called.
+    Call(F),
+    /// The delay is over and the answer is in the state (an abort).
+    Answered,
+}
+
+/// Moves a delayed call on, out of line; it sees only the boxed state.
 #[inline(never)]
-fn advance<S, ReqBody, ResBody, M>(mut kind: Pin<&mut Kind<S, ReqBody, M>>, cx: &mut Context<'_>) -> bool
+fn advance<S, ReqBody, ResBody, M>(mut state: Pin<&mut Fault<S, ReqBody, M>>, cx: &mut Context<'_>) -> Step<S::Future>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     M: AbortBody<ResBody>,
 {
-    let KindProj::Faulted { fault } = kind.as_mut().project() else { return true };
-    let Some(mut state) = fault.as_mut() else { return false };
-    let FaultProj::Delayed { delayed, body } = state.as_mut().project() else { return true };
+    let FaultProj::Delayed { delayed, body } = state.as_mut().project() else { return Step::Answered };
     match delayed.poll_delay(cx) {
-        Poll::Pending | Poll::Ready(None) => false,
-        Poll::Ready(Some(AfterDelay::Call(mut svc, req))) => {
-            let fut = svc.call(req);
-            kind.set(Kind::Inner { fut, observer: None });
-            true
-        }
+        Poll::Pending | Poll::Ready(None) => Step::Pending,
+        Poll::Ready(Some(AfterDelay::Call(mut svc, req))) => Step::Call(svc.call(req)),
         Poll::Ready(Some(AfterDelay::Fail(injection, req))) => {
             let res = fault_response(&injection, &req, body);
             state.set(Fault::Ready { res: Some(res) });
-            true
+            Step::Answered
         }
     }
 }

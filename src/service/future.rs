@@ -89,8 +89,14 @@ where
                     if let FaultProj::Failed { fault } = state.as_mut().project() {
                         return fault.take().map_or(Poll::Pending, |f| Poll::Ready(Err(boxed(f))));
                     }
-                    if !advance(kind.as_mut(), cx) {
-                        return Poll::Pending;
+                    // Only the boxed state goes out of line: were this
+                    // future's own address passed to a function that is not
+                    // inlined, it could not be kept in registers, and every
+                    // pass-through call would round-trip it through memory.
+                    match advance(state, cx) {
+                        Step::Pending => return Poll::Pending,
+                        Step::Failed => {}
+                        Step::Call(fut) => kind.set(Kind::Inner { fut, observer: None }),
                     }
                 }
             }
@@ -103,24 +109,26 @@ fn boxed(fault: InjectedFault) -> BoxError {
     Box::new(fault)
 }
 
-/// Moves a delayed call on, out of line: `false` while the delay runs;
-/// `true` once the call went on (the inner future is in place) or failed
-/// (the fault is in the state).
+/// What a delayed call does next.
+enum Step<F> {
+    /// The delay runs.
+    Pending,
+    /// The delay is over: the inner service was called.
+    Call(F),
+    /// The delay is over and the call failed (the fault is in the state).
+    Failed,
+}
+
+/// Moves a delayed call on, out of line; it sees only the boxed state.
 #[inline(never)]
-fn advance<S: Service<Req>, Req>(mut kind: Pin<&mut Kind<S, Req>>, cx: &mut Context<'_>) -> bool {
-    let KindProj::Faulted { fault } = kind.as_mut().project() else { return true };
-    let Some(mut state) = fault.as_mut() else { return false };
-    let FaultProj::Delayed { delayed } = state.as_mut().project() else { return true };
+fn advance<S: Service<Req>, Req>(mut state: Pin<&mut Fault<S, Req>>, cx: &mut Context<'_>) -> Step<S::Future> {
+    let FaultProj::Delayed { delayed } = state.as_mut().project() else { return Step::Failed };
     match delayed.poll_delay(cx) {
-        Poll::Pending | Poll::Ready(None) => false,
-        Poll::Ready(Some(AfterDelay::Call(mut svc, req))) => {
-            let fut = svc.call(req);
-            kind.set(Kind::Inner { fut, observer: None });
-            true
-        }
+        Poll::Pending | Poll::Ready(None) => Step::Pending,
+        Poll::Ready(Some(AfterDelay::Call(mut svc, req))) => Step::Call(svc.call(req)),
         Poll::Ready(Some(AfterDelay::Fail(injection, _req))) => {
             state.set(Fault::Failed { fault: Some(injection.fault()) });
-            true
+            Step::Failed
         }
     }
 }
