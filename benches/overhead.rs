@@ -21,6 +21,12 @@ fn overhead(c: &mut Criterion) {
     let mut svc = bare();
     group.bench_function("bare", |b| bench_calls(b, &mut svc));
 
+    // A layer that does nothing but wrap the response future (tower's
+    // `MapResponse` with the identity): what wrapping alone costs, for
+    // telling the layer's own cost from the cost of being a layer.
+    let mut svc = tower::util::MapResponseLayer::new(std::convert::identity).layer(bare());
+    group.bench_function("noop_layer", |b| bench_calls(b, &mut svc));
+
     let mut svc = ChaosLayer::new(Chaos::disabled()).layer(bare());
     group.bench_function("layer_disabled", |b| bench_calls(b, &mut svc));
 
