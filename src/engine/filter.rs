@@ -1,12 +1,14 @@
-//! A per-rule prefilter: a few integer comparisons that reject most
-//! non-matching rules before any string work.
+//! Prefilters: a few integer comparisons that reject most non-matching
+//! rules before any string work.
 //!
-//! Each rule keeps a [`Filter`] of necessary conditions derived from its
+//! Each rule has a [`Filter`] of necessary conditions derived from its
 //! `match`: the doors and methods it allows as bit sets, and up to 8 literal
 //! bytes its path, host and name must start (or end) with, as a masked
-//! `u64`. A call's side of the comparison is computed once per decision in
-//! [`Facts`](super::matcher::Facts). A filter only ever rejects calls the
-//! full matcher would reject too; what it admits is checked in full.
+//! `u64`. A plan keeps its rules' filters as one [`Index`], which yields the
+//! candidate rules of a call in one pass; the call's side is a
+//! [`Signature`], whose words are read from the call only when a condition
+//! still in play needs them. A filter only ever rejects calls the full
+//! matcher would reject too; what it admits is checked in full.
 
 use http::Method;
 
