@@ -90,7 +90,7 @@ impl ChaosMiddleware {
         if let Some(name) = self.name.as_deref() {
             target = target.name(name);
         }
-        self.chaos.decide_inline(&target)
+        self.chaos.decide_enabled(&target)
     }
 }
 

@@ -467,20 +467,12 @@ impl Chaos {
         self.decide_enabled(target)
     }
 
-    /// [`decide`](Self::decide) for the doors: the enabled decision is
-    /// inlined where they call it (no call, no register spills on the pass
-    /// path), while a caller of `decide` keeps the off path to a load and a
-    /// branch.
+    /// [`decide`](Self::decide) for the doors, which have checked
+    /// [`is_enabled`](Self::is_enabled) themselves: inlined where they call
+    /// it (no call, no register spills on the pass path), while a caller of
+    /// `decide` keeps the off path to a load and a branch.
     #[inline(always)]
-    pub(crate) fn decide_inline(&self, target: &Target<'_>) -> Decision {
-        if !self.is_enabled() {
-            return Decision::PASS;
-        }
-        self.decide_enabled(target)
-    }
-
-    #[inline(always)]
-    fn decide_enabled(&self, target: &Target<'_>) -> Decision {
+    pub(crate) fn decide_enabled(&self, target: &Target<'_>) -> Decision {
         self.inner.plan.with(
             #[inline(always)]
             |plan, stripe| self.decide_in(plan, target, stripe),

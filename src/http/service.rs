@@ -85,8 +85,8 @@ impl<S, M> ChaosService<S, M> {
     fn decide<ReqBody>(&self, req: &Request<ReqBody>) -> Action {
         let target = Target::from_request(Door::Http, req);
         let decision = match self.name.as_deref() {
-            Some(name) => self.chaos.decide_inline(&target.name(name)),
-            None => self.chaos.decide_inline(&target),
+            Some(name) => self.chaos.decide_enabled(&target.name(name)),
+            None => self.chaos.decide_enabled(&target),
         };
         Action::of(decision, &self.chaos)
     }

@@ -93,7 +93,7 @@ where
         if !self.chaos.is_enabled() {
             return ResponseFuture::inner(self.inner.call(req));
         }
-        let decision = self.chaos.decide_inline(&Target::new(crate::Door::Service).name(&self.name));
+        let decision = self.chaos.decide_enabled(&Target::new(crate::Door::Service).name(&self.name));
         match Action::of(decision, &self.chaos) {
             Action::Pass => ResponseFuture::inner(self.inner.call(req)),
             Action::Observe => ResponseFuture::observed(self.inner.call(req), &self.chaos),
