@@ -174,15 +174,6 @@ pub(crate) struct Signature<'t, 'a> {
     target: &'t crate::Target<'a>,
 }
 
-/// Which parts of the signature a plan's filters look at.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Needs {
-    pub(crate) method: bool,
-    pub(crate) path: bool,
-    pub(crate) host: bool,
-    pub(crate) name: bool,
-}
-
 impl Filter {
     pub(crate) fn of(m: &Match) -> Self {
         let doors = if m.door.is_empty() { ANY_DOOR } else { m.door.iter().fold(0, |acc, d| acc | d.bit()) };
@@ -198,10 +189,10 @@ impl Filter {
         Filter { doors, methods, conds }
     }
 
-    /// The parts of a call this filter looks at.
-    pub(crate) fn needs(&self) -> Needs {
-        let [path, host, name] = self.conds.map(|c| c.mask != 0);
-        Needs { method: self.methods != ANY_METHOD, path, host, name }
+    /// Does this filter look at the call's method? (The other parts of a
+    /// signature are read only when a condition asks.)
+    pub(crate) fn needs_method(&self) -> bool {
+        self.methods != ANY_METHOD
     }
 
     /// `false` when the call cannot match the rule; `true` when it may.
@@ -215,12 +206,12 @@ impl Filter {
 }
 
 impl<'t, 'a> Signature<'t, 'a> {
-    /// The signature of a call: its door always, its method when `needs`
-    /// says a filter looks at it (otherwise "no method", which every
-    /// filter without methods admits).
+    /// The signature of a call: its door always, its method when some
+    /// filter looks at methods (otherwise "no method", which every filter
+    /// without methods admits).
     #[inline]
-    pub(crate) fn new(target: &'t crate::Target<'a>, needs: Needs) -> Self {
-        let method = if needs.method { target.method.map_or(NO_METHOD, method_bit) } else { NO_METHOD };
+    pub(crate) fn new(target: &'t crate::Target<'a>, needs_method: bool) -> Self {
+        let method = if needs_method { target.method.map_or(NO_METHOD, method_bit) } else { NO_METHOD };
         Signature { door: target.door.bit(), method, target }
     }
 
@@ -274,7 +265,7 @@ struct Group {
     rules: u64,
     /// Each literal (masked word) and the rules it satisfies; literals are
     /// distinct.
-    literals: Box<[(u64, u64)]>,
+    literals: Vec<(u64, u64)>,
 }
 
 impl Group {
@@ -310,17 +301,15 @@ impl Index {
                     }
                     for c in f.conds.iter().filter(|c| c.mask != 0) {
                         let pos = groups.iter().position(|g| g.at == c.at && g.mask == c.mask).unwrap_or_else(|| {
-                            groups.push(Group { at: c.at, mask: c.mask, rules: 0, literals: Box::new([]) });
+                            groups.push(Group { at: c.at, mask: c.mask, rules: 0, literals: Vec::new() });
                             groups.len() - 1
                         });
                         let g = &mut groups[pos];
                         g.rules |= bit;
-                        let mut literals = std::mem::take(&mut g.literals).into_vec();
-                        match literals.iter_mut().find(|(value, _)| *value == c.value) {
+                        match g.literals.iter_mut().find(|(value, _)| *value == c.value) {
                             Some((_, rules)) => *rules |= bit,
-                            None => literals.push((c.value, bit)),
+                            None => g.literals.push((c.value, bit)),
                         }
-                        g.literals = literals.into_boxed_slice();
                     }
                 }
                 block.groups = groups.into_boxed_slice();
@@ -358,17 +347,6 @@ impl Index {
     }
 }
 
-impl Needs {
-    pub(crate) fn union(self, o: Needs) -> Needs {
-        Needs {
-            method: self.method | o.method,
-            path: self.path | o.path,
-            host: self.host | o.host,
-            name: self.name | o.name,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -402,10 +380,8 @@ mod tests {
         assert!(Word::of(None).is_any());
     }
 
-    const ALL: Needs = Needs { method: true, path: true, host: true, name: true };
-
     fn filter_admits(f: &Filter, target: &crate::Target<'_>) -> bool {
-        f.admits(&Signature::new(target, ALL))
+        f.admits(&Signature::new(target, true))
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
-use super::filter::{Filter, Index, Needs, Signature};
+use super::filter::{Filter, Index, Signature};
 use super::matcher::Facts;
 use super::matcher::Matcher;
 use super::rng::Rng;
@@ -24,8 +24,8 @@ pub(crate) struct Plan {
     pub(crate) rules: Box<[Arc<CompiledRule>]>,
     /// The rules' prefilters, indexed: which rules a call may match.
     pub(crate) index: Index,
-    /// The parts of a call any rule's prefilter looks at.
-    pub(crate) needs: Needs,
+    /// Does any rule's prefilter look at the call's method?
+    pub(crate) needs_method: bool,
     /// The first rule, when it matches every call (so no other rule is
     /// ever consulted).
     pub(crate) catch_all: Option<Arc<CompiledRule>>,
@@ -52,7 +52,7 @@ impl Plan {
     /// prefilters leave, checked in full in rule order.
     #[inline]
     pub(crate) fn first_match(&self, target: &crate::Target<'_>) -> Option<usize> {
-        let sig = Signature::new(target, self.needs);
+        let sig = Signature::new(target, self.needs_method);
         // The facts the full matchers use are derived only for a candidate.
         let mut facts = None;
         self.index.first(&sig, |i| {
@@ -175,7 +175,7 @@ impl Plan {
         Plan {
             rules: Box::new([]),
             index: Index::default(),
-            needs: Needs::default(),
+            needs_method: false,
             catch_all: None,
             rng: Rng::Thread,
             generation: 0,
@@ -232,7 +232,7 @@ impl Plan {
         let catch_all = config.rules.first().filter(|r| r.when.is_empty()).and_then(|_| rules.first().cloned());
         Ok(Plan {
             catch_all,
-            needs: filters.iter().fold(Needs::default(), |n, f| n.union(f.needs())),
+            needs_method: filters.iter().any(Filter::needs_method),
             index: Index::new(&filters),
             rules: rules.into_boxed_slice(),
             rng: Rng::new(config.seed),
