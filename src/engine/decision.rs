@@ -4,13 +4,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{HeaderMap, Method, Request, Uri, header};
+use http::{HeaderMap, Method, Request, StatusCode, Uri, header};
 
 use super::Chaos;
 use super::plan::{CompiledAbort, CompiledFailure, CompiledRule};
-use super::stats::RuleStats;
+use super::stats::Count;
 use crate::config::Door;
-use crate::fault::{FaultKind, InjectedFault};
+use crate::fault::{FaultKind, GrpcCode, InjectedFault};
 
 /// A description of one call, borrowed from the call itself, for rule
 /// matching. Doors build it; build one yourself to call
@@ -356,11 +356,7 @@ impl Injection {
 
     /// The error a door that fails the call returns.
     pub(crate) fn fault(&self) -> InjectedFault {
-        let kind = self.failure_kind().unwrap_or(FaultKind::Abort);
-        let (status, grpc) = match self.abort_spec() {
-            Some(a) => (a.status, a.grpc),
-            None => kind.default_answer(),
-        };
+        let (kind, status, grpc) = self.answer();
         InjectedFault::new(
             Arc::clone(&self.rule.name),
             kind,
@@ -368,6 +364,17 @@ impl Injection {
             grpc,
             self.failure().and_then(|f| f.message.clone()),
         )
+    }
+
+    /// The kind of the failure, and the HTTP status and gRPC code a door
+    /// answers it with: the abort's own, or the kind's defaults.
+    fn answer(&self) -> (FaultKind, StatusCode, GrpcCode) {
+        let kind = self.failure_kind().unwrap_or(FaultKind::Abort);
+        let (status, grpc) = match self.abort_spec() {
+            Some(a) => (a.status, a.grpc),
+            None => kind.default_answer(),
+        };
+        (kind, status, grpc)
     }
 
     /// Called by a door when it is about to fail the call (at once, or after
@@ -381,20 +388,23 @@ impl Injection {
             return false;
         }
         let stats = &self.rule.stats;
-        RuleStats::add(match failure.kind {
-            FaultKind::Abort | FaultKind::Delay => &stats.aborted,
-            FaultKind::Error => &stats.errored,
-            FaultKind::Timeout => &stats.timed_out,
-            FaultKind::Partition => &stats.partitioned,
-            FaultKind::Loss => &stats.lost,
+        stats.add(match failure.kind {
+            FaultKind::Abort | FaultKind::Delay => Count::Aborted,
+            FaultKind::Error => Count::Errored,
+            FaultKind::Timeout => Count::TimedOut,
+            FaultKind::Partition => Count::Partitioned,
+            FaultKind::Loss => Count::Lost,
         });
-        let fault = self.fault();
+        // The answer, not the error: building an `InjectedFault` here would
+        // clone the rule name's `Arc` (a write to a line every thread
+        // faulting on this rule shares) only to log two codes.
+        let (_, status, grpc) = self.answer();
         tracing::debug!(
             target: "mischief",
             rule = %self.rule.name,
             fault = failure.kind.as_str(),
-            status = fault.http_status().as_u16(),
-            grpc_status = fault.grpc_code().as_i32(),
+            status = status.as_u16(),
+            grpc_status = grpc.as_i32(),
             wait_ms = failure.wait.as_secs_f64() * 1e3,
             "injected fault"
         );

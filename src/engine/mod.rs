@@ -30,7 +30,7 @@ use plan::{CompiledRule, Plan};
 pub(crate) use plan::{RULE_HEADER, grpc_message};
 #[cfg(feature = "macros")]
 pub(crate) use site::{SiteCache, any_enabled};
-use stats::RuleStats;
+use stats::Count;
 pub use stats::{RuleStatus, Status};
 
 use crate::config::{Config, ConfigError, EnvSettings, Rule};
@@ -398,14 +398,14 @@ impl Chaos {
                 .zip(&plan.config.rules)
                 .map(|(r, rule): (_, &Rule)| RuleStatus {
                     name: r.name.to_string(),
-                    matched: r.stats.matched.get(),
-                    delayed: r.stats.delayed.0.load(Ordering::Relaxed),
-                    aborted: r.stats.aborted.0.load(Ordering::Relaxed),
-                    errored: r.stats.errored.0.load(Ordering::Relaxed),
-                    timed_out: r.stats.timed_out.0.load(Ordering::Relaxed),
-                    partitioned: r.stats.partitioned.0.load(Ordering::Relaxed),
-                    lost: r.stats.lost.0.load(Ordering::Relaxed),
-                    skipped: r.stats.skipped.0.load(Ordering::Relaxed),
+                    matched: r.stats.get(Count::Matched),
+                    delayed: r.stats.get(Count::Delayed),
+                    aborted: r.stats.get(Count::Aborted),
+                    errored: r.stats.get(Count::Errored),
+                    timed_out: r.stats.get(Count::TimedOut),
+                    partitioned: r.stats.get(Count::Partitioned),
+                    lost: r.stats.get(Count::Lost),
+                    skipped: r.stats.get(Count::Skipped),
                     rule: rule.clone(),
                 })
                 .collect(),
@@ -519,7 +519,7 @@ impl Chaos {
         pass: Decision,
         stripe: usize,
     ) -> Decision {
-        rule.stats.matched.incr_at(stripe);
+        rule.stats.add_at(Count::Matched, stripe);
         if rule.inert {
             return pass;
         }
@@ -556,7 +556,7 @@ impl Chaos {
             let g = plan.guard.as_deref();
             if let Err(reason) = state.admit(g, rule.timing.as_ref(), rule.stats.since_ms, target) {
                 state.skip(reason);
-                RuleStats::add(&rule.stats.skipped);
+                rule.stats.add(Count::Skipped);
                 return pass;
             }
             (state, g)
@@ -565,7 +565,7 @@ impl Chaos {
             let took =
                 rule.injections.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| (n < max).then_some(n + 1));
             if took.is_err() {
-                RuleStats::add(&rule.stats.skipped);
+                rule.stats.add(Count::Skipped);
                 return pass;
             }
         }
@@ -574,7 +574,7 @@ impl Chaos {
             Ok(slot) => slot,
             Err(reason) => {
                 guard.0.skip(reason);
-                RuleStats::add(&rule.stats.skipped);
+                rule.stats.add(Count::Skipped);
                 if rule.max_injections.is_some() {
                     rule.injections.fetch_sub(1, Ordering::Relaxed);
                 }
@@ -582,7 +582,7 @@ impl Chaos {
             }
         };
         if let Some(d) = delay {
-            RuleStats::add(&rule.stats.delayed);
+            rule.stats.add(Count::Delayed);
             tracing::debug!(target: "mischief", rule = %rule.name, fault = "delay", delay_ms = d.as_secs_f64() * 1e3, "injected fault");
         }
         Decision::inject(Injection {

@@ -18,7 +18,7 @@
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use super::stats::RuleStats;
+use super::stats::Count;
 use super::{Chaos, Decision, Injection, Target};
 
 /// How many handles in the process are switched on, plus one until the
@@ -134,7 +134,7 @@ impl Injection {
         if self.failure_kind().is_none() {
             return;
         }
-        RuleStats::add(&self.rule.stats.skipped);
+        self.rule.stats.add(Count::Skipped);
         tracing::debug!(
             target: "mischief",
             rule = %self.rule.name,
