@@ -24,9 +24,9 @@ count() { # variant calls -> instructions of the whole run
 printf '%-18s %12s %10s\n' variant "instr/call" "over bare"
 for group in http service; do
     base=""
-    for v in bare disabled pass rate0 16_rules; do
+    for v in bare disabled pass rate0 16_rules guarded; do
         variant="${group}_$v"
-        case "$variant" in http_rate0 | service_pass | service_16_rules) continue ;; esac
+        case "$variant" in http_rate0 | service_pass | service_16_rules | service_guarded) continue ;; esac
         a=$(count "$variant" "$n")
         b=$(count "$variant" $((2 * n)))
         [ -n "$a" ] && [ -n "$b" ] || { echo "instructions.sh: callgrind failed on $variant" >&2; exit 1; }

@@ -7,8 +7,8 @@
 //! cargo run --release --example call_cost -- http_pass 10000
 //! ```
 //!
-//! Variants: `http_bare`, `http_disabled`, `http_pass`, `http_16_rules`
-//! (the `overhead` bench's services and request), `service_bare`,
+//! Variants: `http_bare`, `http_disabled`, `http_pass`, `http_16_rules`,
+//! `http_guarded` (the `overhead` bench's services and request), `service_bare`,
 //! `service_disabled`, `service_rate0` (the `peers` bench's generic layer
 //! on a `u64 -> u64` service).
 
@@ -69,6 +69,7 @@ fn main() -> ExitCode {
         "http_bare" => http(common::bare(), n),
         "http_disabled" => http(mischief::http::ChaosLayer::new(Chaos::disabled()).layer(common::bare()), n),
         "http_pass" => http(mischief::http::ChaosLayer::new(common::enabled_pass()).layer(common::bare()), n),
+        "http_guarded" => http(mischief::http::ChaosLayer::new(common::guarded_pass()).layer(common::bare()), n),
         "http_16_rules" => {
             http(mischief::http::ChaosLayer::new(common::sixteen_rules_no_match()).layer(common::bare()), n)
         }

@@ -147,19 +147,19 @@ impl<T> Drop for ColdBox<T> {
 pub(crate) struct Observer {
     start: std::time::Instant,
     engine: u64,
+    /// The plan installed when the call was decided.
+    stamp: u64,
 }
 
 impl Observer {
     pub(crate) fn new(chaos: &Chaos) -> Self {
-        Observer { start: std::time::Instant::now(), engine: chaos.id() }
+        Observer { start: std::time::Instant::now(), engine: chaos.id(), stamp: chaos.plan_stamp() }
     }
 
     /// Reports the outcome of the call to its engine, if that is alive.
     #[cold]
     pub(crate) fn record(&self, failed: bool) {
-        if let Some(chaos) = Chaos::live(self.engine) {
-            chaos.record_outcome(failed, self.start.elapsed());
-        }
+        Chaos::record_observed(self.engine, self.stamp, failed, self.start.elapsed());
     }
 }
 

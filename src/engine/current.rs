@@ -15,6 +15,8 @@ use arc_swap::ArcSwap;
 
 use super::plan::Plan;
 use super::stats::{SHARED_STRIPE, Stripe};
+#[cfg(feature = "guard")]
+use crate::guard::GuardState;
 
 /// Engines a thread keeps a cached plan for; the least recently used goes
 /// first.
@@ -30,12 +32,19 @@ pub(crate) struct Current {
     /// The installed plan's [`Plan::stamp`], readable without loading the
     /// plan: fault points compare it with their cached one (see `site.rs`).
     stamp: AtomicU64,
+    /// The engine's guardrail state, which cache entries carry.
+    #[cfg(feature = "guard")]
+    guard: Arc<GuardState>,
 }
 
 struct Entry {
     id: u64,
     version: u64,
     plan: Arc<Plan>,
+    /// The engine's guardrail state, for recording the outcome of a call
+    /// without finding the engine (see [`with_cached`]).
+    #[cfg(feature = "guard")]
+    guard: Arc<GuardState>,
 }
 
 /// What a thread keeps for the engines: its counter stripe and its cached
@@ -56,12 +65,14 @@ pub(crate) fn stripe() -> usize {
 }
 
 impl Current {
-    pub(crate) fn new(plan: Plan) -> Self {
+    pub(crate) fn new(plan: Plan, #[cfg(feature = "guard")] guard: Arc<GuardState>) -> Self {
         Current {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             version: AtomicU64::new(0),
             stamp: AtomicU64::new(plan.stamp),
             plan: ArcSwap::from_pointee(plan),
+            #[cfg(feature = "guard")]
+            guard,
         }
     }
 
@@ -87,7 +98,7 @@ impl Current {
     /// still name the previous plan for a moment, like a decision that
     /// started just before the update.
     #[inline(always)]
-    #[cfg_attr(not(feature = "macros"), allow(dead_code))]
+    #[cfg_attr(not(any(feature = "macros", feature = "guard")), allow(dead_code))]
     pub(crate) fn stamp(&self) -> u64 {
         self.stamp.load(Ordering::Relaxed)
     }
@@ -134,8 +145,36 @@ impl Current {
                 if cache.len() == CACHED_ENGINES {
                     cache.pop();
                 }
-                cache.insert(0, Entry { id: self.id, version, plan: self.plan.load_full() });
+                cache.insert(
+                    0,
+                    Entry {
+                        id: self.id,
+                        version,
+                        plan: self.plan.load_full(),
+                        #[cfg(feature = "guard")]
+                        guard: Arc::clone(&self.guard),
+                    },
+                );
             }
         }
     }
+}
+
+/// Runs `f` with engine `id`'s plan stamped `stamp` and the engine's
+/// guardrail state, if this thread's cache holds that plan: no lock, no
+/// lookup of the engine, no write to memory other threads use. `None` when
+/// it does not (another thread decided the call, or the plan changed since).
+#[cfg(feature = "guard")]
+pub(crate) fn with_cached<R>(id: u64, stamp: u64, f: impl FnOnce(&Plan, &GuardState) -> R) -> Option<R> {
+    LOCAL
+        .try_with(|local| {
+            // Only a shared borrow: `f` may log, and a subscriber that makes
+            // a decision meanwhile finds the cache borrowed and loads the
+            // plan itself (see `Current::with`).
+            let cache = local.plans.try_borrow().ok()?;
+            let entry = cache.iter().find(|e| e.id == id && e.plan.stamp == stamp)?;
+            Some(f(&entry.plan, &entry.guard))
+        })
+        .ok()
+        .flatten()
 }

@@ -136,11 +136,17 @@ static LIVE: std::sync::LazyLock<std::sync::RwLock<std::collections::HashMap<u64
 impl Chaos {
     fn with_plan(enabled: bool, plan: Plan, #[cfg(feature = "guard")] guard: crate::guard::GuardState) -> Self {
         site::count_enabled(false, enabled);
+        #[cfg(feature = "guard")]
+        let guard = Arc::new(guard);
         let inner = Arc::new(Shared {
-            #[cfg(feature = "guard")]
-            guard: Arc::new(guard),
             enabled: AtomicBool::new(enabled),
-            plan: Current::new(plan),
+            plan: Current::new(
+                plan,
+                #[cfg(feature = "guard")]
+                Arc::clone(&guard),
+            ),
+            #[cfg(feature = "guard")]
+            guard,
             admin: Mutex::new(Admin::new()),
         });
         LIVE.write().unwrap_or_else(PoisonError::into_inner).insert(inner.plan.id(), Arc::downgrade(&inner));
@@ -153,9 +159,42 @@ impl Chaos {
     }
 
     /// The engine with this id, if it is still alive.
-    pub(crate) fn live(id: u64) -> Option<Chaos> {
+    fn live(id: u64) -> Option<Chaos> {
         let live = LIVE.read().unwrap_or_else(PoisonError::into_inner);
         live.get(&id).and_then(Weak::upgrade).map(|inner| Chaos { inner })
+    }
+
+    /// The stamp of the installed plan (see [`Plan::stamp`]).
+    #[cfg_attr(not(any(feature = "tower", feature = "client")), allow(dead_code))]
+    pub(crate) fn plan_stamp(&self) -> u64 {
+        self.inner.plan.stamp()
+    }
+
+    /// Records the outcome of an observed call for engine `id`'s abort
+    /// conditions, under the plan stamped `stamp` (the one installed when
+    /// the call was decided). From this thread's plan cache when it holds
+    /// that plan, which takes no lock and writes nothing other threads
+    /// read but the outcome window; otherwise the engine is looked up, and
+    /// the call recorded under its current plan. Nothing happens when the
+    /// engine is gone.
+    #[cfg_attr(not(any(feature = "tower", feature = "client")), allow(dead_code))]
+    pub(crate) fn record_observed(id: u64, stamp: u64, failed: bool, latency: std::time::Duration) {
+        #[cfg(feature = "guard")]
+        let cached = current::with_cached(id, stamp, |plan, state| {
+            if let Some(g) = plan.guard.as_deref() {
+                state.record(g, failed, latency);
+            }
+        });
+        #[cfg(not(feature = "guard"))]
+        let cached = {
+            let _ = stamp;
+            None::<()>
+        };
+        if cached.is_none()
+            && let Some(chaos) = Chaos::live(id)
+        {
+            chaos.record_outcome(failed, latency);
+        }
     }
 
     /// A handle that is switched on, with this configuration.

@@ -169,5 +169,8 @@ where
 /// response head (trailers-only)? A gRPC error sent in trailers after a body
 /// is not seen here.
 fn failed_response(status: http::StatusCode, headers: &http::HeaderMap) -> bool {
-    status.is_server_error() || headers.get("grpc-status").is_some_and(|v| v.as_bytes() != b"0")
+    // A `HeaderName`, not a `&str`: a string key is parsed into a name on
+    // every lookup.
+    static GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
+    status.is_server_error() || headers.get(&GRPC_STATUS).is_some_and(|v| v.as_bytes() != b"0")
 }

@@ -508,3 +508,69 @@ fn a_cooldown_rearms_by_itself() {
     assert!(chaos.decide(&Target::point("faulty")).fault().is_some(), "re-armed after the cooldown");
     assert!(chaos.status().guard.unwrap().tripped.is_none());
 }
+
+/// Every call the abort conditions watch is recorded exactly once: when its
+/// future ends on the thread that decided it (from that thread's plan
+/// cache), on another thread (the engine is looked up), and on the deciding
+/// thread after its cache moved on to a newer plan (looked up too).
+#[test]
+fn observed_calls_are_recorded_once_wherever_they_end() {
+    use tower::Layer;
+
+    let watched = || {
+        Config::new()
+            .guardrails(
+                Guardrails::new()
+                    .window(Duration::from_secs(600))
+                    .min_samples(1_000_000)
+                    .abort_condition(AbortCondition::error_rate(0.99)),
+            )
+            .rule(Rule::new("zero").abort(Abort::status(503).percentage(0.0)))
+    };
+    let chaos = Chaos::new(watched()).unwrap();
+    // Fails the calls whose number is a multiple of 3.
+    let inner = tower::service_fn(|n: u64| {
+        std::future::ready(if n.is_multiple_of(3) {
+            Err::<u64, mischief::BoxError>("inner failure".into())
+        } else {
+            Ok(n)
+        })
+    });
+    let mut svc = mischief::service::ChaosLayer::new(chaos.clone(), "svc").layer(inner);
+    let mut errors = 0;
+    // On the deciding thread.
+    for n in 0..30 {
+        errors += u64::from(ends_in_error(call_now(&mut svc, n)));
+    }
+    // Decided here, ended on a thread that never decided anything.
+    let futures: Vec<_> = (30..60).map(|n| call_now(&mut svc, n)).collect();
+    let failed = std::thread::spawn(move || futures.into_iter().map(ends_in_error).filter(|&f| f).count());
+    errors += failed.join().unwrap() as u64;
+    // Decided under one plan, ended after this thread moved to the next (a
+    // call decided after the reload refreshes its cache).
+    let pending: Vec<_> = (60..90).map(|n| call_now(&mut svc, n)).collect();
+    chaos.update(watched()).unwrap();
+    assert!(!ends_in_error(call_now(&mut svc, 91)));
+    for fut in pending {
+        errors += u64::from(ends_in_error(fut));
+    }
+    assert_eq!(errors, 30, "every third call failed");
+    let window = chaos.status().guard.unwrap().window.expect("the window of an engine with abort conditions");
+    assert_eq!((window.calls, window.errors), (91, 30));
+}
+
+/// Calls a service that is always ready.
+fn call_now<S: tower::Service<u64>>(svc: &mut S, n: u64) -> S::Future {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(svc.poll_ready(&mut cx).is_ready(), "the service is always ready");
+    svc.call(n)
+}
+
+/// Polls a future that is ready at once; `true` if it ends in an error.
+fn ends_in_error<F: std::future::Future<Output = Result<T, E>>, T, E>(fut: F) -> bool {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match std::pin::pin!(fut).poll(&mut cx) {
+        std::task::Poll::Ready(res) => res.is_err(),
+        std::task::Poll::Pending => panic!("the inner service answers at once"),
+    }
+}
