@@ -41,8 +41,9 @@ pin_project! {
 }
 
 pin_project! {
+    /// The boxed state of a faulted call.
     #[project = FaultProj]
-    enum Fault<S, ReqBody, M>
+    pub(crate) enum Fault<S, ReqBody, M>
     where
         S: Service<Request<ReqBody>>,
     {
@@ -66,13 +67,27 @@ where
         Self { kind: Kind::Inner { fut, observer: Some(Observer::new(chaos)) } }
     }
 
-    pub(crate) fn delayed(delayed: Delayed<S, Request<ReqBody>>, body: M) -> Self {
-        Self { kind: Kind::Faulted { fault: ColdBox::new(Fault::Delayed { delayed, body }) } }
+    /// A faulted call, whose state was built by [`Fault::delayed`] or
+    /// [`Fault::aborted`].
+    #[inline(always)]
+    pub(crate) fn faulted(fault: ColdBox<Fault<S, ReqBody, M>>) -> Self {
+        Self { kind: Kind::Faulted { fault } }
+    }
+}
+
+impl<S, ReqBody, ResBody, M> Fault<S, ReqBody, M>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    M: AbortBody<ResBody>,
+{
+    /// The state of a call that waits, then goes on or fails.
+    pub(crate) fn delayed(delayed: Delayed<S, Request<ReqBody>>, body: M) -> ColdBox<Self> {
+        ColdBox::new(Fault::Delayed { delayed, body })
     }
 
-    pub(crate) fn abort(injection: &Injection, req: &Request<ReqBody>, body: &M) -> Self {
-        let res = fault_response(injection, req, body);
-        Self { kind: Kind::Faulted { fault: ColdBox::new(Fault::Ready { res: Some(res) }) } }
+    /// The state of a call answered at once by an injected abort.
+    pub(crate) fn aborted(injection: &Injection, req: &Request<ReqBody>, body: &M) -> ColdBox<Self> {
+        ColdBox::new(Fault::Ready { res: Some(fault_response(injection, req, body)) })
     }
 }
 

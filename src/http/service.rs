@@ -5,9 +5,10 @@ use std::task::{Context, Poll};
 use http::{Request, Response};
 use tower_service::Service;
 
-use super::future::ResponseFuture;
+use super::future::{Fault, ResponseFuture};
 use super::{AbortBody, EmptyBody};
-use crate::delayed::{Action, Delayed};
+use crate::delayed::{Action, ColdBox, Delayed};
+use crate::engine::Injection;
 use crate::{Chaos, Door, Target};
 
 /// Injects faults into the requests of an HTTP service. Made by
@@ -71,9 +72,15 @@ where
         // Enabled: the decision only borrows the request; only a fault moves
         // it elsewhere.
         if self.chaos.is_enabled() {
-            let action = self.decide(&req);
-            if !matches!(action, Action::Pass) {
-                return self.inject(action, req);
+            match self.decide(&req) {
+                Action::Pass => {}
+                Action::Observe => return ResponseFuture::observed(self.inner.call(req), &self.chaos),
+                // Only the boxed state is built out of line: were the
+                // response future returned from there, its address would
+                // escape, and the compiler would keep every call's future in
+                // memory.
+                Action::Delay(injection) => return ResponseFuture::faulted(self.delay(injection, req)),
+                Action::Fail(injection) => return ResponseFuture::faulted(self.abort(&injection, &req)),
             }
         }
         ResponseFuture::inner(self.inner.call(req))
@@ -91,21 +98,30 @@ impl<S, M> ChaosService<S, M> {
         Action::of(decision, &self.chaos)
     }
 
+    /// The state of a delayed call.
     #[cold]
     #[inline(never)]
-    fn inject<ReqBody, ResBody>(&mut self, action: Action, req: Request<ReqBody>) -> ResponseFuture<S, ReqBody, M>
+    fn delay<ReqBody, ResBody>(
+        &mut self,
+        injection: Box<Injection>,
+        req: Request<ReqBody>,
+    ) -> ColdBox<Fault<S, ReqBody, M>>
     where
         S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
         M: AbortBody<ResBody> + Clone,
     {
-        match action {
-            Action::Pass => ResponseFuture::inner(self.inner.call(req)),
-            Action::Observe => ResponseFuture::observed(self.inner.call(req), &self.chaos),
-            Action::Delay(injection) => {
-                ResponseFuture::delayed(Delayed::hold(&mut self.inner, req, injection, &self.chaos), self.body.clone())
-            }
-            Action::Fail(injection) => ResponseFuture::abort(&injection, &req, &self.body),
-        }
+        Fault::delayed(Delayed::hold(&mut self.inner, req, injection, &self.chaos), self.body.clone())
+    }
+
+    /// The state of an aborted call: its answer.
+    #[cold]
+    #[inline(never)]
+    fn abort<ReqBody, ResBody>(&self, injection: &Injection, req: &Request<ReqBody>) -> ColdBox<Fault<S, ReqBody, M>>
+    where
+        S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+        M: AbortBody<ResBody>,
+    {
+        Fault::aborted(injection, req, &self.body)
     }
 }
 
