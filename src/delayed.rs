@@ -159,7 +159,7 @@ impl Observer {
     /// Reports the outcome of the call to its engine, if that is alive.
     #[cold]
     pub(crate) fn record(&self, failed: bool) {
-        Chaos::record_observed(self.engine, self.stamp, failed, self.start.elapsed());
+        Chaos::record_observed(self.engine, self.stamp, failed, self.start);
     }
 }
 

@@ -114,7 +114,7 @@ impl Middleware for ChaosMiddleware {
             let start = std::time::Instant::now();
             let out = next.run(req, extensions).await;
             let failed = out.as_ref().map_or(true, |res| res.status().is_server_error());
-            self.chaos.record_outcome(failed, start.elapsed());
+            self.chaos.record_outcome(failed, start);
             return out;
         };
         let wait = injection.total_wait();

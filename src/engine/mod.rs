@@ -178,11 +178,11 @@ impl Chaos {
     /// the call recorded under its current plan. Nothing happens when the
     /// engine is gone.
     #[cfg_attr(not(any(feature = "tower", feature = "client")), allow(dead_code))]
-    pub(crate) fn record_observed(id: u64, stamp: u64, failed: bool, latency: std::time::Duration) {
+    pub(crate) fn record_observed(id: u64, stamp: u64, failed: bool, start: std::time::Instant) {
         #[cfg(feature = "guard")]
         let cached = current::with_cached(id, stamp, |plan, state| {
             if let Some(g) = plan.guard.as_deref() {
-                state.record(g, failed, latency);
+                state.record(g, failed, start);
             }
         });
         #[cfg(not(feature = "guard"))]
@@ -193,7 +193,7 @@ impl Chaos {
         if cached.is_none()
             && let Some(chaos) = Chaos::live(id)
         {
-            chaos.record_outcome(failed, latency);
+            chaos.record_outcome(failed, start);
         }
     }
 
@@ -212,7 +212,7 @@ impl Chaos {
             false,
             Plan::empty(),
             #[cfg(feature = "guard")]
-            crate::guard::GuardState::new(Arc::new(crate::guard::SystemClock)),
+            crate::guard::GuardState::new(None),
         )
     }
 
@@ -230,7 +230,7 @@ impl Chaos {
             enabled: true,
             config: Config::default(),
             #[cfg(feature = "guard")]
-            clock: Arc::new(crate::guard::SystemClock),
+            clock: None,
         }
     }
 
@@ -477,15 +477,15 @@ impl Chaos {
     /// Records the outcome of a call that a door did not fault, for the
     /// abort conditions (doors call this only when a decision asked for it).
     #[cfg_attr(not(any(feature = "tower", feature = "client")), allow(dead_code))]
-    pub(crate) fn record_outcome(&self, failed: bool, latency: std::time::Duration) {
+    pub(crate) fn record_outcome(&self, failed: bool, start: std::time::Instant) {
         #[cfg(feature = "guard")]
         self.inner.plan.with(|plan, _| {
             if let Some(g) = plan.guard.as_deref() {
-                self.inner.guard.record(g, failed, latency);
+                self.inner.guard.record(g, failed, start);
             }
         });
         #[cfg(not(feature = "guard"))]
-        let _ = (failed, latency);
+        let _ = (failed, start);
     }
 
     /// Decides what to do with one call.
@@ -670,8 +670,9 @@ impl fmt::Debug for Chaos {
 pub struct ChaosBuilder {
     enabled: bool,
     config: Config,
+    /// `None`: the system clock.
     #[cfg(feature = "guard")]
-    clock: Arc<dyn crate::guard::Clock>,
+    clock: Option<Arc<dyn crate::guard::Clock>>,
 }
 
 impl ChaosBuilder {
@@ -703,8 +704,10 @@ impl ChaosBuilder {
     /// `arm_after`, cooldowns); tests use a
     /// [`ManualClock`](crate::guard::ManualClock).
     #[cfg(feature = "guard")]
-    pub fn clock(mut self, clock: impl crate::guard::Clock) -> Self {
-        self.clock = Arc::new(clock);
+    pub fn clock<C: crate::guard::Clock>(mut self, clock: C) -> Self {
+        // The system clock has a faster path than a `dyn Clock`.
+        let system = std::any::TypeId::of::<C>() == std::any::TypeId::of::<crate::guard::SystemClock>();
+        self.clock = (!system).then(|| Arc::new(clock) as Arc<dyn crate::guard::Clock>);
         self
     }
 

@@ -85,7 +85,7 @@ use serde::Serialize;
 use crate::config::{ConfigError, Guardrails, Metric, Rule, Threshold};
 use crate::engine::matcher::{Facts, Matcher};
 use crate::engine::stats::{Padded, StripedCounter};
-use clock::millis;
+use clock::{WallAnchor, millis};
 use outcomes::{BUCKETS, Outcomes};
 use window::{TimeWindow, parse_day, parse_hours};
 
@@ -378,6 +378,8 @@ struct Trip {
 #[derive(Debug)]
 pub(crate) struct GuardState {
     clock: Arc<dyn Clock>,
+    /// For the system clock: its time at an instant, without reading it.
+    wall: Option<WallAnchor>,
     started_ms: i64,
     enabled_since_ms: AtomicI64,
     tripped: AtomicBool,
@@ -394,10 +396,16 @@ pub(crate) struct GuardState {
 }
 
 impl GuardState {
-    pub(crate) fn new(clock: Arc<dyn Clock>) -> Self {
+    /// The state of an engine on `clock`, or on the system clock.
+    pub(crate) fn new(clock: Option<Arc<dyn Clock>>) -> Self {
+        let (clock, wall) = match clock {
+            Some(clock) => (clock, None),
+            None => (Arc::new(SystemClock) as Arc<dyn Clock>, Some(WallAnchor::new())),
+        };
         let now = millis(clock.now());
         GuardState {
             clock,
+            wall,
             started_ms: now,
             enabled_since_ms: AtomicI64::new(now),
             tripped: AtomicBool::new(false),
@@ -558,8 +566,15 @@ impl GuardState {
 
     /// Records the outcome of a call that was not faulted, and judges the
     /// abort conditions now and then (at most once per tenth of the window).
-    pub(crate) fn record(&self, guard: &Guard, failed: bool, latency: Duration) {
-        let now_ms = self.now_ms();
+    /// Records the outcome of a call that started at `start` and has just
+    /// ended, for the abort conditions.
+    pub(crate) fn record(&self, guard: &Guard, failed: bool, start: std::time::Instant) {
+        let end = std::time::Instant::now();
+        let latency = end.saturating_duration_since(start);
+        let now_ms = match &self.wall {
+            Some(wall) => wall.millis_at(end),
+            None => self.now_ms(),
+        };
         let bucket_ms = guard.bucket_ms();
         self.outcomes.record(now_ms, bucket_ms, failed, latency);
         let next = self.next_eval_ms.load(Ordering::Relaxed);
