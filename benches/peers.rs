@@ -169,6 +169,18 @@ fn mischief(percentage: f64) -> mischief::service::ChaosLayer {
     mischief::service::ChaosLayer::new(Chaos::new(Config::new().rule(rule)).expect("valid config"), "peers")
 }
 
+/// mischief: one catch-all rule at 0% under abort conditions (an error
+/// rate and a p99 latency), so every call's outcome is timed and recorded
+/// in the guardrails' window. The peers have no such thing.
+fn mischief_guarded() -> mischief::service::ChaosLayer {
+    use mischief::config::{AbortCondition, Guardrails};
+    let guardrails = Guardrails::new()
+        .abort_condition(AbortCondition::error_rate(0.5))
+        .abort_condition(AbortCondition::latency_p99(Duration::from_secs(5)));
+    let config = Config::new().guardrails(guardrails).rule(Rule::new("zero").abort(Abort::status(503).percentage(0.0)));
+    mischief::service::ChaosLayer::new(Chaos::new(config).expect("valid config"), "peers")
+}
+
 /// tower-resilience-chaos: errors at `error_rate`, latency at rate 0.
 fn resilience_chaos(
     error_rate: f64,
@@ -214,6 +226,7 @@ fn peers(c: &mut Criterion) {
     bench_one(g, "mischief_enabled_rate0", mischief(0.0).layer(bare()), Expect::Pass);
     bench_one(g, "tower_resilience_chaos_rate0", resilience_chaos(0.0).layer(bare()), Expect::Pass);
     bench_one(g, "tower_fault_rate0", tower_fault(0.0, bare()), Expect::Pass);
+    bench_one(g, "mischief_guarded_rate0", mischief_guarded().layer(bare()), Expect::Pass);
 
     // Failing every call: the cost of the fault itself.
     bench_one(g, "mischief_abort", mischief(100.0).layer(bare()), Expect::Abort);
@@ -229,6 +242,7 @@ fn peers(c: &mut Criterion) {
     bench_two_threads(g, "mischief_enabled_rate0_2threads", mischief(0.0).layer(bare()), Expect::Pass);
     bench_two_threads(g, "tower_resilience_chaos_rate0_2threads", resilience_chaos(0.0).layer(bare()), Expect::Pass);
     bench_two_threads(g, "tower_fault_rate0_2threads", tower_fault(0.0, bare()), Expect::Pass);
+    bench_two_threads(g, "mischief_guarded_rate0_2threads", mischief_guarded().layer(bare()), Expect::Pass);
     bench_two_threads(g, "mischief_abort_2threads", mischief(100.0).layer(bare()), Expect::Abort);
     bench_two_threads(g, "tower_resilience_chaos_abort_2threads", resilience_chaos(1.0).layer(bare()), Expect::Abort);
     bench_two_threads(g, "tower_fault_abort_2threads", tower_fault(1.0, bare()), Expect::Abort);

@@ -160,12 +160,12 @@ impl Current {
     }
 }
 
-/// Runs `f` with engine `id`'s plan stamped `stamp` and the engine's
-/// guardrail state, if this thread's cache holds that plan: no lock, no
-/// lookup of the engine, no write to memory other threads use. `None` when
-/// it does not (another thread decided the call, or the plan changed since).
+/// Runs `f` with engine `id`'s plan stamped `stamp`, the engine's
+/// guardrail state and the thread's counter stripe, if this thread's cache
+/// holds that plan: no lock, no lookup of the engine. `None` when it does
+/// not (another thread decided the call, or the plan changed since).
 #[cfg(feature = "guard")]
-pub(crate) fn with_cached<R>(id: u64, stamp: u64, f: impl FnOnce(&Plan, &GuardState) -> R) -> Option<R> {
+pub(crate) fn with_cached<R>(id: u64, stamp: u64, f: impl FnOnce(&Plan, &GuardState, usize) -> R) -> Option<R> {
     LOCAL
         .try_with(|local| {
             // Only a shared borrow: `f` may log, and a subscriber that makes
@@ -173,7 +173,7 @@ pub(crate) fn with_cached<R>(id: u64, stamp: u64, f: impl FnOnce(&Plan, &GuardSt
             // plan itself (see `Current::with`).
             let cache = local.plans.try_borrow().ok()?;
             let entry = cache.iter().find(|e| e.id == id && e.plan.stamp == stamp)?;
-            Some(f(&entry.plan, &entry.guard))
+            Some(f(&entry.plan, &entry.guard, local.stripe.index()))
         })
         .ok()
         .flatten()

@@ -173,16 +173,16 @@ impl Chaos {
     /// Records the outcome of an observed call for engine `id`'s abort
     /// conditions, under the plan stamped `stamp` (the one installed when
     /// the call was decided). From this thread's plan cache when it holds
-    /// that plan, which takes no lock and writes nothing other threads
-    /// read but the outcome window; otherwise the engine is looked up, and
+    /// that plan, which takes no lock (and the outcome goes to the thread's
+    /// own stripe of the window); otherwise the engine is looked up, and
     /// the call recorded under its current plan. Nothing happens when the
     /// engine is gone.
     #[cfg_attr(not(any(feature = "tower", feature = "client")), allow(dead_code))]
     pub(crate) fn record_observed(id: u64, stamp: u64, failed: bool, start: std::time::Instant) {
         #[cfg(feature = "guard")]
-        let cached = current::with_cached(id, stamp, |plan, state| {
+        let cached = current::with_cached(id, stamp, |plan, state, stripe| {
             if let Some(g) = plan.guard.as_deref() {
-                state.record(g, failed, start);
+                state.record(g, failed, start, stripe);
             }
         });
         #[cfg(not(feature = "guard"))]
@@ -479,9 +479,9 @@ impl Chaos {
     #[cfg_attr(not(any(feature = "tower", feature = "client")), allow(dead_code))]
     pub(crate) fn record_outcome(&self, failed: bool, start: std::time::Instant) {
         #[cfg(feature = "guard")]
-        self.inner.plan.with(|plan, _| {
+        self.inner.plan.with(|plan, stripe| {
             if let Some(g) = plan.guard.as_deref() {
-                self.inner.guard.record(g, failed, start);
+                self.inner.guard.record(g, failed, start, stripe);
             }
         });
         #[cfg(not(feature = "guard"))]

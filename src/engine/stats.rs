@@ -10,7 +10,7 @@ use crate::config::Rule;
 /// Threads that may count without an atomic read-modify-write: each owns
 /// one stripe while it lives. Other threads share the last stripe.
 const OWNED: usize = 16;
-const STRIPES: usize = OWNED + 1;
+pub(crate) const STRIPES: usize = OWNED + 1;
 
 /// An `AtomicU64` alone in its cache line (128 bytes covers the adjacent-line
 /// prefetcher of x86 and the 128-byte lines of some ARM cores).

@@ -567,8 +567,9 @@ impl GuardState {
     /// Records the outcome of a call that was not faulted, and judges the
     /// abort conditions now and then (at most once per tenth of the window).
     /// Records the outcome of a call that started at `start` and has just
-    /// ended, for the abort conditions.
-    pub(crate) fn record(&self, guard: &Guard, failed: bool, start: std::time::Instant) {
+    /// ended, for the abort conditions, in counter stripe `stripe` (the
+    /// calling thread's).
+    pub(crate) fn record(&self, guard: &Guard, failed: bool, start: std::time::Instant, stripe: usize) {
         let end = std::time::Instant::now();
         let latency = end.saturating_duration_since(start);
         let now_ms = match &self.wall {
@@ -576,7 +577,7 @@ impl GuardState {
             None => self.now_ms(),
         };
         let bucket_ms = guard.bucket_ms();
-        self.outcomes.record(now_ms, bucket_ms, failed, latency);
+        self.outcomes.record(stripe, now_ms, bucket_ms, failed, latency);
         let next = self.next_eval_ms.load(Ordering::Relaxed);
         if now_ms < next
             || self

@@ -1,8 +1,11 @@
 //! A lock-free sliding window of call outcomes: counts, errors and a
 //! latency histogram per time bucket.
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
+
+use crate::engine::stats::{SHARED_STRIPE, STRIPES};
 
 /// Buckets in the window; each covers a tenth of it.
 pub(crate) const BUCKETS: usize = 10;
@@ -40,18 +43,60 @@ pub(crate) struct Summary {
 
 /// Outcomes of the calls that were not faulted, over the last window.
 ///
-/// Recording is a few relaxed atomic adds. When a bucket's time comes round
-/// again, the first recorder to notice resets it; a sample recorded by
-/// another thread at that very moment may be lost. The window is a guard's
-/// estimate, not an exact ledger.
+/// Each thread records into its own copy of the window (its counter
+/// stripe's, see `engine::stats`; threads without one share the last), so
+/// threads that end calls at once write no common cache line; a summary
+/// adds the copies up. A stripe's copy is allocated when it first records.
+///
+/// Recording is a few relaxed stores (atomic adds in the shared stripe).
+/// When a bucket's time comes round again, its recorder resets it; in the
+/// shared stripe a sample recorded by another thread at that very moment
+/// may be lost. The window is a guard's estimate, not an exact ledger.
 #[derive(Debug)]
 pub(crate) struct Outcomes {
-    buckets: Box<[Bucket]>,
+    stripes: Box<[OnceLock<Box<Window>>]>,
+}
+
+/// One stripe's copy of the window.
+#[derive(Debug)]
+#[repr(align(128))]
+struct Window {
+    buckets: [Bucket; BUCKETS],
 }
 
 impl Default for Outcomes {
     fn default() -> Self {
-        Outcomes { buckets: (0..BUCKETS).map(|_| Bucket::default()).collect() }
+        Outcomes { stripes: (0..STRIPES).map(|_| OnceLock::new()).collect() }
+    }
+}
+
+/// Adds one to a counter of stripe `owned` or of the shared one.
+#[inline]
+fn bump<T: Bump>(cell: &T, owned: bool) {
+    if owned { cell.add_alone() } else { cell.add_shared() }
+}
+
+trait Bump {
+    /// Adds one; the caller is the only writer.
+    fn add_alone(&self);
+    fn add_shared(&self);
+}
+
+impl Bump for AtomicU64 {
+    fn add_alone(&self) {
+        self.store(self.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
+    fn add_shared(&self) {
+        self.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl Bump for AtomicU32 {
+    fn add_alone(&self) {
+        self.store(self.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+    }
+    fn add_shared(&self) {
+        self.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -76,10 +121,14 @@ fn slot_upper(slot: usize) -> u64 {
 }
 
 impl Outcomes {
-    /// Records one call that ended at `now_ms`.
-    pub(crate) fn record(&self, now_ms: i64, bucket_ms: i64, failed: bool, latency: Duration) {
+    /// Records, in `stripe` (the calling thread's), one call that ended at
+    /// `now_ms`.
+    pub(crate) fn record(&self, stripe: usize, now_ms: i64, bucket_ms: i64, failed: bool, latency: Duration) {
+        let Some(cell) = self.stripes.get(stripe).or(self.stripes.last()) else { return };
+        let owned = stripe < SHARED_STRIPE;
+        let window = cell.get_or_init(|| Box::new(Window { buckets: std::array::from_fn(|_| Bucket::default()) }));
         let epoch = now_ms.div_euclid(bucket_ms.max(1));
-        let b = &self.buckets[epoch.rem_euclid(BUCKETS as i64) as usize];
+        let b = &window.buckets[epoch.rem_euclid(BUCKETS as i64) as usize];
         let seen = b.epoch.load(Ordering::Acquire);
         if seen != epoch && b.epoch.compare_exchange(seen, epoch, Ordering::AcqRel, Ordering::Acquire).is_ok() {
             b.calls.store(0, Ordering::Relaxed);
@@ -88,19 +137,19 @@ impl Outcomes {
                 s.store(0, Ordering::Relaxed);
             }
         }
-        b.calls.fetch_add(1, Ordering::Relaxed);
+        bump(&b.calls, owned);
         if failed {
-            b.errors.fetch_add(1, Ordering::Relaxed);
+            bump(&b.errors, owned);
         }
-        b.latency[slot(latency)].fetch_add(1, Ordering::Relaxed);
+        bump(&b.latency[slot(latency)], owned);
     }
 
-    /// Sums the buckets of the window ending at `now_ms`.
+    /// Sums the buckets of the window ending at `now_ms`, over all stripes.
     pub(crate) fn summary(&self, now_ms: i64, bucket_ms: i64) -> Summary {
         let now = now_ms.div_euclid(bucket_ms.max(1));
         let mut hist = [0u64; SLOTS];
         let mut sum = Summary::default();
-        for b in self.buckets.iter() {
+        for b in self.stripes.iter().filter_map(OnceLock::get).flat_map(|w| w.buckets.iter()) {
             let epoch = b.epoch.load(Ordering::Acquire);
             if epoch > now || epoch <= now - BUCKETS as i64 {
                 continue;
@@ -128,7 +177,7 @@ impl Outcomes {
 
     /// Forgets everything (on re-arm).
     pub(crate) fn clear(&self) {
-        for b in self.buckets.iter() {
+        for b in self.stripes.iter().filter_map(OnceLock::get).flat_map(|w| w.buckets.iter()) {
             b.epoch.store(i64::MIN, Ordering::Release);
         }
     }
@@ -155,7 +204,7 @@ mod tests {
     fn window_sums_recent_buckets_and_forgets_old_ones() {
         let o = Outcomes::default();
         for i in 0..100 {
-            o.record(1_000 + i, 100, i % 10 == 0, Duration::from_millis(if i == 99 { 900 } else { 10 }));
+            o.record(0, 1_000 + i, 100, i % 10 == 0, Duration::from_millis(if i == 99 { 900 } else { 10 }));
         }
         let s = o.summary(1_099, 100);
         assert_eq!((s.calls, s.errors), (100, 10));
@@ -164,5 +213,43 @@ mod tests {
         assert!(p99 >= Duration::from_millis(10) && p99 < Duration::from_millis(13), "{p99:?}");
         // Ten buckets later, all of it has left the window.
         assert_eq!(o.summary(1_099 + 10 * 100, 100).calls, 0);
+    }
+
+    /// Threads record into their own stripes, or share the last one, at
+    /// once; the summary adds them all up, and loses nothing once a
+    /// bucket's time is set.
+    #[test]
+    fn stripes_add_up() {
+        const OWN: usize = SHARED_STRIPE;
+        const SHARING: usize = 2;
+        // Calls per thread: the sharing threads make many, for their adds
+        // to overlap on this machine's two cores.
+        const OWN_CALLS: u64 = 10_000;
+        const SHARED_CALLS: u64 = 400_000;
+        let o = Outcomes::default();
+        // Sets the shared stripe's bucket for this time, so that no sharing
+        // thread resets it under another.
+        o.record(SHARED_STRIPE, 5_000, 100, false, Duration::from_millis(10));
+        let barrier = std::sync::Barrier::new(OWN + SHARING);
+        std::thread::scope(|scope| {
+            for t in 0..OWN + SHARING {
+                let (o, barrier) = (&o, &barrier);
+                scope.spawn(move || {
+                    let (stripe, calls) = if t < OWN { (t, OWN_CALLS) } else { (SHARED_STRIPE, SHARED_CALLS) };
+                    barrier.wait();
+                    for i in 0..calls {
+                        // One call in a hundred fails and takes 2 s.
+                        let slow = i % 100 == 0;
+                        let latency = Duration::from_millis(if slow { 2_000 } else { 10 });
+                        o.record(stripe, 5_000 + (i % 50) as i64, 100, slow, latency);
+                    }
+                });
+            }
+        });
+        let s = o.summary(5_050, 100);
+        let calls = OWN as u64 * OWN_CALLS + SHARING as u64 * SHARED_CALLS;
+        assert_eq!((s.calls, s.errors), (calls + 1, calls / 100));
+        let p99 = s.p99.unwrap();
+        assert!(p99 >= Duration::from_millis(10) && p99 < Duration::from_millis(13), "{p99:?}");
     }
 }
