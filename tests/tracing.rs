@@ -71,3 +71,36 @@ fn injected_faults_emit_tracing_events() {
     let abort = events.iter().find(|e| e.contains("fault=\"abort\"")).unwrap_or_else(|| panic!("{events:?}"));
     assert!(abort.contains("rule=gone") && abort.contains("status=410"), "{abort}");
 }
+
+/// A watched call that ends after its engine is gone records nothing: the
+/// engine's guard state may linger in the thread's plan cache, but no
+/// abort condition is judged in it (a trip would log a warning). The same
+/// calls ending while the engine lives do trip it.
+#[test]
+fn calls_ending_after_their_engine_is_dropped_record_nothing() {
+    use mischief::guard::ManualClock;
+    use support::{call_now, ends_in_error, half_failing, watching};
+    use tracing_subscriber::layer::SubscriberExt;
+
+    for drop_engine in [false, true] {
+        let recorder = Recorder::default();
+        let subscriber = tracing_subscriber::registry().with(recorder.clone());
+        tracing::subscriber::with_default(subscriber, || {
+            let clock = ManualClock::new("2026-11-25T10:00:00Z".parse().unwrap());
+            let chaos = Chaos::builder().clock(clock.clone()).config(watching(0.1)).build().unwrap();
+            let mut svc = half_failing(&chaos);
+            let pending: Vec<_> = (0..40).map(|n| call_now(&mut svc, n)).collect();
+            if drop_engine {
+                drop((svc, chaos));
+            }
+            for fut in pending {
+                // The conditions are judged at most once per 100 ms.
+                clock.advance(Duration::from_millis(100));
+                ends_in_error(fut);
+            }
+        });
+        let events = recorder.0.lock().unwrap().clone();
+        let tripped = events.iter().any(|e| e.contains("guardrail tripped"));
+        assert_eq!(tripped, !drop_engine, "engine dropped: {drop_engine}; {events:?}");
+    }
+}

@@ -66,6 +66,8 @@ pub(crate) fn stripe() -> usize {
 
 impl Current {
     pub(crate) fn new(plan: Plan, #[cfg(feature = "guard")] guard: Arc<GuardState>) -> Self {
+        #[cfg(feature = "guard")]
+        guard.set_plan_stamp(plan.stamp);
         Current {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             version: AtomicU64::new(0),
@@ -92,6 +94,8 @@ impl Current {
         self.plan.store(Arc::new(plan));
         self.version.fetch_add(1, Ordering::Release);
         self.stamp.store(stamp, Ordering::Release);
+        #[cfg(feature = "guard")]
+        self.guard.set_plan_stamp(stamp);
     }
 
     /// The installed plan's stamp: one atomic load. During an update it may
@@ -161,9 +165,12 @@ impl Current {
 }
 
 /// Runs `f` with engine `id`'s plan stamped `stamp`, the engine's
-/// guardrail state and the thread's counter stripe, if this thread's cache
-/// holds that plan: no lock, no lookup of the engine. `None` when it does
-/// not (another thread decided the call, or the plan changed since).
+/// guardrail state and the thread's counter stripe, if that plan is still
+/// the engine's installed one and this thread's cache holds it: no lock, no
+/// lookup of the engine. `None` otherwise: another thread decided the call,
+/// the engine installed another plan since (a cache that has not seen the
+/// update yet still holds the old one), or the engine is gone (its entries
+/// linger in caches until evicted).
 #[cfg(feature = "guard")]
 pub(crate) fn with_cached<R>(id: u64, stamp: u64, f: impl FnOnce(&Plan, &GuardState, usize) -> R) -> Option<R> {
     LOCAL
@@ -173,6 +180,9 @@ pub(crate) fn with_cached<R>(id: u64, stamp: u64, f: impl FnOnce(&Plan, &GuardSt
             // plan itself (see `Current::with`).
             let cache = local.plans.try_borrow().ok()?;
             let entry = cache.iter().find(|e| e.id == id && e.plan.stamp == stamp)?;
+            if entry.guard.plan_stamp() != stamp {
+                return None;
+            }
             Some(f(&entry.plan, &entry.guard, local.stripe.index()))
         })
         .ok()

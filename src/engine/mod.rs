@@ -642,6 +642,10 @@ impl Chaos {
 impl Drop for Shared {
     fn drop(&mut self) {
         site::count_enabled(*self.enabled.get_mut(), false);
+        // Thread caches may keep this engine's guard state a while: no
+        // outcome is recorded into it from now on.
+        #[cfg(feature = "guard")]
+        self.guard.set_plan_stamp(0);
         LIVE.write().unwrap_or_else(PoisonError::into_inner).remove(&self.plan.id());
     }
 }

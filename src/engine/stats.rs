@@ -16,6 +16,7 @@ pub(crate) const STRIPES: usize = OWNED + 1;
 /// prefetcher of x86 and the 128-byte lines of some ARM cores).
 #[derive(Debug, Default)]
 #[repr(align(128))]
+#[cfg(feature = "guard")]
 pub(crate) struct Padded(pub(crate) AtomicU64);
 
 /// Which stripes are owned by a live thread (bit i: stripe i).
@@ -60,11 +61,13 @@ impl Drop for Stripe {
 /// threads: a thread that owns a stripe adds with a plain load and store (it
 /// is the stripe's only writer, so nothing is lost); the rest share one
 /// stripe with an atomic add. Each stripe has its own cache line.
+#[cfg(feature = "guard")]
 #[derive(Debug, Default)]
 pub(crate) struct StripedCounter {
     stripes: [Padded; STRIPES],
 }
 
+#[cfg(feature = "guard")]
 impl StripedCounter {
     #[inline]
     pub(crate) fn incr(&self) {
@@ -282,5 +285,32 @@ mod tests {
         });
         assert_eq!(stats.get(Count::Aborted), 2 * ADDS);
         assert_eq!(stats.get(Count::Matched), 0);
+    }
+
+    /// Threads alive at once never own the same stripe (some may get the
+    /// shared one when other tests hold stripes meanwhile).
+    #[test]
+    fn live_threads_own_distinct_stripes() {
+        const THREADS: usize = 12;
+        let barrier = std::sync::Barrier::new(THREADS);
+        let claimed: Vec<usize> = std::thread::scope(|scope| {
+            let threads: Vec<_> = (0..THREADS)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let stripe = Stripe::claim();
+                        // All hold their stripes at once.
+                        barrier.wait();
+                        stripe.index()
+                    })
+                })
+                .collect();
+            threads.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        let mut owned: Vec<usize> = claimed.iter().copied().filter(|&i| i < OWNED).collect();
+        let n = owned.len();
+        owned.sort_unstable();
+        owned.dedup();
+        assert_eq!(owned.len(), n, "an owned stripe was handed out twice: {claimed:?}");
+        assert!(claimed.iter().all(|&i| i <= SHARED_STRIPE), "{claimed:?}");
     }
 }

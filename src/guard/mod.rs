@@ -377,6 +377,10 @@ struct Trip {
 /// configuration updates.
 #[derive(Debug)]
 pub(crate) struct GuardState {
+    /// The stamp of the engine's installed plan, 0 once the engine is gone:
+    /// what a thread's cached copy of this state is checked against before
+    /// it records an outcome (see `engine::current::with_cached`).
+    plan_stamp: AtomicU64,
     clock: Arc<dyn Clock>,
     /// For the system clock: its time at an instant, without reading it.
     wall: Option<WallAnchor>,
@@ -404,6 +408,7 @@ impl GuardState {
         };
         let now = millis(clock.now());
         GuardState {
+            plan_stamp: AtomicU64::new(0),
             clock,
             wall,
             started_ms: now,
@@ -422,6 +427,16 @@ impl GuardState {
             next_eval_ms: AtomicI64::new(i64::MIN),
             skipped: Default::default(),
         }
+    }
+
+    /// The engine installed the plan with this stamp (0: the engine is gone).
+    pub(crate) fn set_plan_stamp(&self, stamp: u64) {
+        self.plan_stamp.store(stamp, Ordering::Release);
+    }
+
+    /// The stamp of the engine's installed plan; 0 once the engine is gone.
+    pub(crate) fn plan_stamp(&self) -> u64 {
+        self.plan_stamp.load(Ordering::Acquire)
     }
 
     pub(crate) fn now(&self) -> Timestamp {
@@ -564,11 +579,10 @@ impl GuardState {
         (faulted + 1) as f64 <= max * calls as f64
     }
 
-    /// Records the outcome of a call that was not faulted, and judges the
-    /// abort conditions now and then (at most once per tenth of the window).
-    /// Records the outcome of a call that started at `start` and has just
-    /// ended, for the abort conditions, in counter stripe `stripe` (the
-    /// calling thread's).
+    /// Records the outcome of a call that was not faulted, which started at
+    /// `start` and has just ended, in counter stripe `stripe` (the calling
+    /// thread's); and judges the abort conditions now and then (at most once
+    /// per tenth of the window).
     pub(crate) fn record(&self, guard: &Guard, failed: bool, start: std::time::Instant, stripe: usize) {
         let end = std::time::Instant::now();
         let latency = end.saturating_duration_since(start);

@@ -15,7 +15,7 @@ use mischief::config::{Abort, AbortCondition, Config, Delay, Guardrails, Match, 
 use mischief::guard::{ManualClock, SkipReason};
 use mischief::http::ChaosLayer;
 use mischief::{Chaos, Door, Target};
-use support::{client, serve};
+use support::{call_now, client, ends_in_error, half_failing, serve, watching};
 
 fn at(rfc3339: &str) -> mischief::guard::jiff::Timestamp {
     rfc3339.parse().unwrap()
@@ -559,18 +559,30 @@ fn observed_calls_are_recorded_once_wherever_they_end() {
     assert_eq!((window.calls, window.errors), (91, 30));
 }
 
-/// Calls a service that is always ready.
-fn call_now<S: tower::Service<u64>>(svc: &mut S, n: u64) -> S::Future {
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    assert!(svc.poll_ready(&mut cx).is_ready(), "the service is always ready");
-    svc.call(n)
-}
-
-/// Polls a future that is ready at once; `true` if it ends in an error.
-fn ends_in_error<F: std::future::Future<Output = Result<T, E>>, T, E>(fut: F) -> bool {
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    match std::pin::pin!(fut).poll(&mut cx) {
-        std::task::Poll::Ready(res) => res.is_err(),
-        std::task::Poll::Pending => panic!("the inner service answers at once"),
+/// Calls decided under a strict abort condition and ended after it was
+/// relaxed are judged by the relaxed one, though the deciding thread's
+/// cache still holds the strict plan; the same calls without the update
+/// trip the strict one.
+#[test]
+fn outcomes_are_judged_by_the_installed_plan() {
+    for relax in [false, true] {
+        // 100 ms per call, so that the conditions are judged at every call
+        // (they are at most once per 100 ms).
+        let clock = ManualClock::new(at("2026-11-25T10:00:00Z"));
+        let chaos = Chaos::builder().clock(clock.clone()).config(watching(0.1)).build().unwrap();
+        let mut svc = half_failing(&chaos);
+        let pending: Vec<_> = (0..40).map(|n| call_now(&mut svc, n)).collect();
+        if relax {
+            chaos.update(watching(0.99)).unwrap();
+        }
+        let mut failed = 0;
+        for fut in pending {
+            clock.advance(Duration::from_millis(100));
+            failed += usize::from(ends_in_error(fut));
+        }
+        assert_eq!(failed, 20);
+        let guard = chaos.status().guard.unwrap();
+        assert_eq!(guard.window.as_ref().map(|w| w.calls), Some(40), "every call is recorded");
+        assert_eq!(guard.tripped.is_some(), !relax, "relaxed: {relax}; {guard:?}");
     }
 }

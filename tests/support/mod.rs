@@ -73,3 +73,48 @@ pub fn assert_binomial(observed: u64, n: u64, p: f64, what: &str) {
         dev / sigma
     );
 }
+
+/// Calls a service that is always ready.
+pub fn call_now<S: tower::Service<u64>>(svc: &mut S, n: u64) -> S::Future {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(svc.poll_ready(&mut cx).is_ready(), "the service is always ready");
+    svc.call(n)
+}
+
+/// Polls a future that is ready at once; `true` if it ends in an error.
+pub fn ends_in_error<F: std::future::Future<Output = Result<T, E>>, T, E>(fut: F) -> bool {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match std::pin::pin!(fut).poll(&mut cx) {
+        std::task::Poll::Ready(res) => res.is_err(),
+        std::task::Poll::Pending => panic!("the inner service answers at once"),
+    }
+}
+
+/// An engine whose one abort condition trips when more than `limit` of at
+/// least 10 calls fail, over a long window; its rule injects nothing.
+pub fn watching(limit: f64) -> mischief::config::Config {
+    use mischief::config::{Abort, AbortCondition, Config, Guardrails, Rule};
+    Config::new()
+        .guardrails(
+            Guardrails::new()
+                .window(std::time::Duration::from_secs(600))
+                .min_samples(10)
+                .abort_condition(AbortCondition::error_rate(limit)),
+        )
+        .rule(Rule::new("zero").abort(Abort::status(503).percentage(0.0)))
+}
+
+/// A service failing every other call, behind the generic layer.
+pub fn half_failing(
+    chaos: &mischief::Chaos,
+) -> impl tower::Service<u64, Response = u64, Error = mischief::BoxError, Future: Send> + use<> {
+    use tower::Layer;
+    let inner = tower::service_fn(|n: u64| {
+        std::future::ready(if n.is_multiple_of(2) {
+            Err::<u64, mischief::BoxError>("inner failure".into())
+        } else {
+            Ok(n)
+        })
+    });
+    mischief::service::ChaosLayer::new(chaos.clone(), "svc").layer(inner)
+}
