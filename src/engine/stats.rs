@@ -57,6 +57,42 @@ impl Drop for Stripe {
     }
 }
 
+/// A counter cell of a stripe.
+pub(crate) trait StripeCell {
+    /// Adds one; the caller is the only writer.
+    fn add_alone(&self);
+    /// Adds one, with other writers.
+    fn add_shared(&self);
+}
+
+impl StripeCell for AtomicU64 {
+    fn add_alone(&self) {
+        self.store(self.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+    }
+    fn add_shared(&self) {
+        self.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(feature = "guard")]
+impl StripeCell for AtomicU32 {
+    fn add_alone(&self) {
+        self.store(self.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+    }
+    fn add_shared(&self) {
+        self.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Adds one to `cell`, of stripe `stripe` (the calling thread's, see
+/// [`current::stripe`](super::current::stripe)): with a plain load and
+/// store in an owned stripe, whose thread is its only writer, so nothing is
+/// lost; with an atomic add in the shared one.
+#[inline]
+pub(crate) fn add_one(cell: &impl StripeCell, stripe: usize) {
+    if stripe < OWNED { cell.add_alone() } else { cell.add_shared() }
+}
+
 /// A counter bumped on every matching call, exact and cheap from many
 /// threads: a thread that owns a stripe adds with a plain load and store (it
 /// is the stripe's only writer, so nothing is lost); the rest share one
@@ -69,21 +105,12 @@ pub(crate) struct StripedCounter {
 
 #[cfg(feature = "guard")]
 impl StripedCounter {
+    /// Adds one in the calling thread's stripe.
     #[inline]
     pub(crate) fn incr(&self) {
-        self.incr_at(super::current::stripe());
-    }
-
-    /// Adds one in stripe `i`: the calling thread's (see
-    /// [`current::stripe`](super::current::stripe)).
-    #[inline]
-    pub(crate) fn incr_at(&self, i: usize) {
-        let Some(Padded(cell)) = self.stripes.get(i) else { return };
-        if i < OWNED {
-            // Single writer: no read-modify-write needed.
-            cell.store(cell.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-        } else {
-            cell.fetch_add(1, Ordering::Relaxed);
+        let i = super::current::stripe();
+        if let Some(Padded(cell)) = self.stripes.get(i) {
+            add_one(cell, i);
         }
     }
 
@@ -134,12 +161,8 @@ impl RuleStats {
     /// [`current::stripe`](super::current::stripe)).
     #[inline]
     pub(crate) fn add_at(&self, count: Count, i: usize) {
-        let Some(cell) = self.stripes.get(i).and_then(|line| line.0.get(count as usize)) else { return };
-        if i < OWNED {
-            // Single writer: no read-modify-write needed.
-            cell.store(cell.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-        } else {
-            cell.fetch_add(1, Ordering::Relaxed);
+        if let Some(cell) = self.stripes.get(i).and_then(|line| line.0.get(count as usize)) {
+            add_one(cell, i);
         }
     }
 

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::engine::stats::{SHARED_STRIPE, STRIPES};
+use crate::engine::stats::{STRIPES, add_one};
 
 /// Buckets in the window; each covers a tenth of it.
 pub(crate) const BUCKETS: usize = 10;
@@ -70,36 +70,6 @@ impl Default for Outcomes {
     }
 }
 
-/// Adds one to a counter of stripe `owned` or of the shared one.
-#[inline]
-fn bump<T: Bump>(cell: &T, owned: bool) {
-    if owned { cell.add_alone() } else { cell.add_shared() }
-}
-
-trait Bump {
-    /// Adds one; the caller is the only writer.
-    fn add_alone(&self);
-    fn add_shared(&self);
-}
-
-impl Bump for AtomicU64 {
-    fn add_alone(&self) {
-        self.store(self.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-    }
-    fn add_shared(&self) {
-        self.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-impl Bump for AtomicU32 {
-    fn add_alone(&self) {
-        self.store(self.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
-    }
-    fn add_shared(&self) {
-        self.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
 fn slot(latency: Duration) -> usize {
     let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
     if us < 16 {
@@ -125,7 +95,6 @@ impl Outcomes {
     /// `now_ms`.
     pub(crate) fn record(&self, stripe: usize, now_ms: i64, bucket_ms: i64, failed: bool, latency: Duration) {
         let Some(cell) = self.stripes.get(stripe).or(self.stripes.last()) else { return };
-        let owned = stripe < SHARED_STRIPE;
         let window = cell.get_or_init(|| Box::new(Window { buckets: std::array::from_fn(|_| Bucket::default()) }));
         let epoch = now_ms.div_euclid(bucket_ms.max(1));
         let b = &window.buckets[epoch.rem_euclid(BUCKETS as i64) as usize];
@@ -137,11 +106,11 @@ impl Outcomes {
                 s.store(0, Ordering::Relaxed);
             }
         }
-        bump(&b.calls, owned);
+        add_one(&b.calls, stripe);
         if failed {
-            bump(&b.errors, owned);
+            add_one(&b.errors, stripe);
         }
-        bump(&b.latency[slot(latency)], owned);
+        add_one(&b.latency[slot(latency)], stripe);
     }
 
     /// Sums the buckets of the window ending at `now_ms`, over all stripes.
@@ -186,6 +155,7 @@ impl Outcomes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::stats::SHARED_STRIPE;
 
     #[test]
     fn slots_bound_their_values() {
