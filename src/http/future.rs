@@ -85,7 +85,10 @@ where
         ColdBox::new(Fault::Delayed { delayed, body })
     }
 
-    /// The state of a call answered at once by an injected abort.
+    /// The state of a call answered at once by an injected abort. Out of
+    /// line: only the boxed state comes back to the door.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn aborted(injection: &Injection, req: &Request<ReqBody>, body: &M) -> ColdBox<Self> {
         ColdBox::new(Fault::Ready { res: Some(fault_response(injection, req, body)) })
     }

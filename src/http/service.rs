@@ -80,7 +80,9 @@ where
                 // escape, and the compiler would keep every call's future in
                 // memory.
                 Action::Delay(injection) => return ResponseFuture::faulted(self.delay(injection, req)),
-                Action::Fail(injection) => return ResponseFuture::faulted(self.abort(&injection, &req)),
+                Action::Fail(injection) => {
+                    return ResponseFuture::faulted(Fault::aborted(&injection, &req, &self.body));
+                }
             }
         }
         ResponseFuture::inner(self.inner.call(req))
@@ -111,17 +113,6 @@ impl<S, M> ChaosService<S, M> {
         M: AbortBody<ResBody> + Clone,
     {
         Fault::delayed(Delayed::hold(&mut self.inner, req, injection, &self.chaos), self.body.clone())
-    }
-
-    /// The state of an aborted call: its answer.
-    #[cold]
-    #[inline(never)]
-    fn abort<ReqBody, ResBody>(&self, injection: &Injection, req: &Request<ReqBody>) -> ColdBox<Fault<S, ReqBody, M>>
-    where
-        S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-        M: AbortBody<ResBody>,
-    {
-        Fault::aborted(injection, req, &self.body)
     }
 }
 
