@@ -1,6 +1,6 @@
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
 use http::{Request, Response};
 use pin_project_lite::pin_project;
@@ -110,11 +110,16 @@ where
         loop {
             match kind.as_mut().project() {
                 KindProj::Inner { fut, observer } => {
-                    let out = ready!(fut.poll(cx));
-                    if let Some(o) = observer {
+                    // The inner future's answer is returned as it is, never
+                    // moved out and wrapped again: where this poll is inlined
+                    // into the caller's (a `Map`, a boxed future), the inner
+                    // poll then writes the response straight to where the
+                    // caller wants it, instead of through two copies.
+                    let poll = fut.poll(cx);
+                    if let (Some(o), Poll::Ready(out)) = (observer, &poll) {
                         o.record(out.as_ref().map_or(true, |res| failed_response(res.status(), res.headers())));
                     }
-                    return Poll::Ready(out);
+                    return poll;
                 }
                 KindProj::Faulted { fault } => {
                     // Polled again after completion: stay pending rather than panic.
