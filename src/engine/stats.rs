@@ -66,9 +66,11 @@ pub(crate) trait StripeCell {
 }
 
 impl StripeCell for AtomicU64 {
+    #[inline(always)]
     fn add_alone(&self) {
         self.store(self.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
     }
+    #[inline(always)]
     fn add_shared(&self) {
         self.fetch_add(1, Ordering::Relaxed);
     }
@@ -76,9 +78,11 @@ impl StripeCell for AtomicU64 {
 
 #[cfg(feature = "guard")]
 impl StripeCell for AtomicU32 {
+    #[inline(always)]
     fn add_alone(&self) {
         self.store(self.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
     }
+    #[inline(always)]
     fn add_shared(&self) {
         self.fetch_add(1, Ordering::Relaxed);
     }
