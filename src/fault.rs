@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use http::StatusCode;
 
+use crate::engine::plan::RuleHandle;
+
 /// The kind of an injected fault.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -70,29 +72,33 @@ impl fmt::Display for FaultKind {
 /// }
 /// # }
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct InjectedFault {
-    rule: Arc<str>,
+    /// The rule (for its name and messages), by the handle of the stripe
+    /// of the thread that decided the fault: cloning or dropping a fault
+    /// writes a reference count no other thread's faults write.
+    rule: Arc<RuleHandle>,
     kind: FaultKind,
     status: StatusCode,
     grpc: GrpcCode,
-    message: Option<Arc<str>>,
+    /// Which of the rule's failures, for its message.
+    failure: Option<usize>,
 }
 
 impl InjectedFault {
     pub(crate) fn new(
-        rule: Arc<str>,
+        rule: Arc<RuleHandle>,
         kind: FaultKind,
         status: StatusCode,
         grpc: GrpcCode,
-        message: Option<Arc<str>>,
+        failure: Option<usize>,
     ) -> Self {
-        Self { rule, kind, status, grpc, message }
+        Self { rule, kind, status, grpc, failure }
     }
 
     /// The name of the rule that injected the fault.
     pub fn rule(&self) -> &str {
-        &self.rule
+        &self.rule.name
     }
 
     /// What was injected.
@@ -113,14 +119,40 @@ impl InjectedFault {
 
     /// The configured message, if any.
     pub fn message(&self) -> Option<&str> {
-        self.message.as_deref()
+        self.rule.failures.get(self.failure?)?.message.as_deref()
+    }
+}
+
+impl PartialEq for InjectedFault {
+    /// Faults are equal when they say the same: rule name, kind, answers
+    /// and message.
+    fn eq(&self, other: &Self) -> bool {
+        self.rule() == other.rule()
+            && self.kind == other.kind
+            && self.status == other.status
+            && self.grpc == other.grpc
+            && self.message() == other.message()
+    }
+}
+
+impl Eq for InjectedFault {}
+
+impl fmt::Debug for InjectedFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InjectedFault")
+            .field("rule", &self.rule())
+            .field("kind", &self.kind)
+            .field("status", &self.status)
+            .field("grpc", &self.grpc)
+            .field("message", &self.message())
+            .finish()
     }
 }
 
 impl fmt::Display for InjectedFault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "chaos: {} injected by rule `{}`", self.kind, self.rule)?;
-        if let Some(m) = &self.message {
+        write!(f, "chaos: {} injected by rule `{}`", self.kind, self.rule())?;
+        if let Some(m) = self.message() {
             write!(f, ": {m}")?;
         }
         Ok(())

@@ -7,7 +7,7 @@ use std::time::Duration;
 use http::{HeaderMap, Method, Request, StatusCode, Uri, header};
 
 use super::Chaos;
-use super::plan::{CompiledAbort, CompiledFailure, CompiledRule};
+use super::plan::{CompiledAbort, CompiledFailure, RuleHandle};
 use super::stats::Count;
 use crate::config::Door;
 use crate::fault::{FaultKind, GrpcCode, InjectedFault};
@@ -232,6 +232,36 @@ fn strip_port_bytes(b: &[u8]) -> &[u8] {
 mod tests {
     use super::{authority_host, strip_port};
 
+    /// Faults in flight hold their rule by a handle of the deciding
+    /// thread's counter stripe: one handle per stripe, so threads that
+    /// fault on one rule at once never write the same reference count.
+    #[test]
+    fn faults_hold_their_rule_by_their_threads_handle() {
+        use crate::config::{Abort, Config, Rule};
+        use crate::engine::current::stripe;
+        use crate::{Chaos, Door, Target};
+        use std::sync::Arc;
+
+        let chaos = Chaos::new(Config::new().rule(Rule::new("boom").abort(Abort::status(503).percentage(100.0))))
+            .expect("valid config");
+        let decide = || {
+            let decision = chaos.decide(&Target::new(Door::Service).name("svc"));
+            let injection = decision.injection.as_ref().expect("every call is aborted");
+            (Arc::clone(&injection.rule), stripe())
+        };
+        let ((a, stripe_a), (again, _)) = (decide(), decide());
+        assert!(Arc::ptr_eq(&a, &again), "one thread takes one handle");
+        assert_eq!(&*a.name, "boom");
+        let fault = chaos.decide(&Target::new(Door::Service)).fault().expect("every call is aborted");
+        assert_eq!((fault.rule(), fault.http_status().as_u16()), ("boom", 503));
+        let (b, stripe_b) = std::thread::scope(|s| s.spawn(decide).join().expect("no panic"));
+        assert_eq!(&*b.name, "boom");
+        // Threads that own distinct stripes hold distinct handles; threads
+        // that share the last stripe (more threads than owned stripes, as in
+        // a busy test run) share its handle.
+        assert_eq!(Arc::ptr_eq(&a, &b), stripe_a == stripe_b, "stripes {stripe_a} and {stripe_b}");
+    }
+
     #[test]
     fn hosts_of_authorities_agree_with_http() {
         for a in
@@ -321,7 +351,8 @@ impl Decision {
 /// A fault the engine decided to inject, holding its rule.
 #[derive(Debug)]
 pub(crate) struct Injection {
-    pub(crate) rule: Arc<CompiledRule>,
+    /// The rule, by the handle of the deciding thread's stripe.
+    pub(crate) rule: Arc<RuleHandle>,
     /// The injected latency, if any.
     pub(crate) delay: Option<Duration>,
     /// The failure to end the call with, as an index into `rule.failures`.
@@ -357,13 +388,7 @@ impl Injection {
     /// The error a door that fails the call returns.
     pub(crate) fn fault(&self) -> InjectedFault {
         let (kind, status, grpc) = self.answer();
-        InjectedFault::new(
-            Arc::clone(&self.rule.name),
-            kind,
-            status,
-            grpc,
-            self.failure().and_then(|f| f.message.clone()),
-        )
+        InjectedFault::new(Arc::clone(&self.rule), kind, status, grpc, self.failure)
     }
 
     /// The kind of the failure, and the HTTP status and gRPC code a door
@@ -396,8 +421,7 @@ impl Injection {
             FaultKind::Loss => Count::Lost,
         });
         // The answer, not the error: building an `InjectedFault` here would
-        // clone the rule name's `Arc` (a write to a line every thread
-        // faulting on this rule shares) only to log two codes.
+        // take a reference on the rule only to log two codes.
         let (_, status, grpc) = self.answer();
         tracing::debug!(
             target: "mischief",

@@ -522,7 +522,7 @@ impl Chaos {
     fn decide_in(&self, plan: &Plan, target: &Target<'_>, stripe: usize) -> Decision {
         #[cfg(feature = "guard")]
         if plan.counts_calls() {
-            self.inner.guard.count_call();
+            self.inner.guard.count_call(stripe);
         }
         let pass = Decision::pass(plan.observes());
         // The common plan of one catch-all rule (the `CHAOS_*` variables
@@ -562,14 +562,21 @@ impl Chaos {
         if rule.inert {
             return pass;
         }
-        self.roll(plan, rule, target, pass)
+        self.roll(plan, rule, target, pass, stripe)
     }
 
     /// The part of [`decide_matched`](Self::decide_matched) for a rule that
     /// can inject: out of line, so the common case of an inert rule (a 0%
     /// catch-all) stays small where it is inlined.
     #[inline(never)]
-    fn roll(&self, plan: &Plan, rule: &Arc<CompiledRule>, target: &Target<'_>, pass: Decision) -> Decision {
+    fn roll(
+        &self,
+        plan: &Plan,
+        rule: &Arc<CompiledRule>,
+        target: &Target<'_>,
+        pass: Decision,
+        stripe: usize,
+    ) -> Decision {
         #[cfg(not(feature = "guard"))]
         let _ = target;
         let rng = &plan.rng;
@@ -609,7 +616,7 @@ impl Chaos {
             }
         }
         #[cfg(feature = "guard")]
-        let slot = match guard.0.reserve(guard.1) {
+        let slot = match guard.0.reserve(guard.1, stripe) {
             Ok(slot) => slot,
             Err(reason) => {
                 guard.0.skip(reason);
@@ -625,7 +632,7 @@ impl Chaos {
             tracing::debug!(target: "mischief", rule = %rule.name, fault = "delay", delay_ms = d.as_secs_f64() * 1e3, "injected fault");
         }
         Decision::inject(Injection {
-            rule: Arc::clone(rule),
+            rule: plan.handle(rule, stripe),
             delay,
             failure,
             #[cfg(feature = "guard")]

@@ -99,7 +99,7 @@ impl Chaos {
             let counts_calls = false;
             #[cfg(feature = "guard")]
             if counts_calls {
-                self.inner.guard.count_call();
+                self.inner.guard.count_call(stripe);
             }
             let target = Target::point(name);
             let cached = cache.0.load(Ordering::Relaxed);

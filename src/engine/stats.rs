@@ -109,10 +109,10 @@ pub(crate) struct StripedCounter {
 
 #[cfg(feature = "guard")]
 impl StripedCounter {
-    /// Adds one in the calling thread's stripe.
+    /// Adds one in stripe `i`: the calling thread's (see
+    /// [`current::stripe`](super::current::stripe)).
     #[inline]
-    pub(crate) fn incr(&self) {
-        let i = super::current::stripe();
+    pub(crate) fn incr(&self, i: usize) {
         if let Some(Padded(cell)) = self.stripes.get(i) {
             add_one(cell, i);
         }

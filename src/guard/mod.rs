@@ -390,9 +390,16 @@ pub(crate) struct GuardState {
     trip: Mutex<Option<Trip>>,
     active: AtomicU64,
     active_peak: AtomicU64,
+    /// Faults injected under `max_injections`: one shared count, for an
+    /// exact cap.
     injections: AtomicU64,
     calls: StripedCounter,
-    faulted: AtomicU64,
+    /// Every fault injected. Striped like `calls`: threads that fault at
+    /// once do not write a shared line.
+    faulted: StripedCounter,
+    /// The faults injected when the guardrails were installed (for
+    /// [`GuardStatus::injections`]), striped too.
+    injected: StripedCounter,
     checkpoints: Mutex<VecDeque<Checkpoint>>,
     outcomes: Outcomes,
     next_eval_ms: AtomicI64,
@@ -419,7 +426,8 @@ impl GuardState {
             active_peak: AtomicU64::new(0),
             injections: AtomicU64::new(0),
             calls: StripedCounter::default(),
-            faulted: AtomicU64::new(0),
+            faulted: StripedCounter::default(),
+            injected: StripedCounter::default(),
             // The window starts with the engine: calls made before the first
             // fault was considered count too.
             checkpoints: Mutex::new(VecDeque::from([Checkpoint { at_ms: now, calls: 0, faulted: 0 }])),
@@ -452,10 +460,11 @@ impl GuardState {
         self.enabled_since_ms.store(self.now_ms(), Ordering::Relaxed);
     }
 
-    /// Counts one call seen (for the percentage cap).
+    /// Counts one call seen (for the percentage cap), from a thread of
+    /// counter stripe `stripe`.
     #[inline]
-    pub(crate) fn count_call(&self) {
-        self.calls.incr();
+    pub(crate) fn count_call(&self, stripe: usize) {
+        self.calls.incr(stripe);
     }
 
     #[inline]
@@ -519,10 +528,15 @@ impl GuardState {
     }
 
     /// The caps: reserves an injection (and an active slot) or says which
-    /// cap is reached. `faulted` is counted here.
-    pub(crate) fn reserve(self: &Arc<Self>, guard: Option<&Guard>) -> Result<Option<ActiveSlot>, SkipReason> {
+    /// cap is reached. `faulted` is counted here, in stripe `stripe` (the
+    /// calling thread's).
+    pub(crate) fn reserve(
+        self: &Arc<Self>,
+        guard: Option<&Guard>,
+        stripe: usize,
+    ) -> Result<Option<ActiveSlot>, SkipReason> {
         let Some(g) = guard else {
-            self.faulted.fetch_add(1, Ordering::Relaxed);
+            self.faulted.incr(stripe);
             return Ok(None);
         };
         if let Some(max) = g.max_share
@@ -553,10 +567,8 @@ impl GuardState {
                 Some(ActiveSlot(Arc::clone(self)))
             }
         };
-        if g.max_injections.is_none() {
-            self.injections.fetch_add(1, Ordering::Relaxed);
-        }
-        self.faulted.fetch_add(1, Ordering::Relaxed);
+        self.injected.incr(stripe);
+        self.faulted.incr(stripe);
         Ok(slot)
     }
 
@@ -565,7 +577,7 @@ impl GuardState {
     /// call and fault totals, taken on this (fault) path only.
     fn share_allows(&self, g: &Guard, max: f64) -> bool {
         let now_ms = self.now_ms();
-        let (calls, faulted) = (self.calls.get(), self.faulted.load(Ordering::Relaxed));
+        let (calls, faulted) = (self.calls.get(), self.faulted.get());
         let mut cps = self.checkpoints.lock().unwrap_or_else(PoisonError::into_inner);
         if cps.back().is_none_or(|c| now_ms - c.at_ms >= g.bucket_ms()) {
             cps.push_back(Checkpoint { at_ms: now_ms, calls, faulted });
@@ -670,7 +682,7 @@ impl GuardState {
             }),
             active_faults: self.active.load(Ordering::Relaxed),
             active_faults_peak: self.active_peak.load(Ordering::Relaxed),
-            injections: self.injections.load(Ordering::Relaxed),
+            injections: self.injected.get(),
             calls_seen: self.calls.get(),
             window,
             skipped: SkipReason::ALL
