@@ -11,7 +11,9 @@ use mischief::http::ChaosLayer;
 use mischief::{Chaos, Door, Target};
 use tower::Layer;
 
-use common::{bare, bench_calls, enabled_pass, guarded_pass, sixteen_rules_no_match};
+use common::{
+    bare, bench_calls, bench_calls_two_threads, enabled_abort, enabled_pass, guarded_pass, sixteen_rules_no_match,
+};
 
 fn overhead(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
@@ -20,6 +22,10 @@ fn overhead(c: &mut Criterion) {
 
     let mut svc = bare();
     group.bench_function("bare", |b| bench_calls(b, &mut svc));
+    // Two threads sharing nothing: what running two at once costs on this
+    // machine by itself (caches, memory, the allocator), for reading
+    // `layer_abort_2threads`.
+    group.bench_function("bare_2threads", |b| bench_calls_two_threads(b, &svc));
 
     // A layer that does nothing but wrap the response future (tower's
     // `MapResponse` with the identity): what wrapping alone costs, for
@@ -38,6 +44,18 @@ fn overhead(c: &mut Criterion) {
 
     let mut svc = ChaosLayer::new(sixteen_rules_no_match()).layer(bare());
     group.bench_function("layer_enabled_16_rules_no_match", |b| bench_calls(b, &mut svc));
+
+    // Every request aborted (503, a body, a header): the cost of the fault
+    // itself, from one thread and from two at once on one layer (what the
+    // threads' faults share shows only there).
+    let mut svc = ChaosLayer::new(enabled_abort()).layer(bare());
+    let res = common::drive(&mut svc, common::request());
+    assert_eq!(
+        (res.status(), res.headers().get("retry-after").map(|v| v.as_bytes())),
+        (503.try_into().unwrap(), Some(&b"1"[..]))
+    );
+    group.bench_function("layer_abort", |b| bench_calls(b, &mut svc));
+    group.bench_function("layer_abort_2threads", |b| bench_calls_two_threads(b, &svc));
 
     // The engine alone, for a call that is not faulted: what a door pays
     // before it calls the inner service.

@@ -100,6 +100,54 @@ where
     });
 }
 
+/// Times `drive` as [`bench_calls`] does, from two OS threads at once, each
+/// with a clone of `svc` (so they share whatever the layer shares), released
+/// together; the figure is the slower thread's time per call. Equal to the
+/// one-thread figure means the threads did not slow each other down.
+pub fn bench_calls_two_threads<S>(b: &mut Bencher<'_>, svc: &S)
+where
+    S: Service<Request<()>, Response = Response<()>> + Clone + Send,
+    S::Error: std::fmt::Debug,
+{
+    let handle = tokio::runtime::Handle::current();
+    b.iter_custom(|iters| {
+        let barrier = std::sync::Barrier::new(2);
+        std::thread::scope(|scope| {
+            let threads: Vec<_> = (0..2)
+                .map(|_| {
+                    let (mut svc, barrier, handle) = (svc.clone(), &barrier, &handle);
+                    scope.spawn(move || {
+                        let _rt = handle.enter();
+                        let mut batch = Vec::with_capacity(BATCH as usize);
+                        let mut total = Duration::ZERO;
+                        let mut left = iters;
+                        barrier.wait();
+                        while left > 0 {
+                            let n = left.min(BATCH);
+                            batch.extend((0..n).map(|_| request()));
+                            let start = Instant::now();
+                            for req in batch.drain(..) {
+                                black_box(drive(&mut svc, req));
+                            }
+                            total += start.elapsed();
+                            left -= n;
+                        }
+                        total
+                    })
+                })
+                .collect();
+            threads.into_iter().map(|t| t.join().expect("bench thread")).max().expect("two threads")
+        })
+    });
+}
+
+/// Enabled, one catch-all rule aborting every request with 503, a body and
+/// a header, as a configured abort answers.
+pub fn enabled_abort() -> Chaos {
+    let abort = Abort::status(503).percentage(100.0).body("try again later").header("retry-after", "1");
+    Chaos::new(Config::new().rule(Rule::new("down").abort(abort))).expect("valid config")
+}
+
 /// Enabled, one catch-all rule at 0%: the rule matches every request, and
 /// injects nothing.
 pub fn enabled_pass() -> Chaos {

@@ -242,8 +242,8 @@ mod tests {
         use crate::{Chaos, Door, Target};
         use std::sync::Arc;
 
-        let chaos = Chaos::new(Config::new().rule(Rule::new("boom").abort(Abort::status(503).percentage(100.0))))
-            .expect("valid config");
+        let abort = Abort::status(503).percentage(100.0).body("later").header("x-why", "chaos");
+        let chaos = Chaos::new(Config::new().rule(Rule::new("boom").abort(abort))).expect("valid config");
         let decide = || {
             let decision = chaos.decide(&Target::new(Door::Service).name("svc"));
             let injection = decision.injection.as_ref().expect("every call is aborted");
@@ -260,6 +260,17 @@ mod tests {
         // that share the last stripe (more threads than owned stripes, as in
         // a busy test run) share its handle.
         assert_eq!(Arc::ptr_eq(&a, &b), stripe_a == stripe_b, "stripes {stripe_a} and {stripe_b}");
+        // Each handle answers aborts from its own copy: same bytes, not
+        // the same allocation as the rule's or another stripe's.
+        let (rule, own) = (a.abort.as_ref().expect("an abort"), a.own_abort.as_ref().expect("a copy"));
+        assert_eq!(
+            (&own.body, &own.http_headers, &own.grpc_headers),
+            (&rule.body, &rule.http_headers, &rule.grpc_headers)
+        );
+        assert_eq!(own.http_headers.get("x-why").map(|v| v.as_bytes()), Some(&b"chaos"[..]));
+        assert_ne!(own.body.as_ptr(), rule.body.as_ptr());
+        let other = b.own_abort.as_ref().expect("a copy");
+        assert_eq!(own.body.as_ptr() == other.body.as_ptr(), stripe_a == stripe_b);
     }
 
     #[test]
@@ -382,7 +393,9 @@ impl Injection {
 
     /// The abort settings, when this injection aborts.
     pub(crate) fn abort_spec(&self) -> Option<&CompiledAbort> {
-        if self.failure_kind() == Some(FaultKind::Abort) { self.rule.abort.as_ref() } else { None }
+        // The handle's own copy: cloning from it writes no line other
+        // threads' faults write.
+        if self.failure_kind() == Some(FaultKind::Abort) { self.rule.own_abort.as_ref() } else { None }
     }
 
     /// The error a door that fails the call returns.

@@ -51,16 +51,28 @@ pub(crate) struct Plan {
 /// lines of their own, instead of all writing the reference count of the
 /// rule's `Arc`, which also shares a line with the rule's fields that every
 /// fault reads. (On two threads aborting every call, those writes doubled
-/// the cost of a fault.)
+/// the cost of a fault.) For the same reason the handle has its own copy
+/// of the abort's answer: cloning a body or header value shares its bytes
+/// by a reference count, which would be the rule's for every thread.
 #[derive(Debug)]
 #[repr(align(128))]
-pub(crate) struct RuleHandle(Arc<CompiledRule>);
+pub(crate) struct RuleHandle {
+    rule: Arc<CompiledRule>,
+    /// The rule's abort answer, copied for this handle.
+    pub(crate) own_abort: Option<CompiledAbort>,
+}
+
+impl RuleHandle {
+    fn new(rule: &Arc<CompiledRule>) -> Self {
+        RuleHandle { own_abort: rule.abort.as_ref().map(CompiledAbort::copy), rule: Arc::clone(rule) }
+    }
+}
 
 impl Deref for RuleHandle {
     type Target = CompiledRule;
 
     fn deref(&self) -> &CompiledRule {
-        &self.0
+        &self.rule
     }
 }
 
@@ -91,10 +103,10 @@ impl Plan {
     #[inline]
     pub(crate) fn handle(&self, rule: &Arc<CompiledRule>, stripe: usize) -> Arc<RuleHandle> {
         let cell = self.handles.get(rule.index).and_then(|h| h.get(stripe));
-        match cell.map(|c| c.get_or_init(|| Arc::new(RuleHandle(Arc::clone(rule))))) {
-            Some(h) if Arc::ptr_eq(&h.0, rule) => Arc::clone(h),
+        match cell.map(|c| c.get_or_init(|| Arc::new(RuleHandle::new(rule)))) {
+            Some(h) if Arc::ptr_eq(&h.rule, rule) => Arc::clone(h),
             // Not this plan's rule (never expected): a handle of its own.
-            _ => Arc::new(RuleHandle(Arc::clone(rule))),
+            _ => Arc::new(RuleHandle::new(rule)),
         }
     }
 
@@ -176,6 +188,34 @@ pub(crate) struct CompiledAbort {
     /// The headers of a trailers-only gRPC abort: `content-type`,
     /// `grpc-status` and `grpc-message`.
     pub(crate) grpc_headers: HeaderMap,
+}
+
+impl CompiledAbort {
+    /// A copy whose bytes (body, header names and values) are all its own
+    /// allocations, shared with no other copy.
+    fn copy(&self) -> Self {
+        CompiledAbort {
+            status: self.status,
+            grpc: self.grpc,
+            body: Bytes::copy_from_slice(&self.body),
+            http_headers: copy_headers(&self.http_headers),
+            grpc_headers: copy_headers(&self.grpc_headers),
+        }
+    }
+}
+
+fn copy_headers(headers: &HeaderMap) -> HeaderMap {
+    let mut copy = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        // Both were valid when first built, so neither conversion fails.
+        if let (Ok(name), Ok(mut v)) =
+            (HeaderName::from_bytes(name.as_str().as_bytes()), HeaderValue::from_bytes(value.as_bytes()))
+        {
+            v.set_sensitive(value.is_sensitive());
+            copy.append(name, v);
+        }
+    }
+    copy
 }
 
 /// The header naming the rule that aborted an HTTP request.
