@@ -65,28 +65,28 @@ pub(crate) trait StripeCell {
     fn add_shared(&self);
 }
 
-impl StripeCell for AtomicU64 {
-    #[inline(always)]
-    fn add_alone(&self) {
-        self.store(self.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
-    }
-    #[inline(always)]
-    fn add_shared(&self) {
-        self.fetch_add(1, Ordering::Relaxed);
-    }
+/// The same two adds for each atomic width a stripe holds.
+macro_rules! stripe_cell {
+    ($($(#[$cfg:meta])* $atomic:ty),*) => {$(
+        $(#[$cfg])*
+        impl StripeCell for $atomic {
+            #[inline(always)]
+            fn add_alone(&self) {
+                self.store(self.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+            }
+            #[inline(always)]
+            fn add_shared(&self) {
+                self.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    )*};
 }
 
-#[cfg(feature = "guard")]
-impl StripeCell for AtomicU32 {
-    #[inline(always)]
-    fn add_alone(&self) {
-        self.store(self.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
-    }
-    #[inline(always)]
-    fn add_shared(&self) {
-        self.fetch_add(1, Ordering::Relaxed);
-    }
-}
+stripe_cell!(
+    AtomicU64,
+    #[cfg(feature = "guard")]
+    AtomicU32
+);
 
 /// Adds one to `cell`, of stripe `stripe` (the calling thread's, see
 /// [`current::stripe`](super::current::stripe)): with a plain load and
