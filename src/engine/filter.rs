@@ -28,16 +28,18 @@ pub(crate) const NO_METHOD: u16 = 1 << 14;
 pub(crate) fn method_bit(m: &Method) -> u16 {
     // A static, not a const: a const array of `Method`s would be built (and
     // dropped) at every call.
+    // In the order of `http`'s own representation, which lets the compiler
+    // turn the search into arithmetic on it, with no table to load.
     static STANDARD: [Method; 9] = [
+        Method::OPTIONS,
         Method::GET,
         Method::POST,
         Method::PUT,
         Method::DELETE,
         Method::HEAD,
-        Method::OPTIONS,
-        Method::PATCH,
-        Method::CONNECT,
         Method::TRACE,
+        Method::CONNECT,
+        Method::PATCH,
     ];
     STANDARD.iter().position(|s| s == m).map_or(OTHER_METHOD, |i| 1 << i)
 }
@@ -159,6 +161,8 @@ impl Cond {
 pub(crate) struct Filter {
     doors: u8,
     methods: u16,
+    /// The `match` is empty: every call matches.
+    matches_all: bool,
     /// Path, host, name: each one word of the signature, head or tail.
     conds: [Cond; 3],
 }
@@ -186,7 +190,7 @@ impl Filter {
             })
         };
         let conds = [Cond::of(PATH, m.path.as_ref()), Cond::of(HOST, m.host.as_ref()), Cond::of(NAME, m.name.as_ref())];
-        Filter { doors, methods, conds }
+        Filter { doors, methods, matches_all: m.is_empty(), conds }
     }
 
     /// Does this filter look at the call's method? (The other parts of a
@@ -233,26 +237,32 @@ impl<'t, 'a> Signature<'t, 'a> {
 /// signature yields the set of rules that may match it, without visiting
 /// the rules one by one.
 ///
-/// Rules go in blocks of 64, one bit each. Per block, the doors and methods
-/// are lookup tables of rule sets; the string conditions are grouped by
-/// word and mask (rules with the same literal length at the same end share
-/// a group), and a group maps each literal to the rules that need it. A
-/// call's candidates are the door's rules, and the method's, and, for each
-/// group, the rules outside it or whose literal is the call's: a handful of
-/// loads and compares whatever the number of rules. A group whose rules are
-/// all ruled out already is skipped, so a call's host (read from its `Host`
-/// header) is looked at only while a host condition is still in play.
+/// Rules go in blocks of 64, one bit each. Per block, a table maps each
+/// (door, method) pair to the rules that admit both (one load where a door
+/// table and a method table took two, on two cache lines); the string
+/// conditions are grouped by word and mask (rules with the same literal
+/// length at the same end share a group), and a group maps each literal to
+/// the rules that need it. A call's candidates are its pair's rules and,
+/// for each group, the rules outside it or whose literal is the call's: a
+/// handful of loads and compares whatever the number of rules. A group
+/// whose rules are all ruled out already is skipped, so a call's host (read
+/// from its `Host` header) is looked at only while a host condition is
+/// still in play. A candidate that matches every call (an empty `match`,
+/// such as a trailing catch-all) is the answer without a full check.
 #[derive(Debug, Default)]
 pub(crate) struct Index {
     blocks: Box<[Block]>,
+    /// Does any rule's filter look at the call's method?
+    needs_method: bool,
 }
 
 #[derive(Debug)]
 struct Block {
-    /// The rules admitting each door, by bit position.
-    doors: [u64; 8],
-    /// The rules admitting each method, by bit position.
-    methods: [u64; 16],
+    /// The rules admitting each (door, method) pair, at `door * 16 + method`
+    /// (bit positions).
+    pairs: Box<[u64; 8 * 16]>,
+    /// The rules whose `match` is empty.
+    sure: u64,
     groups: Box<[Group]>,
 }
 
@@ -285,19 +295,17 @@ impl Index {
         let blocks = filters
             .chunks(64)
             .map(|chunk| {
-                let mut block = Block { doors: [0; 8], methods: [0; 16], groups: Box::new([]) };
+                let mut block = Block { pairs: Box::new([0; 8 * 16]), sure: 0, groups: Box::new([]) };
                 let mut groups: Vec<Group> = Vec::new();
                 for (i, f) in chunk.iter().enumerate() {
                     let bit = 1u64 << i;
-                    for (d, set) in block.doors.iter_mut().enumerate() {
-                        if f.doors & (1 << d) != 0 {
+                    for (cell, set) in block.pairs.iter_mut().enumerate() {
+                        if f.doors & (1 << (cell / 16)) != 0 && f.methods & (1 << (cell % 16)) != 0 {
                             *set |= bit;
                         }
                     }
-                    for (m, set) in block.methods.iter_mut().enumerate() {
-                        if f.methods & (1 << m) != 0 {
-                            *set |= bit;
-                        }
+                    if f.matches_all {
+                        block.sure |= bit;
                     }
                     for c in f.conds.iter().filter(|c| c.mask != 0) {
                         let pos = groups.iter().position(|g| g.at == c.at && g.mask == c.mask).unwrap_or_else(|| {
@@ -316,28 +324,29 @@ impl Index {
                 block
             })
             .collect();
-        Index { blocks }
+        Index { blocks, needs_method: filters.iter().any(Filter::needs_method) }
     }
 
-    /// The first rule, in plan order, that the filters admit for `sig` and
-    /// for which `matches` holds.
+    /// The first rule, in plan order, that the filters admit for `target`
+    /// and for which `matches` holds (not asked of a rule that matches
+    /// every call).
     #[inline]
-    pub(crate) fn first(&self, sig: &Signature<'_, '_>, mut matches: impl FnMut(usize) -> bool) -> Option<usize> {
-        let door = (sig.door.trailing_zeros() & 7) as usize;
-        let method = (sig.method.trailing_zeros() & 15) as usize;
+    pub(crate) fn first(&self, target: &crate::Target<'_>, mut matches: impl FnMut(usize) -> bool) -> Option<usize> {
+        let sig = Signature::new(target, self.needs_method);
+        let cell = (sig.door.trailing_zeros() & 7) as usize * 16 + (sig.method.trailing_zeros() & 15) as usize;
         for (b, block) in self.blocks.iter().enumerate() {
-            let mut set = block.doors[door] & block.methods[method];
+            let mut set = block.pairs.get(cell).copied().unwrap_or(0);
             for g in &block.groups {
                 if set == 0 {
                     break;
                 }
                 if set & g.rules != 0 {
-                    set &= g.admits(sig);
+                    set &= g.admits(&sig);
                 }
             }
             while set != 0 {
                 let i = set.trailing_zeros() as usize;
-                if matches(b * 64 + i) {
+                if block.sure & (1 << i) != 0 || matches(b * 64 + i) {
                     return Some(b * 64 + i);
                 }
                 set &= set - 1;

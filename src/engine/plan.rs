@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
-use super::filter::{Filter, Index, Signature};
+use super::filter::{Filter, Index};
 use super::matcher::Facts;
 use super::matcher::Matcher;
 use super::rng::Rng;
@@ -25,8 +25,6 @@ pub(crate) struct Plan {
     pub(crate) rules: Box<[Arc<CompiledRule>]>,
     /// The rules' prefilters, indexed: which rules a call may match.
     pub(crate) index: Index,
-    /// Does any rule's prefilter look at the call's method?
-    pub(crate) needs_method: bool,
     /// The first rule, when it matches every call (so no other rule is
     /// ever consulted).
     pub(crate) catch_all: Option<Arc<CompiledRule>>,
@@ -89,10 +87,9 @@ impl Plan {
     /// prefilters leave, checked in full in rule order.
     #[inline]
     pub(crate) fn first_match(&self, target: &crate::Target<'_>) -> Option<usize> {
-        let sig = Signature::new(target, self.needs_method);
         // The facts the full matchers use are derived only for a candidate.
         let mut facts = None;
-        self.index.first(&sig, |i| {
+        self.index.first(target, |i| {
             let facts = facts.get_or_insert_with(|| Facts::new(target));
             self.rules.get(i).is_some_and(|r| r.matcher.matches(facts))
         })
@@ -254,7 +251,6 @@ impl Plan {
         Plan {
             rules: Box::new([]),
             index: Index::default(),
-            needs_method: false,
             catch_all: None,
             rng: Rng::Thread,
             generation: 0,
@@ -312,7 +308,6 @@ impl Plan {
         let catch_all = config.rules.first().filter(|r| r.when.is_empty()).and_then(|_| rules.first().cloned());
         Ok(Plan {
             catch_all,
-            needs_method: filters.iter().any(Filter::needs_method),
             index: Index::new(&filters),
             rng: Rng::new(config.seed),
             generation: previous.generation + 1,
