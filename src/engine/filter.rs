@@ -260,7 +260,7 @@ pub(crate) struct Index {
 struct Block {
     /// The rules admitting each (door, method) pair, at `door * 16 + method`
     /// (bit positions).
-    pairs: Box<[u64; 8 * 16]>,
+    pairs: [u64; 8 * 16],
     /// The rules whose `match` is empty.
     sure: u64,
     groups: Box<[Group]>,
@@ -295,7 +295,7 @@ impl Index {
         let blocks = filters
             .chunks(64)
             .map(|chunk| {
-                let mut block = Block { pairs: Box::new([0; 8 * 16]), sure: 0, groups: Box::new([]) };
+                let mut block = Block { pairs: [0; 8 * 16], sure: 0, groups: Box::new([]) };
                 let mut groups: Vec<Group> = Vec::new();
                 for (i, f) in chunk.iter().enumerate() {
                     let bit = 1u64 << i;
