@@ -41,7 +41,7 @@ cd "$(dirname "$0")/.."
 rounds=5 duration=10 warmup=2 connections=32 strict=0 outer="" paired=0 rounds_set=0 duration_set=0
 while (($#)); do
     case "$1" in
-        --short) rounds=2 duration=3 warmup=1 ;;
+        --short) rounds=2 duration=3 warmup=1 rounds_set=1 duration_set=1 ;;
         --rounds) rounds="$2" rounds_set=1; shift ;;
         --duration) duration="$2" duration_set=1; shift ;;
         --paired) paired=1 ;;
