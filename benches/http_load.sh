@@ -138,23 +138,34 @@ done
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 ticks_per_s=$(getconf CLK_TCK)
 
+# wrk against variant $1 for $2 seconds, its report into file $3.
+load() {
+    timeout $(($2 + 30)) $pin_load wrk -t1 -c"$connections" -d"$2s" --timeout 5s --latency \
+        "http://${addr[$1]}/" >"$3" 3>&- 4>&- 5>&- 6>&-
+}
+
+# Exits, showing the report, if wrk's report $2 (against variant $1) counts
+# any non-2xx answer or socket error.
+check_report() {
+    if grep -qE "Non-2xx|Socket errors" "$2"; then
+        echo "http_load.sh: errors against the $1 server:" >&2
+        cat "$2" >&2
+        exit 1
+    fi
+}
+
 # One wrk run against variant $1 for $2 seconds; appends
 # "requests_per_s p99_us cpu_us_per_request requests cores_busy" to $work/$1.results unless $3 is "warmup".
 drive() {
     local v=$1 secs=$2 out="$work/wrk.out" c0 c1
     c0=$(cpu_ticks "${pid[$v]}")
-    if ! timeout $((secs + 30)) $pin_load wrk -t1 -c"$connections" -d"${secs}s" --timeout 5s --latency \
-        "http://${addr[$v]}/" >"$out" 3>&- 4>&- 5>&- 6>&-; then
+    if ! load "$v" "$secs" "$out"; then
         echo "http_load.sh: wrk failed against the $v server:" >&2
         cat "$out" >&2
         exit 1
     fi
     c1=$(cpu_ticks "${pid[$v]}")
-    if grep -qE "Non-2xx|Socket errors" "$out"; then
-        echo "http_load.sh: errors against the $v server:" >&2
-        cat "$out" >&2
-        exit 1
-    fi
+    check_report "$v" "$out"
     [[ "${3:-}" == warmup ]] && return
     awk -v cpu=$((c1 - c0)) -v tck="$ticks_per_s" -v secs="$secs" '
         function us(s) {
@@ -186,22 +197,15 @@ for v in "${variants[@]}"; do drive "$v" "$warmup" warmup; done
 drive_pair() {
     local v=$1 secs=$2 b0 v0 b1 v1 wb wv nb nv
     b0=$(cpu_ticks "${pid[bare]}") v0=$(cpu_ticks "${pid[$v]}")
-    timeout $((secs + 30)) $pin_load wrk -t1 -c"$connections" -d"${secs}s" --timeout 5s \
-        "http://${addr[bare]}/" >"$work/pair.bare" 3>&- 4>&- 5>&- 6>&- &
+    load bare "$secs" "$work/pair.bare" &
     wb=$!
-    timeout $((secs + 30)) $pin_load wrk -t1 -c"$connections" -d"${secs}s" --timeout 5s \
-        "http://${addr[$v]}/" >"$work/pair.$v" 3>&- 4>&- 5>&- 6>&- &
+    load "$v" "$secs" "$work/pair.$v" &
     wv=$!
     wait "$wb" || { echo "http_load.sh: wrk failed against the bare server:" >&2; cat "$work/pair.bare" >&2; exit 1; }
     wait "$wv" || { echo "http_load.sh: wrk failed against the $v server:" >&2; cat "$work/pair.$v" >&2; exit 1; }
     b1=$(cpu_ticks "${pid[bare]}") v1=$(cpu_ticks "${pid[$v]}")
-    for f in "$work/pair.bare" "$work/pair.$v"; do
-        if grep -qE "Non-2xx|Socket errors" "$f"; then
-            echo "http_load.sh: errors in a paired run (bare and $v):" >&2
-            cat "$f" >&2
-            exit 1
-        fi
-    done
+    check_report bare "$work/pair.bare"
+    check_report "$v" "$work/pair.$v"
     nb=$(awk '/ requests in / { print $1 }' "$work/pair.bare")
     nv=$(awk '/ requests in / { print $1 }' "$work/pair.$v")
     [[ "$nb" =~ ^[1-9][0-9]*$ && "$nv" =~ ^[1-9][0-9]*$ ]] || {
@@ -266,11 +270,12 @@ if ((paired)); then
     # request over the variant's, the throughput of a CPU-bound server).
     echo
     printf "%-10s %22s %30s\n" variant "requests / bare's" "bare's cpu/req / variant's"
+    request_ratios() { awk '{ print $2 / $1 }' "$work/$1.pairs"; }
+    cpu_ratios() { awk '{ print ($3 / $1) / ($4 / $2) }' "$work/$1.pairs"; }
+    range() { sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.3f-%.3f", lo, hi }'; }
     for v in noop disabled enabled; do
-        tr_med=$(awk '{ print $2 / $1 }' "$work/$v.pairs" | median)
-        cr_med=$(awk '{ print ($3 / $1) / ($4 / $2) }' "$work/$v.pairs" | median)
-        tr_rng=$(awk '{ print $2 / $1 }' "$work/$v.pairs" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.3f-%.3f", lo, hi }')
-        cr_rng=$(awk '{ print ($3 / $1) / ($4 / $2) }' "$work/$v.pairs" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.3f-%.3f", lo, hi }')
+        tr_med=$(request_ratios "$v" | median) tr_rng=$(request_ratios "$v" | range)
+        cr_med=$(cpu_ratios "$v" | median) cr_rng=$(cpu_ratios "$v" | range)
         printf "%-10s %8.3fx (%s) %16.3fx (%s)\n" "$v" "$tr_med" "$tr_rng" "$cr_med" "$cr_rng"
         [[ "$v" == enabled ]] && enabled_cpu=$cr_med
     done
