@@ -120,7 +120,20 @@ impl<T> ColdBox<T> {
         ColdBox(Some(Box::pin(value)))
     }
 
-    /// The state; `None` only while it is being dropped.
+    /// No state: the call was not faulted, or its state is gone.
+    #[inline(always)]
+    pub(crate) const fn none() -> Self {
+        ColdBox(None)
+    }
+
+    /// Drops the state, out of line.
+    pub(crate) fn clear(&mut self) {
+        if let Some(state) = self.0.take() {
+            drop_cold(state);
+        }
+    }
+
+    /// The state; `None` if there is none (see [`ColdBox::none`]).
     pub(crate) fn as_mut(&mut self) -> Option<Pin<&mut T>> {
         self.0.as_mut().map(Pin::as_mut)
     }

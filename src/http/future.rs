@@ -24,19 +24,17 @@ pin_project! {
     where
         S: Service<Request<ReqBody>>,
     {
+        // Fields, not the variants of an enum: the inner future then shares
+        // its bytes with nothing else, and the compiler can keep it in
+        // registers (or move its output straight to where the caller wants
+        // it) as it would without this layer. In an enum, the faulted
+        // variant's pointer overlapped the inner future's output, which was
+        // then copied whole and read back at an offset, stalling on store
+        // forwarding.
         #[pin]
-        kind: Kind<S, ReqBody, M>,
-    }
-}
-
-pin_project! {
-    #[project = KindProj]
-    enum Kind<S, ReqBody, M>
-    where
-        S: Service<Request<ReqBody>>,
-    {
-        Inner { #[pin] fut: S::Future, observer: Option<Observer> },
-        Faulted { fault: ColdBox<Fault<S, ReqBody, M>> },
+        fut: Option<S::Future>,
+        fault: ColdBox<Fault<S, ReqBody, M>>,
+        observer: Option<Observer>,
     }
 }
 
@@ -59,19 +57,19 @@ where
 {
     #[inline(always)]
     pub(crate) fn inner(fut: S::Future) -> Self {
-        Self { kind: Kind::Inner { fut, observer: None } }
+        Self { fut: Some(fut), fault: ColdBox::none(), observer: None }
     }
 
     /// A call that is not faulted but whose outcome the guardrails want.
     pub(crate) fn observed(fut: S::Future, chaos: &Chaos) -> Self {
-        Self { kind: Kind::Inner { fut, observer: Some(Observer::new(chaos)) } }
+        Self { fut: Some(fut), fault: ColdBox::none(), observer: Some(Observer::new(chaos)) }
     }
 
     /// A faulted call, whose state was built by [`Fault::delayed`] or
     /// [`Fault::aborted`].
     #[inline(always)]
     pub(crate) fn faulted(fault: ColdBox<Fault<S, ReqBody, M>>) -> Self {
-        Self { kind: Kind::Faulted { fault } }
+        Self { fut: None, fault, observer: None }
     }
 }
 
@@ -106,39 +104,39 @@ where
     // back here made the pass-through path stall on store forwarding.
     #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut kind = self.project().kind;
-        loop {
-            match kind.as_mut().project() {
-                KindProj::Inner { fut, observer } => {
-                    // The inner future's answer is returned as it is, never
-                    // moved out and wrapped again: where this poll is inlined
-                    // into the caller's (a `Map`, a boxed future), the inner
-                    // poll then writes the response straight to where the
-                    // caller wants it, instead of through two copies.
-                    let poll = fut.poll(cx);
-                    if let (Some(o), Poll::Ready(out)) = (observer, &poll) {
-                        o.record(out.as_ref().map_or(true, |res| failed_response(res.status(), res.headers())));
-                    }
-                    return poll;
-                }
-                KindProj::Faulted { fault } => {
-                    // Polled again after completion: stay pending rather than panic.
-                    let Some(mut state) = fault.as_mut() else { return Poll::Pending };
-                    if let FaultProj::Ready { res } = state.as_mut().project() {
-                        return res.take().map_or(Poll::Pending, |res| Poll::Ready(Ok(res)));
-                    }
-                    // Only the boxed state goes out of line: were this
-                    // future's own address passed to a function that is not
-                    // inlined, it could not be kept in registers, and every
-                    // pass-through call would round-trip it through memory.
-                    match advance(state, cx) {
-                        Step::Pending => return Poll::Pending,
-                        Step::Answered => {}
-                        Step::Call(fut) => kind.set(Kind::Inner { fut, observer: None }),
-                    }
+        let mut this = self.project();
+        while let Some(mut state) = this.fault.as_mut() {
+            if let FaultProj::Ready { res } = state.as_mut().project() {
+                // Taken already: stay pending rather than panic.
+                return res.take().map_or(Poll::Pending, |res| Poll::Ready(Ok(res)));
+            }
+            // Only the boxed state goes out of line: were this future's own
+            // address passed to a function that is not inlined, it could not
+            // be kept in registers, and every pass-through call would
+            // round-trip it through memory.
+            match advance(state, cx) {
+                Step::Pending => return Poll::Pending,
+                // The state holds the answer now.
+                Step::Answered => {}
+                Step::Call(fut) => {
+                    this.fut.set(Some(fut));
+                    this.fault.clear();
                 }
             }
         }
+        // `fut` is `None` only while a fault holds the call, and the loop
+        // leaves only when none does; stay pending rather than panic.
+        let Some(fut) = this.fut.as_pin_mut() else { return Poll::Pending };
+        // The inner future's answer is returned as it is, never moved out
+        // and wrapped again: where this poll is inlined into the caller's (a
+        // `Map`, a boxed future), the inner poll then writes the response
+        // straight to where the caller wants it, instead of through copies.
+        let Some(o) = this.observer else { return fut.poll(cx) };
+        let poll = fut.poll(cx);
+        if let Poll::Ready(out) = &poll {
+            o.record(out.as_ref().map_or(true, |res| failed_response(res.status(), res.headers())));
+        }
+        poll
     }
 }
 
@@ -176,13 +174,11 @@ where
     S: Service<Request<ReqBody>>,
 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let state = match &self.kind {
-            Kind::Inner { observer: None, .. } => "inner",
-            Kind::Inner { observer: Some(_), .. } => "observed",
-            Kind::Faulted { fault } => match fault.get() {
-                Some(Fault::Delayed { .. }) => "delayed",
-                Some(Fault::Ready { .. }) | None => "aborted",
-            },
+        let state = match (self.fault.get(), &self.observer) {
+            (Some(Fault::Delayed { .. }), _) => "delayed",
+            (Some(Fault::Ready { .. }), _) => "aborted",
+            (None, None) => "inner",
+            (None, Some(_)) => "observed",
         };
         f.debug_struct("ResponseFuture").field("state", &state).finish()
     }
