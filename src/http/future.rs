@@ -1,6 +1,6 @@
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use http::{Request, Response};
 use pin_project_lite::pin_project;
@@ -114,7 +114,7 @@ where
             // address passed to a function that is not inlined, it could not
             // be kept in registers, and every pass-through call would
             // round-trip it through memory.
-            match advance(state, cx) {
+            match advance(state, cx.waker()) {
                 Step::Pending => return Poll::Pending,
                 // The state holds the answer now.
                 Step::Answered => {}
@@ -152,13 +152,14 @@ enum Step<F> {
 
 /// Moves a delayed call on, out of line; it sees only the boxed state.
 #[inline(never)]
-fn advance<S, ReqBody, ResBody, M>(mut state: Pin<&mut Fault<S, ReqBody, M>>, cx: &mut Context<'_>) -> Step<S::Future>
+fn advance<S, ReqBody, ResBody, M>(mut state: Pin<&mut Fault<S, ReqBody, M>>, waker: &Waker) -> Step<S::Future>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     M: AbortBody<ResBody>,
 {
     let FaultProj::Delayed { delayed, body } = state.as_mut().project() else { return Step::Answered };
-    match delayed.poll_delay(cx) {
+    let mut cx = Context::from_waker(waker);
+    match delayed.poll_delay(&mut cx) {
         Poll::Pending | Poll::Ready(None) => Step::Pending,
         Poll::Ready(Some(AfterDelay::Call(mut svc, req))) => Step::Call(svc.call(req)),
         Poll::Ready(Some(AfterDelay::Fail(injection, req))) => {

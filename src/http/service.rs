@@ -90,6 +90,10 @@ where
 }
 
 impl<S, M> ChaosService<S, M> {
+    /// What to do with an enabled call: out of line, and `#[cold]` so that
+    /// the compiler lays the off path out as the straight line (see the
+    /// generic layer's `decide`).
+    #[cold]
     #[inline(never)]
     fn decide<ReqBody>(&self, req: &Request<ReqBody>) -> Action {
         let target = Target::from_request(Door::Http, req);

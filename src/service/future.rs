@@ -1,6 +1,6 @@
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll, Waker, ready};
 
 use pin_project_lite::pin_project;
 use tower_service::Service;
@@ -93,7 +93,7 @@ where
                     // future's own address passed to a function that is not
                     // inlined, it could not be kept in registers, and every
                     // pass-through call would round-trip it through memory.
-                    match advance(state, cx) {
+                    match advance(state, cx.waker()) {
                         Step::Pending => return Poll::Pending,
                         Step::Failed => {}
                         Step::Call(fut) => kind.set(Kind::Inner { fut, observer: None }),
@@ -121,9 +121,10 @@ enum Step<F> {
 
 /// Moves a delayed call on, out of line; it sees only the boxed state.
 #[inline(never)]
-fn advance<S: Service<Req>, Req>(mut state: Pin<&mut Fault<S, Req>>, cx: &mut Context<'_>) -> Step<S::Future> {
+fn advance<S: Service<Req>, Req>(mut state: Pin<&mut Fault<S, Req>>, waker: &Waker) -> Step<S::Future> {
     let FaultProj::Delayed { delayed } = state.as_mut().project() else { return Step::Failed };
-    match delayed.poll_delay(cx) {
+    let mut cx = Context::from_waker(waker);
+    match delayed.poll_delay(&mut cx) {
         Poll::Pending | Poll::Ready(None) => Step::Pending,
         Poll::Ready(Some(AfterDelay::Call(mut svc, req))) => Step::Call(svc.call(req)),
         Poll::Ready(Some(AfterDelay::Fail(injection, _req))) => {

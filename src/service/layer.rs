@@ -6,6 +6,7 @@ use tower_service::Service;
 
 use super::ResponseFuture;
 use crate::delayed::{Action, Delayed};
+use crate::engine::Injection;
 use crate::{BoxError, Chaos, Target};
 
 /// Applies [`ChaosService`] to any service. See the [module docs](super).
@@ -90,17 +91,43 @@ where
 
     #[inline]
     fn call(&mut self, req: Req) -> Self::Future {
-        if !self.chaos.is_enabled() {
-            return ResponseFuture::inner(self.inner.call(req));
-        }
-        let decision = self.chaos.decide_enabled(&Target::new(crate::Door::Service).name(&self.name));
-        match Action::of(decision, &self.chaos) {
-            Action::Pass => ResponseFuture::inner(self.inner.call(req)),
-            Action::Observe => ResponseFuture::observed(self.inner.call(req), &self.chaos),
-            Action::Delay(injection) => {
-                ResponseFuture::delayed(Delayed::hold(&mut self.inner, req, injection, &self.chaos))
+        // Disabled: one relaxed load, then straight to the inner service.
+        // Enabled: the decision is made out of line, and marked cold, so
+        // that the off path is the straight line through the caller's code
+        // (no taken jump) and the caller keeps its registers for its own
+        // work. `peers/mischief_disabled` went from +1.08 ns over `bare` to
+        // +0.08 with this; the enabled path pays a call (about 20
+        // instructions).
+        if self.chaos.is_enabled() {
+            match self.decide() {
+                Action::Pass => {}
+                Action::Observe => return ResponseFuture::observed(self.inner.call(req), &self.chaos),
+                Action::Delay(injection) => return ResponseFuture::delayed(self.hold(injection, req)),
+                Action::Fail(injection) => return ResponseFuture::abort(&injection),
             }
-            Action::Fail(injection) => ResponseFuture::abort(&injection),
         }
+        ResponseFuture::inner(self.inner.call(req))
+    }
+}
+
+impl<S> ChaosService<S> {
+    /// What to do with an enabled call. `#[cold]` tells the compiler which
+    /// way the `is_enabled` branch usually goes, not that the enabled path
+    /// is rare: what it decides is inlined into it all the same.
+    #[cold]
+    #[inline(never)]
+    fn decide(&self) -> Action {
+        let decision = self.chaos.decide_enabled(&Target::new(crate::Door::Service).name(&self.name));
+        Action::of(decision, &self.chaos)
+    }
+
+    /// The state of a delayed call.
+    #[cold]
+    #[inline(never)]
+    fn hold<Req>(&mut self, injection: Box<Injection>, req: Req) -> Delayed<S, Req>
+    where
+        S: Clone,
+    {
+        Delayed::hold(&mut self.inner, req, injection, &self.chaos)
     }
 }
