@@ -62,21 +62,6 @@ pub(crate) fn can_sleep() -> bool {
     tokio::runtime::Handle::try_current().is_ok()
 }
 
-/// Called first on a door's enabled path, to tell the compiler which way
-/// the `is_enabled` branch usually goes: a call to a `#[cold]` function marks
-/// its block unlikely, so the off path becomes the straight line through the
-/// caller's code (no taken jump) and the enabled path's code, laid out
-/// elsewhere, no longer takes the caller's registers from it. Costs the
-/// enabled path a call and a return. `std::hint::cold_path` does this
-/// without the call, from Rust 1.95 (above this crate's `rust-version`).
-#[cold]
-#[inline(never)]
-pub(crate) fn enabled_path() {
-    // Not empty: a call to a function that does nothing could be removed
-    // (under LTO), and the hint with it.
-    std::hint::black_box(());
-}
-
 /// What a door does with a call once the engine has decided.
 pub(crate) enum Action {
     /// Call the inner service now.

@@ -90,9 +90,9 @@ where
 }
 
 impl<S, M> ChaosService<S, M> {
-    /// What to do with an enabled call: out of line, and `#[cold]` for the
-    /// reason `delayed::enabled_path` gives (here the decision is out of
-    /// line anyway, so it can carry the mark itself).
+    /// What to do with an enabled call: out of line, and `#[cold]` so that
+    /// the compiler lays the off path out as the straight line (see the
+    /// generic layer's `call`).
     #[cold]
     #[inline(never)]
     fn decide<ReqBody>(&self, req: &Request<ReqBody>) -> Action {
