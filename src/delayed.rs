@@ -126,7 +126,8 @@ impl<T> ColdBox<T> {
         ColdBox(None)
     }
 
-    /// Drops the state, out of line.
+    /// Drops the state, out of line (the check stays inline).
+    #[inline]
     pub(crate) fn clear(&mut self) {
         if let Some(state) = self.0.take() {
             drop_cold(state);
@@ -146,9 +147,7 @@ impl<T> ColdBox<T> {
 impl<T> Drop for ColdBox<T> {
     #[inline]
     fn drop(&mut self) {
-        if let Some(state) = self.0.take() {
-            drop_cold(state);
-        }
+        self.clear();
     }
 }
 
