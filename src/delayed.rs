@@ -122,6 +122,7 @@ impl<T> ColdBox<T> {
 
     /// No state: the call was not faulted, or its state is gone.
     #[inline(always)]
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub(crate) const fn none() -> Self {
         ColdBox(None)
     }

@@ -168,3 +168,30 @@ async fn timeouts_wait_then_fail_with_their_kind() {
     assert_eq!((fault.kind(), fault.http_status().as_u16()), (FaultKind::Timeout, 504));
     assert_eq!(calls.load(Ordering::SeqCst), 0);
 }
+
+/// A finished faulted call polled again answers `Pending`, never panics:
+/// an abort answered at once, and one answered after a delay.
+#[tokio::test]
+async fn a_finished_fault_stays_pending_when_polled_again() {
+    use std::future::Future;
+    use std::task::{Context, Waker};
+    let abort = Abort::status(503).percentage(100.0);
+    let rules = [
+        Rule::new("now").abort(abort.clone()),
+        Rule::new("later").delay(Delay::fixed(Duration::from_millis(5)).percentage(100.0)).abort(abort),
+    ];
+    for rule in rules {
+        let name = rule.name.clone();
+        let calls = Arc::new(AtomicU64::new(0));
+        let chaos = Chaos::new(Config::new().rule(rule)).unwrap();
+        let mut svc = ServiceBuilder::new().layer(ChaosLayer::new(chaos, "x")).service(counting(&calls));
+        let mut fut = Box::pin(svc.ready().await.unwrap().call(1));
+        let err = (&mut fut).await.unwrap_err();
+        assert_eq!(err.downcast_ref::<InjectedFault>().map(InjectedFault::rule), Some(name.as_str()));
+        let mut cx = Context::from_waker(Waker::noop());
+        for _ in 0..3 {
+            assert!(fut.as_mut().poll(&mut cx).is_pending(), "{name}: polled again after its answer");
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 0, "{name}: an aborted call never reaches the service");
+    }
+}

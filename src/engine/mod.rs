@@ -507,9 +507,10 @@ impl Chaos {
     }
 
     /// [`decide`](Self::decide) for the doors, which have checked
-    /// [`is_enabled`](Self::is_enabled) themselves: inlined where they call
-    /// it (no call, no register spills on the pass path), while a caller of
-    /// `decide` keeps the off path to a load and a branch.
+    /// [`is_enabled`](Self::is_enabled) themselves: inlined into the
+    /// door's own out-of-line, `#[cold]` decision function (one call on the
+    /// enabled path, none on the off path), while a caller of `decide`
+    /// keeps the off path to a load and a branch.
     #[inline(always)]
     pub(crate) fn decide_enabled(&self, target: &Target<'_>) -> Decision {
         self.inner.plan.with(

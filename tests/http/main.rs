@@ -397,3 +397,42 @@ async fn outbound_fault_kinds_answer_with_their_default_status_inbound() {
     }
     assert_eq!(hits.get(), 0);
 }
+
+/// A finished faulted call polled again answers `Pending`, never panics:
+/// an abort answered at once, and one answered after a delay. (Called
+/// directly, as no server polls a finished future.)
+#[tokio::test]
+async fn a_finished_abort_stays_pending_when_polled_again() {
+    use std::future::Future;
+    use std::task::{Context, Waker};
+    use tower::{Layer, Service, ServiceExt};
+    let abort = Abort::status(503).percentage(100.0);
+    let rules = [
+        Rule::new("now").abort(abort.clone()),
+        Rule::new("later").delay(Delay::fixed(Duration::from_millis(5)).percentage(100.0)).abort(abort),
+    ];
+    for rule in rules {
+        let name = rule.name.clone();
+        let hits = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let inner = {
+            let hits = hits.clone();
+            tower::service_fn(move |_: http::Request<()>| {
+                hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                std::future::ready(Ok::<_, std::convert::Infallible>(http::Response::new(())))
+            })
+        };
+        let mut svc = ChaosLayer::new(Chaos::new(Config::new().rule(rule)).unwrap()).layer(inner);
+        let mut fut = Box::pin(svc.ready().await.unwrap().call(http::Request::new(())));
+        let res = (&mut fut).await.unwrap();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE, "{name}");
+        let mut cx = Context::from_waker(Waker::noop());
+        for _ in 0..3 {
+            assert!(fut.as_mut().poll(&mut cx).is_pending(), "{name}: polled again after its answer");
+        }
+        assert_eq!(
+            hits.load(std::sync::atomic::Ordering::SeqCst),
+            0,
+            "{name}: an aborted request never reaches the service"
+        );
+    }
+}
