@@ -1,5 +1,8 @@
 //! The generic Tower layer: delays, and aborts as a downcastable error.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -173,14 +176,7 @@ async fn timeouts_wait_then_fail_with_their_kind() {
 /// an abort answered at once, and one answered after a delay.
 #[tokio::test]
 async fn a_finished_fault_stays_pending_when_polled_again() {
-    use std::future::Future;
-    use std::task::{Context, Waker};
-    let abort = Abort::status(503).percentage(100.0);
-    let rules = [
-        Rule::new("now").abort(abort.clone()),
-        Rule::new("later").delay(Delay::fixed(Duration::from_millis(5)).percentage(100.0)).abort(abort),
-    ];
-    for rule in rules {
+    for rule in support::abort_now_and_after_a_delay() {
         let name = rule.name.clone();
         let calls = Arc::new(AtomicU64::new(0));
         let chaos = Chaos::new(Config::new().rule(rule)).unwrap();
@@ -188,10 +184,7 @@ async fn a_finished_fault_stays_pending_when_polled_again() {
         let mut fut = Box::pin(svc.ready().await.unwrap().call(1));
         let err = (&mut fut).await.unwrap_err();
         assert_eq!(err.downcast_ref::<InjectedFault>().map(InjectedFault::rule), Some(name.as_str()));
-        let mut cx = Context::from_waker(Waker::noop());
-        for _ in 0..3 {
-            assert!(fut.as_mut().poll(&mut cx).is_pending(), "{name}: polled again after its answer");
-        }
+        support::assert_pending_after_answer(&mut fut, &name);
         assert_eq!(calls.load(Ordering::SeqCst), 0, "{name}: an aborted call never reaches the service");
     }
 }

@@ -403,15 +403,8 @@ async fn outbound_fault_kinds_answer_with_their_default_status_inbound() {
 /// directly, as no server polls a finished future.)
 #[tokio::test]
 async fn a_finished_abort_stays_pending_when_polled_again() {
-    use std::future::Future;
-    use std::task::{Context, Waker};
     use tower::{Layer, Service, ServiceExt};
-    let abort = Abort::status(503).percentage(100.0);
-    let rules = [
-        Rule::new("now").abort(abort.clone()),
-        Rule::new("later").delay(Delay::fixed(Duration::from_millis(5)).percentage(100.0)).abort(abort),
-    ];
-    for rule in rules {
+    for rule in support::abort_now_and_after_a_delay() {
         let name = rule.name.clone();
         let hits = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let inner = {
@@ -425,10 +418,7 @@ async fn a_finished_abort_stays_pending_when_polled_again() {
         let mut fut = Box::pin(svc.ready().await.unwrap().call(http::Request::new(())));
         let res = (&mut fut).await.unwrap();
         assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE, "{name}");
-        let mut cx = Context::from_waker(Waker::noop());
-        for _ in 0..3 {
-            assert!(fut.as_mut().poll(&mut cx).is_pending(), "{name}: polled again after its answer");
-        }
+        support::assert_pending_after_answer(&mut fut, &name);
         assert_eq!(
             hits.load(std::sync::atomic::Ordering::SeqCst),
             0,

@@ -118,3 +118,23 @@ pub fn half_failing(
     });
     mischief::service::ChaosLayer::new(chaos.clone(), "svc").layer(inner)
 }
+
+/// Two rules that abort every call: one at once, one after a 5 ms delay
+/// (for testing both ways a faulted call ends).
+pub fn abort_now_and_after_a_delay() -> [mischief::config::Rule; 2] {
+    use mischief::config::{Abort, Delay, Rule};
+    let abort = Abort::status(503).percentage(100.0);
+    [
+        Rule::new("now").abort(abort.clone()),
+        Rule::new("later").delay(Delay::fixed(std::time::Duration::from_millis(5)).percentage(100.0)).abort(abort),
+    ]
+}
+
+/// Polls a future that has given its answer three more times, asserting
+/// `Pending` each time (a finished future must not panic).
+pub fn assert_pending_after_answer<F: std::future::Future + Unpin>(fut: &mut F, name: &str) {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    for _ in 0..3 {
+        assert!(std::pin::Pin::new(&mut *fut).poll(&mut cx).is_pending(), "{name}: polled again after its answer");
+    }
+}
