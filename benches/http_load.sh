@@ -191,6 +191,12 @@ drive() {
 echo "==> warm-up: ${warmup} s per variant"
 for v in "${variants[@]}"; do drive "$v" "$warmup" warmup; done
 
+# The paired ratios of rounds ("bare_requests requests bare_cpu_ticks
+# cpu_ticks" lines in, one "requests_ratio cpu_ratio" line out per round):
+# the variant's requests over bare's in the same seconds, and bare's CPU
+# time per request over the variant's (the throughput of a CPU-bound server).
+pair_ratios() { awk '{ printf "%.6f %.6f\n", $2 / $1, ($3 / $1) / ($4 / $2) }'; }
+
 # Paired mode: `bare` and variant $1 at the same time for $2 seconds, each
 # with its own wrk; appends "bare_requests requests bare_cpu_ticks cpu_ticks"
 # to $work/$1.pairs.
@@ -224,9 +230,8 @@ if ((paired)); then
         line=""
         for v in "${order[@]}"; do
             drive_pair "$v" "$duration"
-            read -r nb nv cb cv < <(tail -1 "$work/$v.pairs")
-            line+=$(awk -v v="$v" -v nb="$nb" -v nv="$nv" -v cb="$cb" -v cv="$cv" \
-                'BEGIN { printf "  %-8s requests %.3fx bare, CPU-bound %.3fx", v, nv / nb, (cb / nb) / (cv / nv) }')
+            read -r tr cr < <(tail -1 "$work/$v.pairs" | pair_ratios)
+            line+=$(printf "  %-8s requests %.3fx bare, CPU-bound %.3fx" "$v" "$tr" "$cr")
         done
         echo "round $((r + 1)):$line"
     done
@@ -266,12 +271,11 @@ echo "==> enabled server's counters: $(grep '^rule catch-all' "$work/enabled.out
 median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 if ((paired)); then
     # Per variant: the medians, lowest and highest over rounds of the paired
-    # ratios (requests over bare's in the same seconds; bare's CPU time per
-    # request over the variant's, the throughput of a CPU-bound server).
+    # ratios (see pair_ratios).
     echo
     printf "%-10s %22s %30s\n" variant "requests / bare's" "bare's cpu/req / variant's"
-    request_ratios() { awk '{ print $2 / $1 }' "$work/$1.pairs"; }
-    cpu_ratios() { awk '{ print ($3 / $1) / ($4 / $2) }' "$work/$1.pairs"; }
+    request_ratios() { pair_ratios <"$work/$1.pairs" | cut -d' ' -f1; }
+    cpu_ratios() { pair_ratios <"$work/$1.pairs" | cut -d' ' -f2; }
     range() { sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.3f-%.3f", lo, hi }'; }
     for v in noop disabled enabled; do
         tr_med=$(request_ratios "$v" | median) tr_rng=$(request_ratios "$v" | range)
