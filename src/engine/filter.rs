@@ -6,9 +6,10 @@
 //! bytes its path, host and name must start (or end) with, as a masked
 //! `u64`. A plan keeps its rules' filters as one [`Index`], which yields the
 //! candidate rules of a call in one pass; the call's side is a
-//! [`Signature`], whose words are read from the call only when a condition
-//! still in play needs them. A filter only ever rejects calls the full
-//! matcher would reject too; what it admits is checked in full.
+//! [`Signature`] (its door and method bits) and the words of its path, host
+//! and name, each read from the call only while a condition on that part is
+//! still in play. A filter only ever rejects calls the full matcher would
+//! reject too; what it admits is checked in full.
 
 use http::Method;
 
@@ -61,17 +62,36 @@ fn head_bytes(b: &[u8]) -> u64 {
     if let Some(first) = b.first_chunk::<8>() {
         return u64::from_le_bytes(*first);
     }
-    // Shorter than 8 bytes: a byte loop (a variable-length copy would call memcpy).
-    b.iter().enumerate().fold(0, |acc, (i, &c)| acc | u64::from(c) << (8 * i))
+    // Shorter than 8 bytes: two loads that may overlap (an overlapping byte
+    // lands in the same place from both), with no loop and no call to
+    // memcpy.
+    let n = b.len();
+    if let (Some(lo), Some(hi)) = (b.first_chunk::<4>(), b.last_chunk::<4>()) {
+        return u64::from(u32::from_le_bytes(*lo)) | u64::from(u32::from_le_bytes(*hi)) << (8 * (n - 4));
+    }
+    let at = |i: usize| b.get(i).map_or(0, |&c| u64::from(c) << (8 * i));
+    at(0) | at(n / 2) | at(n.saturating_sub(1))
 }
 
 #[inline]
 fn tail_bytes(b: &[u8]) -> u64 {
-    if let Some(last) = b.last_chunk::<8>() {
-        return u64::from_le_bytes(*last);
+    match b.last_chunk::<8>() {
+        Some(last) => u64::from_le_bytes(*last),
+        // Shorter: the head, right-aligned.
+        None if b.is_empty() => 0,
+        None => head_bytes(b) << (8 * (8 - b.len())),
     }
-    let skip = 8 - b.len();
-    b.iter().enumerate().fold(0, |acc, (i, &c)| acc | u64::from(c) << (8 * (i + skip)))
+}
+
+/// The head and tail words of a part (both zero when the call has none).
+#[inline(always)]
+fn words(b: Option<&[u8]>) -> (u64, u64) {
+    let Some(b) = b else { return (0, 0) };
+    if let (Some(first), Some(last)) = (b.first_chunk::<8>(), b.last_chunk::<8>()) {
+        return (u64::from_le_bytes(*first), u64::from_le_bytes(*last));
+    }
+    let head = head_bytes(b);
+    (head, if b.is_empty() { 0 } else { head << (8 * (8 - b.len())) })
 }
 
 /// Where in the string the literal bytes of a [`Word`] sit.
@@ -221,7 +241,7 @@ impl<'t, 'a> Signature<'t, 'a> {
 
     /// The word at `at` (see `PATH`, `HOST`, `NAME`: head, then tail): up to
     /// 8 bytes of the part, zero when the call does not have it.
-    #[inline]
+    #[cfg(test)]
     fn word(&self, at: u8) -> u64 {
         let t = self.target;
         let part = match at >> 1 {
@@ -239,16 +259,17 @@ impl<'t, 'a> Signature<'t, 'a> {
 ///
 /// Rules go in blocks of 64, one bit each. Per block, a table maps each
 /// (door, method) pair to the rules that admit both (one load where a door
-/// table and a method table took two, on two cache lines); the string
-/// conditions are grouped by word and mask (rules with the same literal
-/// length at the same end share a group), and a group maps each literal to
-/// the rules that need it. A call's candidates are its pair's rules and,
-/// for each group, the rules outside it or whose literal is the call's: a
-/// handful of loads and compares whatever the number of rules. A group
-/// whose rules are all ruled out already is skipped, so a call's host (read
-/// from its `Host` header) is looked at only while a host condition is
-/// still in play. A candidate that matches every call (an empty `match`,
-/// such as a trailing catch-all) is the answer without a full check.
+/// table and a method table took two, on two cache lines). The string
+/// conditions are grouped by part (path, host, name), then by end and mask
+/// (rules with the same literal length at the same end share a group); a
+/// group maps each literal to the rules that need it, through a small hash
+/// table. A call's candidates are its pair's rules and, for each group, the
+/// rules outside it or whose literal is the call's: a handful of loads and
+/// compares whatever the number of rules. A part is read from the call only
+/// while one of its conditions is still in play, so a call's host (from its
+/// `Host` header) is looked at only if some candidate left needs it. A
+/// candidate that matches every call (an empty `match`, such as a trailing
+/// catch-all) is the answer without a full check.
 #[derive(Debug, Default)]
 pub(crate) struct Index {
     blocks: Box<[Block]>,
@@ -263,29 +284,165 @@ struct Block {
     pairs: [u64; 8 * 16],
     /// The rules whose `match` is empty.
     sure: u64,
+    /// Path, host and name (in the order of `PATH`, `HOST`, `NAME`).
+    parts: [Part; 3],
+}
+
+/// The conditions of a block's rules on one part of the call.
+#[derive(Debug, Default)]
+struct Part {
+    /// The rules with a condition on this part.
+    rules: u64,
     groups: Box<[Group]>,
 }
 
-/// The conditions of several rules on one signature word, with one mask.
+/// The conditions of several rules on one end of a part, with one mask.
 #[derive(Debug)]
 struct Group {
-    at: u8,
+    end: End,
     mask: u64,
     /// The rules with a condition in this group.
     rules: u64,
-    /// Each literal (masked word) and the rules it satisfies; literals are
-    /// distinct.
+    literals: Literals,
+}
+
+/// A [`Group`] while its plan is built: its literals as a list.
+struct Draft {
+    end: End,
+    mask: u64,
+    rules: u64,
     literals: Vec<(u64, u64)>,
 }
 
-impl Group {
-    /// The rules this call does not rule out: those outside the group, and
-    /// those whose literal it has.
-    #[inline]
-    fn admits(&self, sig: &Signature<'_, '_>) -> u64 {
-        let word = sig.word(self.at) & self.mask;
-        let hit = self.literals.iter().find(|(value, _)| *value == word).map_or(0, |(_, rules)| *rules);
-        !self.rules | hit
+impl Part {
+    /// What is left of `set` once this part's conditions have had their
+    /// say; `read` gives the part's bytes (`None` when the call has none,
+    /// which reads as zero words), and is called only if a rule of `set`
+    /// has a condition here.
+    #[inline(always)]
+    fn narrow<'a>(&self, mut set: u64, read: impl FnOnce() -> Option<&'a [u8]>) -> u64 {
+        if set & self.rules == 0 {
+            return set;
+        }
+        let (head, tail) = words(read());
+        for g in self.groups.iter() {
+            if set & g.rules != 0 {
+                let word = if g.end == End::Tail { tail } else { head };
+                set &= !g.rules | g.literals.rules_of(word & g.mask);
+            }
+        }
+        set
+    }
+}
+
+/// A group's literals (masked words, distinct) and the rules each one
+/// satisfies, in an open table indexed by a multiplicative hash chosen when
+/// the plan is built so that the literals do not collide; a literal that
+/// does anyway goes to a short list looked at only when the table misses.
+#[derive(Debug)]
+struct Literals {
+    /// Odd multiplier of the hash.
+    multiplier: u64,
+    /// `64 - log2(table length)`: the hash is the product's top bits.
+    shift: u32,
+    /// `(literal, rules)`; an empty slot is `(0, 0)` and yields no rules.
+    table: Box<[(u64, u64)]>,
+    overflow: Box<[(u64, u64)]>,
+}
+
+impl Block {
+    /// [`first`](Self::first), not inlined.
+    #[inline(never)]
+    fn first_out_of_line(
+        &self,
+        cell: usize,
+        t: &crate::Target<'_>,
+        matches: &mut impl FnMut(usize) -> bool,
+        base: usize,
+    ) -> Option<usize> {
+        self.first(cell, t, matches, base)
+    }
+
+    /// [`Index::first`] within this block, whose first rule is rule
+    /// `base` of the plan; `cell` is the call's (door, method) pair.
+    #[inline(always)]
+    fn first(
+        &self,
+        cell: usize,
+        t: &crate::Target<'_>,
+        matches: &mut impl FnMut(usize) -> bool,
+        base: usize,
+    ) -> Option<usize> {
+        let mut set = self.pairs.get(cell).copied().unwrap_or(0);
+        let [path, host, name] = &self.parts;
+        set = path.narrow(set, || t.path_str().map(str::as_bytes));
+        set = host.narrow(set, || t.host_bytes());
+        set = name.narrow(set, || t.name.map(str::as_bytes));
+        while set != 0 {
+            let i = set.trailing_zeros() as usize;
+            if self.sure & (1 << i) != 0 || matches(base + i) {
+                return Some(base + i);
+            }
+            set &= set - 1;
+        }
+        None
+    }
+}
+
+impl Literals {
+    fn new(literals: &[(u64, u64)]) -> Self {
+        // Half full at most; at least two slots, so the shift is below 64.
+        Self::with_bits(literals, (literals.len() * 2).next_power_of_two().max(2).trailing_zeros())
+    }
+
+    /// A table of `2^bits` slots (`bits` from 1 to 63).
+    fn with_bits(literals: &[(u64, u64)], bits: u32) -> Self {
+        let shift = 64 - bits;
+        let slot = |multiplier: u64, value: u64| (value.wrapping_mul(multiplier) >> shift) as usize;
+        // A fixed sequence of odd multipliers (SplitMix64's), so a plan is
+        // built the same way every time; the first without collisions wins,
+        // else the one with the fewest.
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut best = (usize::MAX, 0);
+        for _ in 0..64 {
+            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            let multiplier = (z ^ (z >> 31)) | 1;
+            let mut used = vec![false; 1 << bits];
+            let collisions =
+                literals.iter().filter(|(v, _)| std::mem::replace(&mut used[slot(multiplier, *v)], true)).count();
+            if collisions < best.0 {
+                best = (collisions, multiplier);
+            }
+            if collisions == 0 {
+                break;
+            }
+        }
+        let multiplier = best.1;
+        let mut table = vec![(0, 0); 1 << bits].into_boxed_slice();
+        let mut overflow = Vec::new();
+        for &(value, rules) in literals {
+            let entry = &mut table[slot(multiplier, value)];
+            if entry.1 == 0 {
+                *entry = (value, rules);
+            } else {
+                overflow.push((value, rules));
+            }
+        }
+        Literals { multiplier, shift, table, overflow: overflow.into_boxed_slice() }
+    }
+
+    /// The rules whose literal is `word` (none if it is no literal).
+    #[inline(always)]
+    fn rules_of(&self, word: u64) -> u64 {
+        let slot = (word.wrapping_mul(self.multiplier) >> self.shift) as usize;
+        match self.table.get(slot) {
+            Some(&(value, rules)) if value == word => rules,
+            _ if self.overflow.is_empty() => 0,
+            _ => self.overflow.iter().find(|(value, _)| *value == word).map_or(0, |(_, rules)| *rules),
+        }
     }
 }
 
@@ -295,8 +452,9 @@ impl Index {
         let blocks = filters
             .chunks(64)
             .map(|chunk| {
-                let mut block = Block { pairs: [0; 8 * 16], sure: 0, groups: Box::new([]) };
-                let mut groups: Vec<Group> = Vec::new();
+                let mut block =
+                    Block { pairs: [0; 8 * 16], sure: 0, parts: [Part::default(), Part::default(), Part::default()] };
+                let mut groups: [Vec<Draft>; 3] = Default::default();
                 for (i, f) in chunk.iter().enumerate() {
                     let bit = 1u64 << i;
                     for (cell, set) in block.pairs.iter_mut().enumerate() {
@@ -308,11 +466,13 @@ impl Index {
                         block.sure |= bit;
                     }
                     for c in f.conds.iter().filter(|c| c.mask != 0) {
-                        let pos = groups.iter().position(|g| g.at == c.at && g.mask == c.mask).unwrap_or_else(|| {
-                            groups.push(Group { at: c.at, mask: c.mask, rules: 0, literals: Vec::new() });
-                            groups.len() - 1
+                        let end = if c.at & 1 == 0 { End::Head } else { End::Tail };
+                        let part = &mut groups[usize::from(c.at >> 1)];
+                        let pos = part.iter().position(|g| g.end == end && g.mask == c.mask).unwrap_or_else(|| {
+                            part.push(Draft { end, mask: c.mask, rules: 0, literals: Vec::new() });
+                            part.len() - 1
                         });
-                        let g = &mut groups[pos];
+                        let g = &mut part[pos];
                         g.rules |= bit;
                         match g.literals.iter_mut().find(|(value, _)| *value == c.value) {
                             Some((_, rules)) => *rules |= bit,
@@ -320,7 +480,18 @@ impl Index {
                         }
                     }
                 }
-                block.groups = groups.into_boxed_slice();
+                for (part, groups) in block.parts.iter_mut().zip(groups) {
+                    part.rules = groups.iter().fold(0, |acc, g| acc | g.rules);
+                    part.groups = groups
+                        .into_iter()
+                        .map(|g| Group {
+                            end: g.end,
+                            mask: g.mask,
+                            rules: g.rules,
+                            literals: Literals::new(&g.literals),
+                        })
+                        .collect();
+                }
                 block
             })
             .collect();
@@ -334,22 +505,16 @@ impl Index {
     pub(crate) fn first(&self, target: &crate::Target<'_>, mut matches: impl FnMut(usize) -> bool) -> Option<usize> {
         let sig = Signature::new(target, self.needs_method);
         let cell = (sig.door.trailing_zeros() & 7) as usize * 16 + (sig.method.trailing_zeros() & 15) as usize;
-        for (b, block) in self.blocks.iter().enumerate() {
-            let mut set = block.pairs.get(cell).copied().unwrap_or(0);
-            for g in &block.groups {
-                if set == 0 {
-                    break;
-                }
-                if set & g.rules != 0 {
-                    set &= g.admits(&sig);
-                }
-            }
-            while set != 0 {
-                let i = set.trailing_zeros() as usize;
-                if block.sure & (1 << i) != 0 || matches(b * 64 + i) {
-                    return Some(b * 64 + i);
-                }
-                set &= set - 1;
+        // The first block inline, the others (plans of over 64 rules) out
+        // of line: inlined into a loop over blocks, the parts' reads were
+        // hoisted out of it and kept on the stack, at a cost to every call.
+        let (head, rest) = self.blocks.split_first()?;
+        if let Some(i) = head.first(cell, sig.target, &mut matches, 0) {
+            return Some(i);
+        }
+        for (b, block) in rest.iter().enumerate() {
+            if let Some(i) = block.first_out_of_line(cell, sig.target, &mut matches, (b + 1) * 64) {
+                return Some(i);
             }
         }
         None
@@ -391,6 +556,62 @@ mod tests {
 
     fn filter_admits(f: &Filter, target: &crate::Target<'_>) -> bool {
         f.admits(&Signature::new(target, true))
+    }
+
+    /// Every literal yields its rules and any other word none, with a table
+    /// sized as plans size it (distinct literals, up to the 64 of a block,
+    /// differing in their first or last bytes) and with one too small for
+    /// them, where literals must share slots.
+    #[test]
+    fn literals_yield_their_rules_and_nothing_else() {
+        let mut sets: Vec<Vec<u64>> = vec![vec![head("/interna")], vec![0, head("/")]];
+        sets.push((0..64).map(|i| head(&format!("/v{i:02}/api"))).collect());
+        sets.push((0..64).map(|i| tail(&format!("region-{i:02}"))).collect());
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        sets.push(
+            (0..64)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x
+                })
+                .collect(),
+        );
+        for values in sets {
+            let literals: Vec<(u64, u64)> = values.iter().enumerate().map(|(i, &v)| (v, 1 << i)).collect();
+            let bits = (literals.len() * 2).next_power_of_two().max(2).trailing_zeros();
+            for table in [Literals::new(&literals), Literals::with_bits(&literals, 1)] {
+                for &(value, rules) in &literals {
+                    assert_eq!(table.rules_of(value), rules, "{value:#x}");
+                    for other in [value ^ 1, value ^ (1 << 63), value.wrapping_add(1 << 32)] {
+                        if !values.contains(&other) {
+                            assert_eq!(table.rules_of(other), 0, "{other:#x}");
+                        }
+                    }
+                }
+            }
+            assert_eq!(Literals::new(&literals).table.len(), 1 << bits);
+        }
+        // With two slots for 64 literals, most go to the overflow list.
+        let literals: Vec<(u64, u64)> = (0..64).map(|i| (head(&format!("/v{i:02}/api")), 1 << i)).collect();
+        assert!(Literals::with_bits(&literals, 1).overflow.len() >= 62);
+    }
+
+    /// Short strings read as they would byte by byte.
+    #[test]
+    fn words_of_short_strings() {
+        for s in ["", "a", "ab", "abc", "abcd", "abcde", "abcdefg", "abcdefgh", "abcdefghijk"] {
+            let b = s.as_bytes();
+            let by_bytes = |bytes: &[u8], skip: usize| {
+                bytes.iter().enumerate().fold(0u64, |acc, (i, &c)| acc | u64::from(c) << (8 * (i + skip)))
+            };
+            let last8 = &b[b.len().saturating_sub(8)..];
+            let want = (by_bytes(&b[..b.len().min(8)], 0), by_bytes(last8, 8 - last8.len()));
+            assert_eq!((head(s), tail(s)), want, "{s:?}");
+            assert_eq!(words(Some(b)), want, "{s:?}");
+        }
+        assert_eq!(words(None), (0, 0));
     }
 
     #[test]
