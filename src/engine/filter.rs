@@ -500,8 +500,8 @@ impl Index {
 
     /// The first rule, in plan order, that the filters admit for `target`
     /// and for which `matches` holds (not asked of a rule that matches
-    /// every call).
-    #[inline]
+    /// every call). Out of line, so that its caller stays small.
+    #[inline(never)]
     pub(crate) fn first(&self, target: &crate::Target<'_>, mut matches: impl FnMut(usize) -> bool) -> Option<usize> {
         let sig = Signature::new(target, self.needs_method);
         let cell = (sig.door.trailing_zeros() & 7) as usize * 16 + (sig.method.trailing_zeros() & 15) as usize;

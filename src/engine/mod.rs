@@ -531,17 +531,21 @@ impl Chaos {
         if let Some(rule) = &plan.catch_all {
             return self.decide_matched(plan, rule, target, pass, stripe);
         }
-        self.decide_scan(plan, target, pass, stripe)
+        match plan.first_match(target) {
+            None => pass,
+            Some(i) => self.decide_nth(plan, i, target, pass, stripe),
+        }
     }
 
-    /// Finds the rule of a call among several: out of line, so that the
-    /// catch-all case above stays small.
+    /// The decision for a call whose first matching rule is rule `i` of
+    /// `plan`, out of line: a call that several rules let pass (the scan
+    /// above, itself out of line, found none) pays for no more than a call.
     #[inline(never)]
-    fn decide_scan(&self, plan: &Plan, target: &Target<'_>, pass: Decision, stripe: usize) -> Decision {
-        let Some(rule) = plan.first_match(target).and_then(|i| plan.rules.get(i)) else {
-            return pass;
-        };
-        self.decide_matched(plan, rule, target, pass, stripe)
+    fn decide_nth(&self, plan: &Plan, i: usize, target: &Target<'_>, pass: Decision, stripe: usize) -> Decision {
+        match plan.rules.get(i) {
+            Some(rule) => self.decide_matched(plan, rule, target, pass, stripe),
+            None => pass,
+        }
     }
 
     /// The decision for a call that `rule` matched (it is the first rule of
