@@ -12,7 +12,8 @@ use mischief::{Chaos, Door, Target};
 use tower::Layer;
 
 use common::{
-    bare, bench_calls, bench_calls_two_threads, enabled_abort, enabled_pass, guarded_pass, sixteen_rules_no_match,
+    bare, bench_calls, bench_calls_two_threads, bench_cloned_calls, bench_cloned_calls_two_threads, enabled_abort,
+    enabled_pass, guarded_pass, sixteen_rules_no_match,
 };
 
 fn overhead(c: &mut Criterion) {
@@ -35,6 +36,13 @@ fn overhead(c: &mut Criterion) {
 
     let mut svc = ChaosLayer::new(Chaos::disabled()).layer(bare());
     group.bench_function("layer_disabled", |b| bench_calls(b, &mut svc));
+
+    // A fresh clone of the service for every call, from one thread and from
+    // two at once, as axum's `Router::layer` calls a layered route: the
+    // clone and drop of the engine's handle (an `Arc`) are in the figure,
+    // and what the threads' clones share shows in the second.
+    group.bench_function("layer_disabled_cloned", |b| bench_cloned_calls(b, &svc));
+    group.bench_function("layer_disabled_cloned_2threads", |b| bench_cloned_calls_two_threads(b, &svc));
 
     let mut svc = ChaosLayer::new(enabled_pass()).layer(bare());
     group.bench_function("layer_enabled_pass", |b| bench_calls(b, &mut svc));

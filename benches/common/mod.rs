@@ -109,6 +109,25 @@ where
     S: Service<Request<()>, Response = Response<()>> + Clone + Send,
     S::Error: std::fmt::Debug,
 {
+    two_threads::<S, false>(b, svc);
+}
+
+/// As [`bench_calls_two_threads`], with each call made on a fresh clone of
+/// the service, dropped after the call: what axum's `Router::layer` does
+/// for every request (it clones the route's layered service).
+pub fn bench_cloned_calls_two_threads<S>(b: &mut Bencher<'_>, svc: &S)
+where
+    S: Service<Request<()>, Response = Response<()>> + Clone + Send,
+    S::Error: std::fmt::Debug,
+{
+    two_threads::<S, true>(b, svc);
+}
+
+fn two_threads<S, const CLONE_PER_CALL: bool>(b: &mut Bencher<'_>, svc: &S)
+where
+    S: Service<Request<()>, Response = Response<()>> + Clone + Send,
+    S::Error: std::fmt::Debug,
+{
     let handle = tokio::runtime::Handle::current();
     b.iter_custom(|iters| {
         let barrier = std::sync::Barrier::new(2);
@@ -127,7 +146,11 @@ where
                             batch.extend((0..n).map(|_| request()));
                             let start = Instant::now();
                             for req in batch.drain(..) {
-                                black_box(drive(&mut svc, req));
+                                if CLONE_PER_CALL {
+                                    black_box(drive(&mut svc.clone(), req));
+                                } else {
+                                    black_box(drive(&mut svc, req));
+                                }
                             }
                             total += start.elapsed();
                             left -= n;
@@ -138,6 +161,31 @@ where
                 .collect();
             threads.into_iter().map(|t| t.join().expect("bench thread")).max().expect("two threads")
         })
+    });
+}
+
+/// As [`bench_calls`], with each call made on a fresh clone of the service
+/// (see [`bench_cloned_calls_two_threads`]).
+pub fn bench_cloned_calls<S>(b: &mut Bencher<'_>, svc: &S)
+where
+    S: Service<Request<()>, Response = Response<()>> + Clone,
+    S::Error: std::fmt::Debug,
+{
+    let mut batch = Vec::with_capacity(BATCH as usize);
+    b.iter_custom(|iters| {
+        let mut total = Duration::ZERO;
+        let mut left = iters;
+        while left > 0 {
+            let n = left.min(BATCH);
+            batch.extend((0..n).map(|_| request()));
+            let start = Instant::now();
+            for req in batch.drain(..) {
+                black_box(drive(&mut svc.clone(), req));
+            }
+            total += start.elapsed();
+            left -= n;
+        }
+        total
     });
 }
 
