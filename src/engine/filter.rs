@@ -512,8 +512,22 @@ impl Index {
         if let Some(i) = head.first(cell, sig.target, &mut matches, 0) {
             return Some(i);
         }
+        if rest.is_empty() {
+            return None;
+        }
+        Self::first_after(rest, cell, sig.target, &mut matches)
+    }
+
+    /// [`first`](Self::first) in the blocks after the first.
+    #[inline(never)]
+    fn first_after(
+        rest: &[Block],
+        cell: usize,
+        t: &crate::Target<'_>,
+        matches: &mut impl FnMut(usize) -> bool,
+    ) -> Option<usize> {
         for (b, block) in rest.iter().enumerate() {
-            if let Some(i) = block.first_out_of_line(cell, sig.target, &mut matches, (b + 1) * 64) {
+            if let Some(i) = block.first_out_of_line(cell, t, matches, (b + 1) * 64) {
                 return Some(i);
             }
         }
