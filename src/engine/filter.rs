@@ -62,9 +62,9 @@ fn head_bytes(b: &[u8]) -> u64 {
     if let Some(first) = b.first_chunk::<8>() {
         return u64::from_le_bytes(*first);
     }
-    // Shorter than 8 bytes: two loads that may overlap (an overlapping byte
-    // lands in the same place from both), with no loop and no call to
-    // memcpy.
+    // Shorter than 8 bytes, with no loop and no call to memcpy: from 4
+    // bytes, two 4-byte loads that may overlap (an overlapping byte lands in
+    // the same place from both); below, the first, middle and last bytes.
     let n = b.len();
     if let (Some(lo), Some(hi)) = (b.first_chunk::<4>(), b.last_chunk::<4>()) {
         return u64::from(u32::from_le_bytes(*lo)) | u64::from(u32::from_le_bytes(*hi)) << (8 * (n - 4));
@@ -148,7 +148,8 @@ impl Word {
     }
 }
 
-/// Positions of the words a [`Signature`] reads (head, then tail).
+/// Positions of a call's words: per part (path, host, name), its head word,
+/// then its tail word; `at >> 1` is the part.
 const PATH: u8 = 0;
 const HOST: u8 = 2;
 const NAME: u8 = 4;
@@ -187,10 +188,9 @@ pub(crate) struct Filter {
     conds: [Cond; 3],
 }
 
-/// What the prefilters compare against: the call's door and method bits,
-/// and its path, host and name words, read from the target when a filter
-/// asks (the host, from a `Host` header, only if a host condition is still
-/// in play).
+/// What the prefilters compare against first: the call's door and method
+/// bits, and the target its path, host and name words are read from (by
+/// the index, a part only while a condition on it is still in play).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Signature<'t, 'a> {
     pub(crate) door: u8,
@@ -213,8 +213,8 @@ impl Filter {
         Filter { doors, methods, matches_all: m.is_empty(), conds }
     }
 
-    /// Does this filter look at the call's method? (The other parts of a
-    /// signature are read only when a condition asks.)
+    /// Does this filter look at the call's method? (A call's method is
+    /// worked out only if some filter does.)
     pub(crate) fn needs_method(&self) -> bool {
         self.methods != ANY_METHOD
     }
@@ -336,7 +336,7 @@ impl Part {
 }
 
 /// A group's literals (masked words, distinct) and the rules each one
-/// satisfies, in an open table indexed by a multiplicative hash chosen when
+/// satisfies, in a direct-mapped table indexed by a multiplicative hash chosen when
 /// the plan is built so that the literals do not collide; a literal that
 /// does anyway goes to a short list looked at only when the table misses.
 #[derive(Debug)]
@@ -395,7 +395,8 @@ impl Literals {
         Self::with_bits(literals, (literals.len() * 2).next_power_of_two().max(2).trailing_zeros())
     }
 
-    /// A table of `2^bits` slots (`bits` from 1 to 63).
+    /// A table of `2^bits` slots (`bits` at least 1; plans use up to 7, for
+    /// the 64 literals a group of a block can have).
     fn with_bits(literals: &[(u64, u64)], bits: u32) -> Self {
         let shift = 64 - bits;
         let slot = |multiplier: u64, value: u64| (value.wrapping_mul(multiplier) >> shift) as usize;
