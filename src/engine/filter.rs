@@ -64,13 +64,17 @@ fn head_bytes(b: &[u8]) -> u64 {
     }
     // Shorter than 8 bytes, with no loop and no call to memcpy: from 4
     // bytes, two 4-byte loads that may overlap (an overlapping byte lands in
-    // the same place from both); below, the first, middle and last bytes.
+    // the same place from both); below, the bytes one by one.
     let n = b.len();
     if let (Some(lo), Some(hi)) = (b.first_chunk::<4>(), b.last_chunk::<4>()) {
         return u64::from(u32::from_le_bytes(*lo)) | u64::from(u32::from_le_bytes(*hi)) << (8 * (n - 4));
     }
-    let at = |i: usize| b.get(i).map_or(0, |&c| u64::from(c) << (8 * i));
-    at(0) | at(n / 2) | at(n.saturating_sub(1))
+    match *b {
+        [a] => u64::from(a),
+        [a, c] => u64::from(a) | u64::from(c) << 8,
+        [a, c, d] => u64::from(a) | u64::from(c) << 8 | u64::from(d) << 16,
+        _ => 0,
+    }
 }
 
 #[inline]
@@ -289,11 +293,16 @@ struct Block {
 }
 
 /// The conditions of a block's rules on one part of the call.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Part {
     /// The rules with a condition on this part.
     rules: u64,
-    groups: Box<[Group]>,
+    /// The part's first group, held inline: most parts have one group, and
+    /// then the scan has no loop to set up. (A part without rules has an
+    /// empty one, never looked at.)
+    first: Group,
+    /// The part's other groups.
+    more: Box<[Group]>,
 }
 
 /// The conditions of several rules on one end of a part, with one mask.
@@ -315,23 +324,44 @@ struct Draft {
 }
 
 impl Part {
+    /// A part no rule has a condition on.
+    fn empty() -> Self {
+        Part { rules: 0, first: Group::empty(), more: Box::new([]) }
+    }
+
     /// What is left of `set` once this part's conditions have had their
     /// say; `read` gives the part's bytes (`None` when the call has none,
     /// which reads as zero words), and is called only if a rule of `set`
     /// has a condition here.
     #[inline(always)]
-    fn narrow<'a>(&self, mut set: u64, read: impl FnOnce() -> Option<&'a [u8]>) -> u64 {
+    fn narrow<'a>(&self, set: u64, read: impl FnOnce() -> Option<&'a [u8]>) -> u64 {
         if set & self.rules == 0 {
             return set;
         }
         let (head, tail) = words(read());
-        for g in self.groups.iter() {
-            if set & g.rules != 0 {
-                let word = if g.end == End::Tail { tail } else { head };
-                set &= !g.rules | g.literals.rules_of(word & g.mask);
-            }
+        let mut set = self.first.narrow(set, head, tail);
+        for g in self.more.iter() {
+            set = g.narrow(set, head, tail);
         }
         set
+    }
+}
+
+impl Group {
+    /// A group of no rules, for a part without any.
+    fn empty() -> Self {
+        Group { end: End::Head, mask: 0, rules: 0, literals: Literals::new(&[]) }
+    }
+
+    /// `set` without the rules of this group whose literal is not the
+    /// call's word (`head` or `tail`, by the group's end).
+    #[inline(always)]
+    fn narrow(&self, set: u64, head: u64, tail: u64) -> u64 {
+        if set & self.rules == 0 {
+            return set;
+        }
+        let word = if self.end == End::Tail { tail } else { head };
+        set & (!self.rules | self.literals.rules_of(word & self.mask))
     }
 }
 
@@ -453,8 +483,7 @@ impl Index {
         let blocks = filters
             .chunks(64)
             .map(|chunk| {
-                let mut block =
-                    Block { pairs: [0; 8 * 16], sure: 0, parts: [Part::default(), Part::default(), Part::default()] };
+                let mut block = Block { pairs: [0; 8 * 16], sure: 0, parts: std::array::from_fn(|_| Part::empty()) };
                 let mut groups: [Vec<Draft>; 3] = Default::default();
                 for (i, f) in chunk.iter().enumerate() {
                     let bit = 1u64 << i;
@@ -483,15 +512,14 @@ impl Index {
                 }
                 for (part, groups) in block.parts.iter_mut().zip(groups) {
                     part.rules = groups.iter().fold(0, |acc, g| acc | g.rules);
-                    part.groups = groups
-                        .into_iter()
-                        .map(|g| Group {
-                            end: g.end,
-                            mask: g.mask,
-                            rules: g.rules,
-                            literals: Literals::new(&g.literals),
-                        })
-                        .collect();
+                    let mut groups = groups.into_iter().map(|g| Group {
+                        end: g.end,
+                        mask: g.mask,
+                        rules: g.rules,
+                        literals: Literals::new(&g.literals),
+                    });
+                    part.first = groups.next().unwrap_or_else(Group::empty);
+                    part.more = groups.collect();
                 }
                 block
             })
