@@ -82,6 +82,26 @@ where
     S: Service<Request<()>, Response = Response<()>>,
     S::Error: std::fmt::Debug,
 {
+    timed_batches(b, |req| {
+        black_box(drive(svc, req));
+    });
+}
+
+/// As [`bench_calls`], with each call made on a fresh clone of the service
+/// (see [`bench_cloned_calls_two_threads`]).
+pub fn bench_cloned_calls<S>(b: &mut Bencher<'_>, svc: &S)
+where
+    S: Service<Request<()>, Response = Response<()>> + Clone,
+    S::Error: std::fmt::Debug,
+{
+    timed_batches(b, |req| {
+        black_box(drive(&mut svc.clone(), req));
+    });
+}
+
+/// Times `call` on fresh requests, built in batches outside the timed part.
+#[inline(always)]
+fn timed_batches(b: &mut Bencher<'_>, mut call: impl FnMut(Request<()>)) {
     let mut batch = Vec::with_capacity(BATCH as usize);
     b.iter_custom(|iters| {
         let mut total = Duration::ZERO;
@@ -91,7 +111,7 @@ where
             batch.extend((0..n).map(|_| request()));
             let start = Instant::now();
             for req in batch.drain(..) {
-                black_box(drive(svc, req));
+                call(req);
             }
             total += start.elapsed();
             left -= n;
@@ -161,31 +181,6 @@ where
                 .collect();
             threads.into_iter().map(|t| t.join().expect("bench thread")).max().expect("two threads")
         })
-    });
-}
-
-/// As [`bench_calls`], with each call made on a fresh clone of the service
-/// (see [`bench_cloned_calls_two_threads`]).
-pub fn bench_cloned_calls<S>(b: &mut Bencher<'_>, svc: &S)
-where
-    S: Service<Request<()>, Response = Response<()>> + Clone,
-    S::Error: std::fmt::Debug,
-{
-    let mut batch = Vec::with_capacity(BATCH as usize);
-    b.iter_custom(|iters| {
-        let mut total = Duration::ZERO;
-        let mut left = iters;
-        while left > 0 {
-            let n = left.min(BATCH);
-            batch.extend((0..n).map(|_| request()));
-            let start = Instant::now();
-            for req in batch.drain(..) {
-                black_box(drive(&mut svc.clone(), req));
-            }
-            total += start.elapsed();
-            left -= n;
-        }
-        total
     });
 }
 

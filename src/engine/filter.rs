@@ -381,18 +381,6 @@ struct Literals {
 }
 
 impl Block {
-    /// [`first`](Self::first), not inlined.
-    #[inline(never)]
-    fn first_out_of_line(
-        &self,
-        cell: usize,
-        t: &crate::Target<'_>,
-        matches: &mut impl FnMut(usize) -> bool,
-        base: usize,
-    ) -> Option<usize> {
-        self.first(cell, t, matches, base)
-    }
-
     /// [`Index::first`] within this block, whose first rule is rule
     /// `base` of the plan; `cell` is the call's (door, method) pair.
     #[inline(always)]
@@ -556,7 +544,7 @@ impl Index {
         matches: &mut impl FnMut(usize) -> bool,
     ) -> Option<usize> {
         for (b, block) in rest.iter().enumerate() {
-            if let Some(i) = block.first_out_of_line(cell, t, matches, (b + 1) * 64) {
+            if let Some(i) = block.first(cell, t, matches, (b + 1) * 64) {
                 return Some(i);
             }
         }
