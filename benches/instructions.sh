@@ -7,8 +7,31 @@
 #
 #   benches/instructions.sh            # N = 10000
 #   benches/instructions.sh 2000       # quicker
+#   benches/instructions.sh --check    # and exit 1 if a variant is over its
+#                                      # budget (below): what CI runs; use
+#                                      # N >= 10000 with it (below that the
+#                                      # allocator's warm-up skews `http_bare`)
+#
+# Budgets, instructions per call over the bare service: the figures of
+# BENCHMARKS.md with some room for the compiler's choices, so that a change
+# that puts real work on a path (or makes the compiler stop inlining the
+# off path's future) fails CI instead of waiting for someone to rerun the
+# benches. Raise one only with the reason in BENCHMARKS.md.
+declare -A budget=(
+    [http_disabled]=0     # -52: the layer switched off costs fewer than the bare service
+    [http_pass]=90        # +59: one catch-all rule at 0%
+    [http_16_rules]=280   # +239: 16 rules, none matching
+    [http_guarded]=650    # +484..+593: guardrails with abort conditions
+    [service_disabled]=20 # +11
+    [service_rate0]=120   # +92
+)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+check=0
+if [ "${1:-}" = "--check" ]; then
+    check=1
+    shift
+fi
 n="${1:-10000}"
 [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "instructions.sh: $n is not a positive integer" >&2; exit 2; }
 if ! command -v valgrind >/dev/null; then
@@ -22,6 +45,7 @@ count() { # variant calls -> instructions of the whole run
         awk '/Collected/ { print $4 }'
 }
 printf '%-18s %12s %10s\n' variant "instr/call" "over bare"
+failed=0
 for group in http service; do
     base=""
     for v in bare disabled pass rate0 16_rules guarded; do
@@ -32,6 +56,20 @@ for group in http service; do
         [ -n "$a" ] && [ -n "$b" ] || { echo "instructions.sh: callgrind failed on $variant" >&2; exit 1; }
         per=$(( (b - a) / n ))
         [ -n "$base" ] || base=$per
-        printf '%-18s %12d %+10d\n' "$variant" "$per" $((per - base))
+        over=$((per - base))
+        verdict=""
+        if [ -n "${budget[$variant]:-}" ]; then
+            if ((over > budget[$variant])); then
+                verdict="OVER BUDGET (+${budget[$variant]})"
+                failed=1
+            else
+                verdict="budget +${budget[$variant]}"
+            fi
+        fi
+        printf '%-18s %12d %+10d  %s\n' "$variant" "$per" "$over" "$verdict"
     done
 done
+if ((check && failed)); then
+    echo "instructions.sh: a variant is over its budget (see benches/instructions.sh)" >&2
+    exit 1
+fi
