@@ -35,9 +35,13 @@ fi
 n="${1:-10000}"
 [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "instructions.sh: $n is not a positive integer" >&2; exit 2; }
 if ! command -v valgrind >/dev/null; then
-    echo "==> installing valgrind" >&2
-    if [ "$(id -u)" = 0 ]; then apt-get install -y -qq valgrind >&2; else sudo apt-get install -y -qq valgrind >&2; fi
+    echo "==> installing valgrind (Debian package)" >&2
+    sudo=""
+    [[ $(id -u) -eq 0 ]] || sudo="sudo"
+    $sudo apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq valgrind >&2
 fi
+command -v valgrind >/dev/null || { echo "instructions.sh: valgrind is not installed" >&2; exit 1; }
 cargo build --quiet --profile bench --all-features --example call_cost
 bin=target/release/examples/call_cost
 count() { # variant calls -> instructions of the whole run
