@@ -103,21 +103,26 @@ where
 #[inline(always)]
 fn timed_batches(b: &mut Bencher<'_>, mut call: impl FnMut(Request<()>)) {
     let mut batch = Vec::with_capacity(BATCH as usize);
-    b.iter_custom(|iters| {
-        let mut total = Duration::ZERO;
-        let mut left = iters;
-        while left > 0 {
-            let n = left.min(BATCH);
-            batch.extend((0..n).map(|_| request()));
-            let start = Instant::now();
-            for req in batch.drain(..) {
-                call(req);
-            }
-            total += start.elapsed();
-            left -= n;
+    b.iter_custom(|iters| timed(iters, &mut batch, &mut call));
+}
+
+/// The time `iters` calls of `call` take, on requests built in batches
+/// (in `batch`) outside the timed part.
+#[inline(always)]
+fn timed(iters: u64, batch: &mut Vec<Request<()>>, mut call: impl FnMut(Request<()>)) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut left = iters;
+    while left > 0 {
+        let n = left.min(BATCH);
+        batch.extend((0..n).map(|_| request()));
+        let start = Instant::now();
+        for req in batch.drain(..) {
+            call(req);
         }
-        total
-    });
+        total += start.elapsed();
+        left -= n;
+    }
+    total
 }
 
 /// Times `drive` as [`bench_calls`] does, from two OS threads at once, each
@@ -158,24 +163,14 @@ where
                     scope.spawn(move || {
                         let _rt = handle.enter();
                         let mut batch = Vec::with_capacity(BATCH as usize);
-                        let mut total = Duration::ZERO;
-                        let mut left = iters;
                         barrier.wait();
-                        while left > 0 {
-                            let n = left.min(BATCH);
-                            batch.extend((0..n).map(|_| request()));
-                            let start = Instant::now();
-                            for req in batch.drain(..) {
-                                if CLONE_PER_CALL {
-                                    black_box(drive(&mut svc.clone(), req));
-                                } else {
-                                    black_box(drive(&mut svc, req));
-                                }
+                        timed(iters, &mut batch, |req| {
+                            if CLONE_PER_CALL {
+                                black_box(drive(&mut svc.clone(), req));
+                            } else {
+                                black_box(drive(&mut svc, req));
                             }
-                            total += start.elapsed();
-                            left -= n;
-                        }
-                        total
+                        })
                     })
                 })
                 .collect();

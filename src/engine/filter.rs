@@ -90,12 +90,7 @@ fn tail_bytes(b: &[u8]) -> u64 {
 /// The head and tail words of a part (both zero when the call has none).
 #[inline(always)]
 fn words(b: Option<&[u8]>) -> (u64, u64) {
-    let Some(b) = b else { return (0, 0) };
-    if let (Some(first), Some(last)) = (b.first_chunk::<8>(), b.last_chunk::<8>()) {
-        return (u64::from_le_bytes(*first), u64::from_le_bytes(*last));
-    }
-    let head = head_bytes(b);
-    (head, if b.is_empty() { 0 } else { head << (8 * (8 - b.len())) })
+    b.map_or((0, 0), |b| (head_bytes(b), tail_bytes(b)))
 }
 
 /// Where in the string the literal bytes of a [`Word`] sit.
