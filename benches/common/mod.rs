@@ -74,6 +74,16 @@ where
 /// Requests built ahead of each timed batch.
 const BATCH: u64 = 1024;
 
+/// How many places a batch can start at in its buffer (see [`timed`]). A
+/// request is 224 bytes (7 × 32, on 64-bit targets), so 128 consecutive
+/// places cover every 32-byte step within 4 KiB.
+const SHIFTS: usize = 128;
+
+/// How far the start moves from one batch to the next, in requests: odd,
+/// so that every place comes round, and far from 1, so that neighbouring
+/// batches start far apart.
+const SHIFT_STEP: usize = 37;
+
 /// Times `drive` over fresh requests that are built outside the timed part,
 /// in batches, so what is measured is the call, the poll and the drops, not
 /// the construction of the request.
@@ -100,27 +110,54 @@ where
 }
 
 /// Times `call` on fresh requests, built in batches outside the timed part.
+///
+/// Every id of a bench thread drives its requests out of the same buffer.
+/// With a buffer of its own per id, the first id's was mapped fresh from
+/// the system (it is larger than glibc's threshold for that), and freeing it
+/// raised the threshold, so every later id's buffer came from the heap
+/// instead: `bare`, the first id, ran on different memory from the rest.
 #[inline(always)]
 fn timed_batches(b: &mut Bencher<'_>, mut call: impl FnMut(Request<()>)) {
-    let mut batch = Vec::with_capacity(BATCH as usize);
-    b.iter_custom(|iters| timed(iters, &mut batch, &mut call));
+    thread_local! {
+        static BUFFER: std::cell::Cell<Vec<Request<()>>> = const { std::cell::Cell::new(Vec::new()) };
+    }
+    let mut batch = BUFFER.take();
+    batch.reserve(BATCH as usize + SHIFTS);
+    let mut shift = 0;
+    b.iter_custom(|iters| timed(iters, &mut batch, &mut shift, &mut call));
+    BUFFER.set(batch);
 }
 
 /// The time `iters` calls of `call` take, on requests built in batches
 /// (in `batch`) outside the timed part.
+///
+/// Each batch starts at a different place in `batch`'s buffer: before the
+/// requests go `shift` spare ones, which are not touched while timed, and
+/// `shift` changes from batch to batch (and carries on into the next
+/// sample, so that short samples do not all see the same places). Moving a request out of the buffer is
+/// a copy from the heap to the stack, and how fast the loads after it run
+/// depends on where the two sit relative to each other (when their
+/// addresses agree in the low 12 bits, the processor takes a load for one
+/// that depends on an earlier store, and waits). With one place for the
+/// whole run, that was fixed per process and per id: the same code read
+/// 30 ns apart between processes. Spread over every place,
+/// each sample is the average over them, the same for every id.
 #[inline(always)]
-fn timed(iters: u64, batch: &mut Vec<Request<()>>, mut call: impl FnMut(Request<()>)) -> Duration {
+fn timed(iters: u64, batch: &mut Vec<Request<()>>, shift: &mut usize, mut call: impl FnMut(Request<()>)) -> Duration {
     let mut total = Duration::ZERO;
     let mut left = iters;
     while left > 0 {
         let n = left.min(BATCH);
+        batch.truncate(*shift);
+        batch.extend((batch.len()..*shift).map(|_| request()));
         batch.extend((0..n).map(|_| request()));
         let start = Instant::now();
-        for req in batch.drain(..) {
+        for req in batch.drain(*shift..) {
             call(req);
         }
         total += start.elapsed();
         left -= n;
+        *shift = (*shift + SHIFT_STEP) % SHIFTS;
     }
     total
 }
@@ -154,17 +191,19 @@ where
     S::Error: std::fmt::Debug,
 {
     let handle = tokio::runtime::Handle::current();
+    let mut shifts = [0; 2];
     b.iter_custom(|iters| {
         let barrier = std::sync::Barrier::new(2);
         std::thread::scope(|scope| {
-            let threads: Vec<_> = (0..2)
-                .map(|_| {
+            let threads: Vec<_> = shifts
+                .iter_mut()
+                .map(|shift| {
                     let (mut svc, barrier, handle) = (svc.clone(), &barrier, &handle);
                     scope.spawn(move || {
                         let _rt = handle.enter();
-                        let mut batch = Vec::with_capacity(BATCH as usize);
+                        let mut batch = Vec::with_capacity(BATCH as usize + SHIFTS);
                         barrier.wait();
-                        timed(iters, &mut batch, |req| {
+                        timed(iters, &mut batch, shift, |req| {
                             if CLONE_PER_CALL {
                                 black_box(drive(&mut svc.clone(), req));
                             } else {
