@@ -49,21 +49,23 @@ for ((p = 1; p <= processes; p++)); do
 done
 
 # Per id: the cost over bare in each process, then its median, lowest and
-# highest across the processes.
+# highest across the processes; and the median of the ratio to bare.
+median='{ a[NR] = $1 } END { m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; print m, a[1], a[NR] }'
 echo
-printf '%-34s %10s %10s %10s %8s  %s\n' id "median" lowest highest goal verdict
+printf '%-34s %10s %10s %10s %7s %8s  %s\n' id "median" lowest highest ratio goal verdict
 for ((i = 0; i < ${#ids[@]}; i++)); do
     id=${ids[i]}
     awk -v col=$((i + 2)) -v is_bare=$((i == 0)) '{ print is_bare ? $col : $col - $2 }' "$work/medians" | sort -g >"$work/d"
-    read -r med lo hi < <(awk '{ a[NR] = $1 } END { m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; print m, a[1], a[NR] }' "$work/d")
+    read -r med lo hi < <(awk "$median" "$work/d")
     if ((i == 0)); then
-        printf '%-34s %8.1f ns %7.1f ns %7.1f ns %8s  %s\n' "$id" "$med" "$lo" "$hi" "" "(the reference; the rows below are over it)"
+        printf '%-34s %8.1f ns %7.1f ns %7.1f ns %7s %8s  %s\n' "$id" "$med" "$lo" "$hi" "" "" "(the reference; the rows below are over it)"
         continue
     fi
+    read -r ratio _ < <(awk -v col=$((i + 2)) '{ print $col / $2 }' "$work/medians" | sort -g | awk "$median")
     verdict="" g=${goal[$id]:-}
     if [[ -n $g ]]; then
         verdict=$(awk -v m="$med" -v g="$g" 'BEGIN { print (m <= g) ? "met" : "missed" }')
     fi
-    printf '%-34s %+8.1f ns %+7.1f ns %+7.1f ns %8s  %s\n' "$id" "$med" "$lo" "$hi" "${g:+<= $g}" "$verdict"
+    printf '%-34s %+8.1f ns %+7.1f ns %+7.1f ns %6.3fx %8s  %s\n' "$id" "$med" "$lo" "$hi" "$ratio" "${g:+<= $g}" "$verdict"
 done
 echo "($processes processes; each id's median within a process, then the median over processes)"
