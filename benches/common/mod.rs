@@ -134,14 +134,15 @@ fn timed_batches(b: &mut Bencher<'_>, mut call: impl FnMut(Request<()>)) {
 /// Each batch starts at a different place in `batch`'s buffer: before the
 /// requests go `shift` spare ones, which are not touched while timed, and
 /// `shift` changes from batch to batch (and carries on into the next
-/// sample, so that short samples do not all see the same places). Moving a request out of the buffer is
-/// a copy from the heap to the stack, and how fast the loads after it run
-/// depends on where the two sit relative to each other (when their
-/// addresses agree in the low 12 bits, the processor takes a load for one
-/// that depends on an earlier store, and waits). With one place for the
-/// whole run, that was fixed per process and per id: the same code read
-/// 30 ns apart between processes. Spread over every place,
-/// each sample is the average over them, the same for every id.
+/// sample, so that short samples do not all see the same places).
+///
+/// Moving a request out of the buffer is a copy from the heap to the stack,
+/// and how fast the loads after it run depends on where the two sit
+/// relative to each other (when their addresses agree in the low 12 bits,
+/// the processor takes a load for one that depends on an earlier store, and
+/// waits). With one place for the whole run, that was fixed per process and
+/// per id: the same code read 30 ns apart between processes. Spread over
+/// every place, each sample is the average over them, the same for every id.
 #[inline(always)]
 fn timed(iters: u64, batch: &mut Vec<Request<()>>, shift: &mut usize, mut call: impl FnMut(Request<()>)) -> Duration {
     let mut total = Duration::ZERO;
