@@ -52,7 +52,7 @@
 //!
 //! With axum's `Router::layer`, as above, the layer wraps each route (and
 //! the fallback). axum then clones and boxes the layered route for every
-//! request. That costs whatever the layer does: in the project's load test
+//! request, which costs something whatever the layer does: in the load test
 //! (`benches/http_load.sh`, a "hello" route), a layer that does nothing
 //! took 0.6–2.4% more server CPU per request, and mischief, switched on and
 //! not injecting, 0.1–1.8% on top of that (about 1% on average).
