@@ -48,7 +48,7 @@ fn overhead(c: &mut Criterion) {
 
     // The bare service again, after the layer's ids: equal to `bare` when
     // what ran before left nothing behind that slows the later ids (see
-    // `config` below). A gap between the two is the harness's, not a cost.
+    // `common::criterion`). A gap between the two is the harness's, not a cost.
     let mut bare_svc = bare();
     group.bench_function("bare_again", |b| bench_calls(b, &mut bare_svc));
 
@@ -88,20 +88,9 @@ fn overhead(c: &mut Criterion) {
     group.finish();
 }
 
-/// Criterion's defaults, but 10,000 bootstrap resamples instead of 100,000.
-/// With 100,000, each id's analysis allocated and freed vectors of 800 KB,
-/// larger than glibc's threshold for mapping memory fresh from the system;
-/// freeing them raised the threshold, and every later id's requests came
-/// from a larger, more scattered heap: the same bare service read 13-15 ns
-/// slower as a later id (`bare_again`) than as the first. The medians do not
-/// depend on the resamples; their confidence intervals are a little rougher.
-fn config() -> Criterion {
-    Criterion::default().nresamples(10_000)
-}
-
 criterion_group! {
     name = benches;
-    config = config();
+    config = common::criterion();
     targets = overhead
 }
 criterion_main!(benches);

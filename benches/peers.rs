@@ -15,6 +15,9 @@
 //! (see `timed`), so that the other processes of a shared machine do not
 //! count; on a quiet machine the two are the same.
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::fmt;
 use std::future::{Future, Ready};
 use std::hint::black_box;
@@ -250,16 +253,9 @@ fn peers(c: &mut Criterion) {
     group.finish();
 }
 
-/// 10,000 bootstrap resamples instead of 100,000, as in `overhead` (see
-/// there): the default's analysis leaves the heap in a state that slows the
-/// ids that run after the first.
-fn config() -> Criterion {
-    Criterion::default().nresamples(10_000)
-}
-
 criterion_group! {
     name = benches;
-    config = config();
+    config = common::criterion();
     targets = peers
 }
 criterion_main!(benches);
