@@ -4,7 +4,7 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use std::hint::black_box;
 
 use mischief::http::ChaosLayer;
@@ -93,4 +93,6 @@ criterion_group! {
     config = common::criterion();
     targets = overhead
 }
-criterion_main!(benches);
+fn main() {
+    common::main(&[benches]);
+}

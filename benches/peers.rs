@@ -26,7 +26,7 @@ use std::sync::Barrier;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main, measurement::WallTime};
+use criterion::{BenchmarkGroup, Criterion, criterion_group, measurement::WallTime};
 use mischief::config::{Abort, Config, Rule};
 use mischief::{BoxError, Chaos, InjectedFault};
 use tower::{Layer, Service, ServiceBuilder};
@@ -258,4 +258,6 @@ criterion_group! {
     config = common::criterion();
     targets = peers
 }
-criterion_main!(benches);
+fn main() {
+    common::main(&[benches]);
+}
