@@ -20,7 +20,7 @@
 declare -A budget=(
     [http_disabled]=0     # -52: the layer switched off costs fewer than the bare service
     [http_pass]=90        # +59: one catch-all rule at 0%
-    [http_16_rules]=280   # +239: 16 rules, none matching
+    [http_16_rules]=280   # +255: 16 rules, none matching (+239 before groups of up to 4 literals were held inline)
     [http_guarded]=650    # +484..+593: guardrails with abort conditions
     [service_disabled]=20 # +11
     [service_rate0]=120   # +92

@@ -261,7 +261,8 @@ impl<'t, 'a> Signature<'t, 'a> {
 /// table and a method table took two, on two cache lines). The string
 /// conditions are grouped by part (path, host, name), then by end and mask
 /// (rules with the same literal length at the same end share a group); a
-/// group maps each literal to the rules that need it, through a small hash
+/// group maps each literal to the rules that need it, by comparing the
+/// call's word with each (up to four literals) or through a small hash
 /// table. A call's candidates are its pair's rules and, for each group, the
 /// rules outside it or whose literal is the call's: a handful of loads and
 /// compares whatever the number of rules. A part is read from the call only
@@ -361,11 +362,16 @@ impl Group {
 }
 
 /// A group's literals (masked words, distinct) and the rules each one
-/// satisfies, in a direct-mapped table indexed by a multiplicative hash chosen when
-/// the plan is built so that the literals do not collide; a literal that
-/// does anyway goes to a short list looked at only when the table misses.
+/// satisfies. Up to [`FEW`] of them are held inline and all compared at
+/// once; more go in a direct-mapped table indexed by a multiplicative hash
+/// chosen when the plan is built so that the literals do not collide; a
+/// literal that does anyway goes to a short list looked at only when the
+/// table misses.
 #[derive(Debug)]
 struct Literals {
+    /// `(literal, rules)` of a group of up to [`FEW`] literals (then the
+    /// table is empty); an unused slot is `(0, 0)` and yields no rules.
+    few: [(u64, u64); FEW],
     /// Odd multiplier of the hash.
     multiplier: u64,
     /// `64 - log2(table length)`: the hash is the product's top bits.
@@ -402,8 +408,19 @@ impl Block {
     }
 }
 
+/// How many literals a group holds inline. Comparing a word with four
+/// literals is four compares that do not wait on each other; a table
+/// lookup is a multiply, then a load from the table, one after the other
+/// (the hottest two instructions of a 16-rule scan that matched nothing).
+const FEW: usize = 4;
+
 impl Literals {
     fn new(literals: &[(u64, u64)]) -> Self {
+        if literals.len() <= FEW {
+            let mut few = [(0, 0); FEW];
+            few[..literals.len()].copy_from_slice(literals);
+            return Literals { few, multiplier: 1, shift: 63, table: Box::new([]), overflow: Box::new([]) };
+        }
         // Half full at most; at least two slots, so the shift is below 64.
         Self::with_bits(literals, (literals.len() * 2).next_power_of_two().max(2).trailing_zeros())
     }
@@ -445,12 +462,15 @@ impl Literals {
                 overflow.push((value, rules));
             }
         }
-        Literals { multiplier, shift, table, overflow: overflow.into_boxed_slice() }
+        Literals { few: [(0, 0); FEW], multiplier, shift, table, overflow: overflow.into_boxed_slice() }
     }
 
     /// The rules whose literal is `word` (none if it is no literal).
     #[inline(always)]
     fn rules_of(&self, word: u64) -> u64 {
+        if self.table.is_empty() {
+            return self.few.iter().fold(0, |acc, &(value, rules)| acc | if value == word { rules } else { 0 });
+        }
         let slot = (word.wrapping_mul(self.multiplier) >> self.shift) as usize;
         match self.table.get(slot) {
             Some(&(value, rules)) if value == word => rules,
@@ -584,13 +604,15 @@ mod tests {
         f.admits(&Signature::new(target, true))
     }
 
-    /// Every literal yields its rules and any other word none, with a table
-    /// sized as plans size it (distinct literals, up to the 64 of a block,
-    /// differing in their first or last bytes) and with one too small for
-    /// them, where literals must share slots.
+    /// Every literal yields its rules and any other word none, held inline
+    /// (up to `FEW`, one of them zero, the word of an unused slot), in a
+    /// table sized as plans size it (distinct literals, up to the 64 of a
+    /// block, differing in their first or last bytes) and in one too small
+    /// for them, where literals must share slots.
     #[test]
     fn literals_yield_their_rules_and_nothing_else() {
-        let mut sets: Vec<Vec<u64>> = vec![vec![head("/interna")], vec![0, head("/")]];
+        let mut sets: Vec<Vec<u64>> =
+            vec![vec![head("/interna")], vec![0, head("/")], (1..=4).map(|i| head(&format!("/v{i}"))).collect()];
         sets.push((0..64).map(|i| head(&format!("/v{i:02}/api"))).collect());
         sets.push((0..64).map(|i| tail(&format!("region-{i:02}"))).collect());
         let mut x = 0x2545_f491_4f6c_dd1d_u64;
@@ -617,7 +639,8 @@ mod tests {
                     }
                 }
             }
-            assert_eq!(Literals::new(&literals).table.len(), 1 << bits);
+            let table_len = if literals.len() <= FEW { 0 } else { 1 << bits };
+            assert_eq!(Literals::new(&literals).table.len(), table_len, "up to {FEW} literals are held inline");
         }
         // With two slots for 64 literals, most go to the overflow list.
         let literals: Vec<(u64, u64)> = (0..64).map(|i| (head(&format!("/v{i:02}/api")), 1 << i)).collect();
