@@ -42,12 +42,13 @@ const TCACHE_TUNABLE: &str = "glibc.malloc.tcache_count=65535";
 /// map's two tables). glibc's cache keeps 7 freed chunks of a size; beyond
 /// that, a free goes to the heap's bins and merges with free neighbours,
 /// and how long that takes depends on how the heap was laid out by
-/// everything the process did before. The same bare service read 59-76 ns
-/// across processes, and later ids drifted from earlier ones; with the
-/// cache this large, every free in the timed part is a push onto a list,
-/// the same in every id and every process (bare: 58.0-59.4 ns over 6
-/// processes). The layers allocate nothing on the measured paths, so this
-/// changes the cost every id shares, never the difference between them.
+/// everything the process did before: the same bare service read 63-77 ns
+/// across six processes, and a layer that only wraps the future read
+/// +6.3 ns over it (median). With the cache this large, every free in the
+/// timed part is a push onto a list, the same in every id and process:
+/// `bare` 58-67 ns, that layer -0.6 ns (BENCHMARKS.md, sitting P). The
+/// layers allocate nothing on the measured paths, so this changes the cost
+/// every id shares, never the difference between them.
 pub fn steady_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     rerun_with_tcache();
