@@ -4,7 +4,7 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use criterion::{Criterion, criterion_group};
+use criterion::Criterion;
 use std::hint::black_box;
 
 use mischief::http::ChaosLayer;
@@ -88,11 +88,6 @@ fn overhead(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group! {
-    name = benches;
-    config = common::criterion();
-    targets = overhead
-}
 fn main() {
-    common::main(&[benches]);
+    common::main(&[overhead]);
 }

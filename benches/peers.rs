@@ -26,7 +26,7 @@ use std::sync::Barrier;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use criterion::{BenchmarkGroup, Criterion, criterion_group, measurement::WallTime};
+use criterion::{BenchmarkGroup, Criterion, measurement::WallTime};
 use mischief::config::{Abort, Config, Rule};
 use mischief::{BoxError, Chaos, InjectedFault};
 use tower::{Layer, Service, ServiceBuilder};
@@ -253,11 +253,6 @@ fn peers(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group! {
-    name = benches;
-    config = common::criterion();
-    targets = peers
-}
 fn main() {
-    common::main(&[benches]);
+    common::main(&[peers]);
 }

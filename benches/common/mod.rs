@@ -71,14 +71,16 @@ fn rerun_with_tcache() {
     eprintln!("steady_allocator: could not run again with {TCACHE_TUNABLE} ({e}); timings will vary more");
 }
 
-/// `main` for a bench of this harness: [`steady_allocator`], then the
-/// groups, then criterion's summary (what `criterion_main!` does).
-pub fn main(groups: &[fn()]) {
+/// `main` for a bench of this harness: [`steady_allocator`], then each
+/// target with [`criterion`]'s settings and the command line's, then the
+/// summary (what `criterion_group!` and `criterion_main!` do together).
+pub fn main(targets: &[fn(&mut criterion::Criterion)]) {
     steady_allocator();
-    for group in groups {
-        group();
+    let mut c = criterion().configure_from_args();
+    for target in targets {
+        target(&mut c);
     }
-    criterion::Criterion::default().configure_from_args().final_summary();
+    c.final_summary();
 }
 
 /// The bare service: answers every request with an empty 200.
