@@ -7,10 +7,19 @@
 //! cargo run --release --example call_cost -- http_pass 10000
 //! ```
 //!
-//! Variants: `http_bare`, `http_disabled`, `http_pass`, `http_16_rules`,
-//! `http_guarded` (the `overhead` bench's services and request), `service_bare`,
-//! `service_disabled`, `service_rate0` (the `peers` bench's generic layer
-//! on a `u64 -> u64` service).
+//! Variants: `http_bare`, `http_noop` (a layer that only wraps the future,
+//! the `overhead` bench's `noop_layer`), `http_disabled`, `http_pass`,
+//! `http_16_rules`, `http_guarded` (the `overhead` bench's services and
+//! request), `service_bare`, `service_disabled`, `service_rate0` (the
+//! `peers` bench's generic layer on a `u64 -> u64` service).
+//!
+//! Like the benches, it runs with glibc's per-thread cache of freed chunks
+//! made large enough for every request it frees
+//! (`common::steady_allocator`): with glibc's default, how many
+//! instructions the frees took depended on the heap's layout, which each
+//! variant's set-up changed (the bare service's run spent about 200
+//! instructions per call more in `malloc_consolidate` than the layered
+//! ones, and read as the most expensive).
 
 #[path = "../benches/common/mod.rs"]
 mod common;
@@ -57,6 +66,7 @@ fn service<S: Service<u64, Response = u64, Error = BoxError>>(mut svc: S, n: usi
 }
 
 fn main() -> ExitCode {
+    common::steady_allocator();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (Some(variant), Some(Ok(n))) = (args.first(), args.get(1).map(|n| n.parse::<usize>())) else {
         eprintln!("usage: call_cost VARIANT N (see the example's docs for the variants)");
@@ -67,6 +77,7 @@ fn main() -> ExitCode {
     let rate0 = || Chaos::new(Config::new().rule(Rule::new("zero").abort(Abort::status(503).percentage(0.0))));
     match variant.as_str() {
         "http_bare" => http(common::bare(), n),
+        "http_noop" => http(tower::util::MapResponseLayer::new(std::convert::identity).layer(common::bare()), n),
         "http_disabled" => http(mischief::http::ChaosLayer::new(Chaos::disabled()).layer(common::bare()), n),
         "http_pass" => http(mischief::http::ChaosLayer::new(common::enabled_pass()).layer(common::bare()), n),
         "http_guarded" => http(mischief::http::ChaosLayer::new(common::guarded_pass()).layer(common::bare()), n),
