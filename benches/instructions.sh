@@ -46,11 +46,11 @@ if ! command -v valgrind >/dev/null; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq valgrind >&2
 fi
 command -v valgrind >/dev/null || { echo "instructions.sh: valgrind is not installed" >&2; exit 1; }
-# The benches' allocator setting (benches/common/mod.rs, `steady_allocator`),
-# set here so that call_cost does not re-execute itself under valgrind: with
-# glibc's default cache of freed chunks, the cost of the frees depended on
-# the heap's layout, and the bare service's run spent ~200 instructions per
-# call more in malloc_consolidate than the layered ones.
+# The benches' allocator setting (`TCACHE_TUNABLE` in benches/common/mod.rs,
+# which `steady_allocator` sets), set here so that call_cost does not
+# re-execute itself under valgrind, where the new process would not be
+# counted. Without it the counts depended on the heap's layout (see the
+# note under the budgets).
 export GLIBC_TUNABLES=glibc.malloc.tcache_count=65535
 cargo build --quiet --profile bench --all-features --example call_cost
 bin=target/release/examples/call_cost
