@@ -46,12 +46,6 @@ pin_project! {
         S: Service<Request<ReqBody>>,
     {
         Delayed { #[pin] delayed: Delayed<S, Request<ReqBody>>, body: M },
-        // The delay is over and the inner service was called: its future
-        // stays in the box rather than moving to the response future's own
-        // field, which would take a drop of that field in place (the
-        // field's address passed out of line) that the pass path's code
-        // then had to allow for.
-        Called { #[pin] fut: S::Future },
         Ready { res: Option<S::Response> },
     }
 }
@@ -67,7 +61,6 @@ where
     }
 
     /// A call that is not faulted but whose outcome the guardrails want.
-    #[inline(always)]
     pub(crate) fn observed(fut: S::Future, chaos: &Chaos) -> Self {
         Self { fut: Some(fut), fault: ColdBox::none(), observer: Some(Observer::new(chaos)) }
     }
@@ -111,24 +104,23 @@ where
     // back here made the pass-through path stall on store forwarding.
     #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        if let Some(mut state) = this.fault.as_mut() {
-            loop {
-                match state.as_mut().project() {
-                    // Taken already: stay pending rather than panic.
-                    FaultProj::Ready { res } => {
-                        return res.take().map_or(Poll::Pending, |res| Poll::Ready(Ok(res)));
-                    }
-                    FaultProj::Called { fut } => return fut.poll(cx),
-                    // Only the boxed state goes out of line: were this
-                    // future's own address passed to a function that is not
-                    // inlined, it could not be kept in registers, and every
-                    // pass-through call would round-trip it through memory.
-                    FaultProj::Delayed { .. } => {
-                        if advance(state.as_mut(), cx.waker()).is_pending() {
-                            return Poll::Pending;
-                        }
-                    }
+        let mut this = self.project();
+        while let Some(mut state) = this.fault.as_mut() {
+            if let FaultProj::Ready { res } = state.as_mut().project() {
+                // Taken already: stay pending rather than panic.
+                return res.take().map_or(Poll::Pending, |res| Poll::Ready(Ok(res)));
+            }
+            // Only the boxed state goes out of line: were this future's own
+            // address passed to a function that is not inlined, it could not
+            // be kept in registers, and every pass-through call would
+            // round-trip it through memory.
+            match advance(state, cx.waker()) {
+                Step::Pending => return Poll::Pending,
+                // The state holds the answer now.
+                Step::Answered => {}
+                Step::Call(fut) => {
+                    this.fut.set(Some(fut));
+                    this.fault.clear();
                 }
             }
         }
@@ -139,7 +131,7 @@ where
         // and wrapped again: where this poll is inlined into the caller's (a
         // `Map`, a boxed future), the inner poll then writes the response
         // straight to where the caller wants it, instead of through copies.
-        let Some(o) = *this.observer else { return fut.poll(cx) };
+        let Some(o) = this.observer else { return fut.poll(cx) };
         let poll = fut.poll(cx);
         if let Poll::Ready(out) = &poll {
             o.record(out.as_ref().map_or(true, |res| failed_response(res.status(), res.headers())));
@@ -148,32 +140,38 @@ where
     }
 }
 
+/// What a delayed call does next.
+enum Step<F> {
+    /// The delay runs.
+    Pending,
+    /// The delay is over: the inner service was called.
+    Call(F),
+    /// The delay is over and the answer is in the state (an abort).
+    Answered,
+}
+
 /// Moves a delayed call on, out of line; it sees only the boxed state and
 /// the waker. Not the caller's `Context`: where the caller builds its
 /// `Context` in the same inlined frame (a benchmark loop, a simple
 /// executor), passing it by reference gives it an address, and every call,
 /// faulted or not, writes it to memory first (three stores on the generic
 /// layer's off path in `peers`). An executor's `Context` that arrives by
-/// reference is in memory anyway. When the delay is over, the state holds
-/// the inner service's future or the injected abort's response.
+/// reference is in memory anyway.
 #[inline(never)]
-fn advance<S, ReqBody, ResBody, M>(mut state: Pin<&mut Fault<S, ReqBody, M>>, waker: &Waker) -> Poll<()>
+fn advance<S, ReqBody, ResBody, M>(mut state: Pin<&mut Fault<S, ReqBody, M>>, waker: &Waker) -> Step<S::Future>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     M: AbortBody<ResBody>,
 {
-    let FaultProj::Delayed { delayed, body } = state.as_mut().project() else { return Poll::Ready(()) };
+    let FaultProj::Delayed { delayed, body } = state.as_mut().project() else { return Step::Answered };
     let mut cx = Context::from_waker(waker);
     match delayed.poll_delay(&mut cx) {
-        Poll::Pending | Poll::Ready(None) => Poll::Pending,
-        Poll::Ready(Some(AfterDelay::Call(mut svc, req))) => {
-            state.set(Fault::Called { fut: svc.call(req) });
-            Poll::Ready(())
-        }
+        Poll::Pending | Poll::Ready(None) => Step::Pending,
+        Poll::Ready(Some(AfterDelay::Call(mut svc, req))) => Step::Call(svc.call(req)),
         Poll::Ready(Some(AfterDelay::Fail(injection, req))) => {
             let res = fault_response(&injection, &req, body);
             state.set(Fault::Ready { res: Some(res) });
-            Poll::Ready(())
+            Step::Answered
         }
     }
 }
@@ -185,7 +183,6 @@ where
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let state = match (self.fault.get(), &self.observer) {
             (Some(Fault::Delayed { .. }), _) => "delayed",
-            (Some(Fault::Called { .. }), _) => "called",
             (Some(Fault::Ready { .. }), _) => "aborted",
             (None, None) => "inner",
             (None, Some(_)) => "observed",

@@ -69,42 +69,23 @@ where
     #[inline(always)]
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         // Disabled: one relaxed load, then straight to the inner service.
-        // Enabled: the decision only borrows the request; a call that
-        // passes goes the same way as a disabled one.
+        // Enabled: the decision only borrows the request; only a fault moves
+        // it elsewhere.
         if self.chaos.is_enabled() {
-            let action = self.decide(&req);
-            if !matches!(action, Action::Pass) {
-                return self.act(action, req);
+            match self.decide(&req) {
+                Action::Pass => {}
+                Action::Observe => return ResponseFuture::observed(self.inner.call(req), &self.chaos),
+                // Only the boxed state is built out of line: were the
+                // response future returned from there, its address would
+                // escape, and the compiler would keep every call's future in
+                // memory.
+                Action::Delay(injection) => return ResponseFuture::faulted(self.delay(injection, req)),
+                Action::Fail(injection) => {
+                    return ResponseFuture::faulted(Fault::aborted(&injection, &req, &self.body));
+                }
             }
         }
         ResponseFuture::inner(self.inner.call(req))
-    }
-}
-
-impl<S, M> ChaosService<S, M> {
-    /// A call that is observed, delayed or aborted, built out of line.
-    ///
-    /// The line above it in `call` then has one call of the inner service,
-    /// shared by the off path and the pass path, and the compiler builds
-    /// that call's future where it is returned. With a second call of the
-    /// inner service inline (the observed path's), the two were merged and
-    /// every response future was built in a temporary and copied out: in
-    /// axum behind `Router::layer`, two copies of the route's 320-byte
-    /// future per request, about 85 instructions on the off path (see
-    /// BENCHMARKS.md, sitting R).
-    #[cold]
-    #[inline(never)]
-    fn act<ReqBody, ResBody>(&mut self, action: Action, req: Request<ReqBody>) -> ResponseFuture<S, ReqBody, M>
-    where
-        S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
-        M: AbortBody<ResBody> + Clone,
-    {
-        match action {
-            Action::Pass => ResponseFuture::inner(self.inner.call(req)),
-            Action::Observe => ResponseFuture::observed(self.inner.call(req), &self.chaos),
-            Action::Delay(injection) => ResponseFuture::faulted(self.delay(injection, req)),
-            Action::Fail(injection) => ResponseFuture::faulted(Fault::aborted(&injection, &req, &self.body)),
-        }
     }
 }
 
