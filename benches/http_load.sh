@@ -97,14 +97,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if ! command -v wrk >/dev/null; then
-    echo "==> installing wrk (Debian package)"
-    sudo=""
-    [[ $(id -u) -eq 0 ]] || sudo="sudo"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq wrk >/dev/null
-fi
-command -v wrk >/dev/null || { echo "http_load.sh: wrk is not installed" >&2; exit 1; }
+source benches/need.sh
+need wrk wrk
 
 echo "==> building examples/hello_server.rs (bench profile)"
 bin=$(cargo build --profile bench --example hello_server --message-format=json-render-diagnostics |

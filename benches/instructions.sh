@@ -38,14 +38,8 @@ if [ "${1:-}" = "--check" ]; then
 fi
 n="${1:-10000}"
 [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "instructions.sh: $n is not a positive integer" >&2; exit 2; }
-if ! command -v valgrind >/dev/null; then
-    echo "==> installing valgrind (Debian package)" >&2
-    sudo=""
-    [[ $(id -u) -eq 0 ]] || sudo="sudo"
-    $sudo apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq valgrind >&2
-fi
-command -v valgrind >/dev/null || { echo "instructions.sh: valgrind is not installed" >&2; exit 1; }
+source benches/need.sh
+need valgrind valgrind
 # The benches' allocator setting (`TCACHE_TUNABLE` in benches/common/mod.rs,
 # which `steady_allocator` sets), set here so that call_cost does not
 # re-execute itself under valgrind, where the new process would not be

@@ -1,6 +1,7 @@
-//! The "hello" app of the HTTP load test (`benches/http_load.sh`): an axum
-//! app answering `GET /` with `Hello, World!`, in one of three variants, on
-//! 127.0.0.1.
+//! The "hello" app of the HTTP load test (`benches/http_load.sh`) and of the
+//! count of instructions per request (`benches/server_instructions.sh`): an
+//! axum app answering `GET /` with `Hello, World!`, in one of four variants,
+//! on 127.0.0.1.
 //!
 //! ```sh
 //! cargo run --release --example hello_server -- enabled
