@@ -97,13 +97,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-source benches/need.sh
+source benches/lib.sh
 need wrk wrk
 
-echo "==> building examples/hello_server.rs (bench profile)"
-bin=$(cargo build --profile bench --example hello_server --message-format=json-render-diagnostics |
-    sed -n 's/.*"executable":"\([^"]*hello_server\)".*/\1/p' | tail -1)
-[[ -x "$bin" ]] || { echo "http_load.sh: could not find the hello_server binary" >&2; exit 1; }
+bin=$(build_hello_server)
 
 # A server's lifetime is bounded even if everything else fails.
 max_seconds=$((rounds * 4 * (duration + 10) + 4 * (warmup + 10) + 60))
@@ -114,13 +111,7 @@ for v in "${variants[@]}"; do
     pid[$v]=$!
 done
 for v in "${variants[@]}"; do
-    for _ in $(seq 100); do
-        addr[$v]=$(head -1 "$work/$v.out" 2>/dev/null || true)
-        [[ "${addr[$v]}" =~ ^127\.0\.0\.1:[0-9]+$ ]] && break
-        kill -0 "${pid[$v]}" 2>/dev/null || break
-        sleep 0.1
-    done
-    if ! [[ "${addr[$v]}" =~ ^127\.0\.0\.1:[0-9]+$ ]]; then
+    if ! addr[$v]=$(server_address "$work/$v.out" "${pid[$v]}" 100); then
         echo "http_load.sh: the $v server did not start:" >&2
         cat "$work/$v.err" >&2
         exit 1

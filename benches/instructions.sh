@@ -38,7 +38,7 @@ if [ "${1:-}" = "--check" ]; then
 fi
 n="${1:-10000}"
 [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "instructions.sh: $n is not a positive integer" >&2; exit 2; }
-source benches/need.sh
+source benches/lib.sh
 need valgrind valgrind
 # The benches' allocator setting (`TCACHE_TUNABLE` in benches/common/mod.rs,
 # which `steady_allocator` sets), set here so that call_cost does not

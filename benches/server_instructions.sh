@@ -28,7 +28,7 @@
 # ("Instructions per request in the server") with room for the run-to-run
 # spread and the compiler's choices. Raise one only with the reason there.
 declare -A budget=(
-    [disabled]=260 # about +190: the layer switched off
+    [disabled]=260 # about +185: the layer switched off
     [enabled]=650  # about +550: 16 rules not matching, then a catch-all at 0%
 )
 set -euo pipefail
@@ -46,14 +46,11 @@ while (($#)); do
 done
 [[ "$duration" =~ ^[1-9][0-9]*$ ]] || { echo "server_instructions.sh: $duration is not a positive integer" >&2; exit 2; }
 
-source benches/need.sh
+source benches/lib.sh
 need valgrind valgrind
 need wrk wrk
 
-echo "==> building examples/hello_server.rs (bench profile)"
-bin=$(cargo build --profile bench --example hello_server --message-format=json-render-diagnostics |
-    sed -n 's/.*"executable":"\([^"]*hello_server\)".*/\1/p' | tail -1)
-[[ -x "$bin" ]] || { echo "server_instructions.sh: could not find the hello_server binary" >&2; exit 1; }
+bin=$(build_hello_server)
 
 work=$(mktemp -d -t mischief-server-instructions.XXXXXX)
 server=""
@@ -78,17 +75,11 @@ trap 'exit 130' INT TERM
 
 # One variant: prints its instructions per request.
 measure() {
-    local v=$1 addr="" requests collected
+    local v=$1 addr requests collected
     exec 3> >(exec valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=/dev/null \
         "$bin" "$v" --threads 1 --max-seconds $((duration + 120)) --exit-on-eof >"$work/$v.out" 2>"$work/$v.err")
     server=$!
-    for _ in $(seq 300); do
-        addr=$(head -1 "$work/$v.out" 2>/dev/null || true)
-        [[ "$addr" =~ ^127\.0\.0\.1:[0-9]+$ ]] && break
-        kill -0 "$server" 2>/dev/null || break
-        sleep 0.1
-    done
-    if ! [[ "$addr" =~ ^127\.0\.0\.1:[0-9]+$ ]]; then
+    if ! addr=$(server_address "$work/$v.out" "$server" 300); then
         echo "server_instructions.sh: the $v server did not start:" >&2
         cat "$work/$v.err" >&2
         return 1

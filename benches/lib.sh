@@ -1,0 +1,43 @@
+# Helpers sourced by the bench scripts (from the repository's root).
+
+# `need COMMAND PACKAGE`: installs the Debian package PACKAGE with apt-get
+# (through sudo unless running as root) when COMMAND is not on the PATH, and
+# fails with a message naming both when it is still missing afterwards.
+need() {
+    local command=$1 package=$2 sudo=""
+    command -v "$command" >/dev/null && return 0
+    echo "==> installing $package (Debian package, for $command)" >&2
+    [[ $(id -u) -eq 0 ]] || sudo="sudo"
+    $sudo apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$package" >/dev/null
+    command -v "$command" >/dev/null || { echo "$(basename "$0"): $command (Debian package $package) is not installed" >&2; return 1; }
+}
+
+# `build_hello_server`: builds examples/hello_server.rs in the bench
+# profile and prints the executable's path.
+build_hello_server() {
+    local bin
+    echo "==> building examples/hello_server.rs (bench profile)" >&2
+    bin=$(cargo build --profile bench --example hello_server --message-format=json-render-diagnostics |
+        sed -n 's/.*"executable":"\([^"]*hello_server\)".*/\1/p' | tail -1)
+    [[ -x "$bin" ]] || { echo "$(basename "$0"): could not find the hello_server binary" >&2; return 1; }
+    echo "$bin"
+}
+
+# `server_address OUT PID TRIES`: waits, TRIES times 0.1 s at most, for the
+# hello server with process id PID to print its address (`127.0.0.1:PORT`)
+# as the first line of the file OUT, and prints it; fails if the server
+# exits first or the time runs out.
+server_address() {
+    local out=$1 pid=$2 tries=$3 addr=""
+    for _ in $(seq "$tries"); do
+        addr=$(head -1 "$out" 2>/dev/null || true)
+        if [[ "$addr" =~ ^127\.0\.0\.1:[0-9]+$ ]]; then
+            echo "$addr"
+            return 0
+        fi
+        kill -0 "$pid" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}
