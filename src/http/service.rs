@@ -66,7 +66,10 @@ where
         self.inner.poll_ready(cx)
     }
 
-    #[inline(always)]
+    // `#[inline]`, not `#[inline(always)]`: it is inlined all the same
+    // into the benches' and axum's callers, and the off and pass paths
+    // came out 14 instructions shorter (`benches/instructions.sh`).
+    #[inline]
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         // Disabled: one relaxed load, then straight to the inner service.
         // Enabled: the decision only borrows the request; only a fault moves
