@@ -37,6 +37,7 @@
 # killed on the way out in any case.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source benches/lib.sh
 
 rounds=5 duration=10 warmup=2 connections=32 strict=0 outer="" paired=0 rounds_set=0 duration_set=0
 while (($#)); do
@@ -78,12 +79,9 @@ stop_servers() {
     for v in "${variants[@]}"; do eval "exec ${fd[$v]}>&-"; done
     for v in "${!pid[@]}"; do
         # Closing its stdin asks it to finish; give it 5 s, then kill it.
-        for _ in $(seq 50); do kill -0 "${pid[$v]}" 2>/dev/null || break; sleep 0.1; done
-        if kill -0 "${pid[$v]}" 2>/dev/null; then
-            echo "http_load.sh: $v server (pid ${pid[$v]}) did not stop; killing it" >&2
-            kill -KILL "${pid[$v]}" 2>/dev/null || true
+        if ! stop_within "${pid[$v]}" 50; then
+            echo "http_load.sh: $v server (pid ${pid[$v]}) did not stop; killed it" >&2
         fi
-        wait "${pid[$v]}" 2>/dev/null || true
         unset "pid[$v]"
     done
 }
@@ -97,7 +95,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-source benches/lib.sh
 need wrk wrk
 
 bin=$(build_hello_server)

@@ -41,3 +41,17 @@ server_address() {
     done
     return 1
 }
+
+# `stop_within PID TRIES`: waits, TRIES times 0.1 s at most, for process PID
+# to exit (its caller has asked it to), kills it if it has not, and reaps
+# it; fails if it had to be killed.
+stop_within() {
+    local pid=$1 tries=$2
+    for _ in $(seq "$tries"); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+        return 1
+    fi
+    wait "$pid" 2>/dev/null || true
+}
