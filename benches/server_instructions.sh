@@ -21,7 +21,7 @@
 # socket's reads and writes, epoll) are not, so these figures are not the
 # throughput ratio `http_load.sh --paired` judges; they are the part of it
 # that this crate's code and the layers around it decide, and they repeat to
-# within about 50 instructions per request from run to run (the timing
+# within about 60 instructions per request from run to run (the timing
 # ratios move by a percent or two on this VM, 130-260 instructions).
 #
 # Budgets, instructions per request over the `noop` variant (tower's
