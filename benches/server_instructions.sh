@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Instructions per request in the HTTP load test's server
-# (examples/hello_server.rs), counted by callgrind: the same four variants
-# as benches/http_load.sh (bare, noop, disabled, enabled; through
-# `Router::layer`), each started under callgrind with instrumentation off,
+# (examples/hello_server.rs), counted by callgrind: the four variants of
+# benches/http_load.sh (bare, noop, disabled, enabled; through
+# `Router::layer`) and `map` (a layer whose future only wraps the route's:
+# the least a layer with a future of its own costs, for reading the
+# others), each started under callgrind with instrumentation off,
 # warmed up by wrk, then counted only while wrk drives it for a fixed time,
 # and divided by the requests wrk completed. The server's start-up and
 # shutdown are not counted: with them in (valgrind's plain totals), a run's
 # figure moved by as much as the differences being judged, depending on
 # how many requests the run happened to complete.
 #
-#   benches/server_instructions.sh           # 6 s per variant (~1 min)
+#   benches/server_instructions.sh           # 6 s per variant (~1.3 min)
 #   benches/server_instructions.sh --check   # and exit 1 if a variant is over its budget (CI)
 #
 # Options: --duration SECONDS; --outer (the layers wrap the whole Router
@@ -102,14 +104,14 @@ measure() {
 }
 
 declare -A per=()
-for v in bare noop disabled enabled; do
+for v in bare noop map disabled enabled; do
     echo "==> $v: counting for ${duration} s"
     per[$v]=$(measure "$v")
 done
 
 failed=0
 printf '\n%-10s %14s %10s %10s\n' variant "instr/request" "over bare" "over noop"
-for v in bare noop disabled enabled; do
+for v in bare noop map disabled enabled; do
     over_noop=$((per[$v] - per[noop]))
     verdict=""
     if [[ -z "$outer" && -n "${budget[$v]:-}" ]]; then

@@ -1,6 +1,6 @@
 //! The "hello" app of the HTTP load test (`benches/http_load.sh`) and of the
 //! count of instructions per request (`benches/server_instructions.sh`): an
-//! axum app answering `GET /` with `Hello, World!`, in one of four variants,
+//! axum app answering `GET /` with `Hello, World!`, in one of five variants,
 //! on 127.0.0.1.
 //!
 //! ```sh
@@ -11,6 +11,9 @@
 //! - `noop`: behind a layer that does nothing (`tower::layer::util::Identity`),
 //!   to tell what axum's `Router::layer` costs by itself (every layered
 //!   route is a boxed, cloned-per-request service) from what mischief costs;
+//! - `map`: behind a layer that wraps the response future and does nothing
+//!   with the response (`tower::util::MapResponseLayer` with the identity):
+//!   the least any layer with a future of its own costs;
 //! - `disabled`: behind `mischief::http::ChaosLayer`, switched off;
 //! - `enabled`: behind the layer, switched on and not injecting: 16 rules
 //!   that do not match `GET /` (paths, methods, headers, hosts), then one
@@ -44,11 +47,12 @@ use mischief::http::ChaosLayer;
 use tower::Layer;
 
 const USAGE: &str =
-    "usage: hello_server bare|noop|disabled|enabled [--outer] [--threads N] [--max-seconds N] [--exit-on-eof]";
+    "usage: hello_server bare|noop|map|disabled|enabled [--outer] [--threads N] [--max-seconds N] [--exit-on-eof]";
 
 enum Variant {
     Bare,
     Noop,
+    Map,
     Chaos(Chaos),
 }
 
@@ -64,6 +68,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let variant = match args.next().as_deref() {
         Some("bare") => Variant::Bare,
         Some("noop") => Variant::Noop,
+        Some("map") => Variant::Map,
         Some("disabled") => Variant::Chaos(Chaos::disabled()),
         Some("enabled") => Variant::Chaos(common::sixteen_rules_then_pass()),
         Some(other) => return Err(format!("unknown variant {other:?}")),
@@ -119,6 +124,10 @@ async fn serve(args: &Args) -> std::io::Result<()> {
     let identity = tower::layer::util::Identity::new();
     match (&args.variant, args.outer) {
         (Variant::Bare, _) => axum::serve(listener, hello).with_graceful_shutdown(stop).await?,
+        (Variant::Map, false) => {
+            let app = hello.layer(tower::util::MapResponseLayer::new(identity_response));
+            axum::serve(listener, app).with_graceful_shutdown(stop).await?;
+        }
         (Variant::Noop, false) => axum::serve(listener, hello.layer(identity)).with_graceful_shutdown(stop).await?,
         (Variant::Chaos(chaos), false) => {
             let app = hello.layer(ChaosLayer::new(chaos.clone()));
@@ -126,6 +135,12 @@ async fn serve(args: &Args) -> std::io::Result<()> {
         }
         (Variant::Noop, true) => {
             let app = identity.layer(hello);
+            axum::serve(listener, ServiceExt::<axum::extract::Request>::into_make_service(app))
+                .with_graceful_shutdown(stop)
+                .await?;
+        }
+        (Variant::Map, true) => {
+            let app = tower::util::MapResponseLayer::new(identity_response).layer(hello);
             axum::serve(listener, ServiceExt::<axum::extract::Request>::into_make_service(app))
                 .with_graceful_shutdown(stop)
                 .await?;
@@ -148,6 +163,11 @@ async fn serve(args: &Args) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The response as it is: the `map` variant's function.
+fn identity_response(res: axum::response::Response) -> axum::response::Response {
+    res
 }
 
 /// Resolves on SIGINT, SIGTERM, after `max_seconds`, or (with `on_eof`) when

@@ -7,7 +7,7 @@ use tower_service::Service;
 
 use super::future::{Fault, ResponseFuture};
 use super::{AbortBody, EmptyBody};
-use crate::delayed::{Action, ColdBox, Delayed};
+use crate::delayed::{Action, ColdBox, Delayed, INLINE_FUTURE_MAX};
 use crate::engine::Injection;
 use crate::{Chaos, Door, Target};
 
@@ -66,11 +66,40 @@ where
         self.inner.poll_ready(cx)
     }
 
-    // `#[inline]`, not `#[inline(always)]`: it is inlined all the same
-    // into the benches' and axum's callers, and the off and pass paths
-    // came out 14 instructions shorter (`benches/instructions.sh`).
+    // `#[inline]`, not `#[inline(always)]`: where it is inlined, the off
+    // and pass paths came out 14 instructions shorter
+    // (`benches/instructions.sh`).
     #[inline]
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        // Decided at compile time, for each inner service; see
+        // `crate::delayed::INLINE_FUTURE_MAX` for why and the figures.
+        if const { size_of::<S::Future>() <= INLINE_FUTURE_MAX } {
+            self.start(req)
+        } else {
+            self.start_out_of_line(req)
+        }
+    }
+}
+
+impl<S, M> ChaosService<S, M> {
+    /// The call, for an inner future that is [large](INLINE_FUTURE_MAX):
+    /// built here, it is written once, straight into the caller's slot.
+    #[inline(never)]
+    fn start_out_of_line<ReqBody, ResBody>(&mut self, req: Request<ReqBody>) -> ResponseFuture<S, ReqBody, M>
+    where
+        S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+        M: AbortBody<ResBody> + Clone,
+    {
+        self.start(req)
+    }
+
+    /// The call: the response future, inner or faulted.
+    #[inline(always)]
+    fn start<ReqBody, ResBody>(&mut self, req: Request<ReqBody>) -> ResponseFuture<S, ReqBody, M>
+    where
+        S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+        M: AbortBody<ResBody> + Clone,
+    {
         // Disabled: one relaxed load, then straight to the inner service.
         // Enabled: the decision only borrows the request; only a fault moves
         // it elsewhere.
