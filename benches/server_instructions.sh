@@ -11,7 +11,7 @@
 # figure moved by as much as the differences being judged, depending on
 # how many requests the run happened to complete.
 #
-#   benches/server_instructions.sh           # 6 s per variant (~1.3 min)
+#   benches/server_instructions.sh           # 6 s per variant, three builds (~2 min)
 #   benches/server_instructions.sh --check   # and exit 1 if a variant is over its budget (CI)
 #
 # Options: --duration SECONDS; --outer (the layers wrap the whole Router
@@ -19,21 +19,27 @@
 # http_load.sh --outer; the budgets are for Router::layer and are not
 # checked then). Installs valgrind and wrk with apt-get if missing.
 #
-# Only user-space instructions are counted: a request's system calls (the
-# socket's reads and writes, epoll) are not, so these figures are not the
-# throughput ratio `http_load.sh --paired` judges; they are the part of it
-# that this crate's code and the layers around it decide, and they repeat to
-# within about 60 instructions per request from run to run (the timing
-# ratios move by a percent or two on this VM, 130-260 instructions).
+# Only user-space instructions are counted, and only inside Tokio's polls
+# of tasks: a request's system calls (the socket's reads and writes, epoll)
+# and the scheduler's loop are not, so these figures are not the throughput
+# ratio `http_load.sh --paired` judges; they are the part of it that this
+# crate's code and the layers around it decide. Each layer is counted in a
+# build of the server that has only `bare` and that layer
+# (HELLO_SERVER_ONLY), against that build's `bare`: in one binary with all
+# the variants, a change to the layer's code moved every variant's count,
+# `bare`'s too, by up to 100 instructions, through how the compiler inlined
+# the code they share. So counted, the figures repeat to within about 5
+# instructions per request.
 #
 # Budgets, instructions per request over the `noop` variant (tower's
 # `Identity` through `Router::layer`, which costs axum's own wrapping of a
-# layered route and nothing of ours): the figures of BENCHMARKS.md
-# ("Instructions per request in the server") with room for the run-to-run
-# spread and the compiler's choices. Raise one only with the reason there.
+# layered route and nothing of ours), each variant over `bare` in its own
+# build: the figures of BENCHMARKS.md ("Instructions per request in the
+# server") with room for the compiler's choices. Raise one only with the
+# reason there.
 declare -A budget=(
-    [disabled]=280 # +158 to +218 in R: the layer switched off
-    [enabled]=680  # +542 to +596 in R: 16 rules not matching, then a catch-all at 0%
+    [disabled]=170 # +137 and +142 in S: the layer switched off
+    [enabled]=560  # +525 and +528 in S: 16 rules not matching, then a catch-all at 0%
 )
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,8 +61,6 @@ source benches/lib.sh
 need valgrind valgrind
 need wrk wrk
 
-bin=$(build_hello_server)
-
 work=$(mktemp -d -t mischief-server-instructions.XXXXXX)
 server=""
 stop_server() {
@@ -77,11 +81,27 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# One variant: prints its instructions per request.
+# One build of the server per layer (HELLO_SERVER_ONLY, see
+# examples/hello_server.rs): `bare` and that layer's variants only.
+declare -A bin=()
+for layer in noop map chaos; do
+    export HELLO_SERVER_ONLY=$layer${outer:+-outer}
+    built=$(build_hello_server)
+    cp "$built" "$work/hello_$layer"
+    bin[$layer]="$work/hello_$layer"
+done
+unset HELLO_SERVER_ONLY
+
+# One variant in one build: prints its instructions per request. Counted
+# only inside Tokio's polls of tasks (`--toggle-collect`): the connection
+# task, all of hyper's, axum's and the layers' work on a request, but not
+# the scheduler's loop and its waits for events, whose share per request
+# depends on how many requests arrive per wake-up and moved a variant's
+# figure by up to 100 from run to run.
 measure() {
-    local v=$1 addr requests collected
+    local layer=$1 v=$2 addr requests collected
     exec 3> >(exec valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=/dev/null \
-        "$bin" "$v" $outer --threads 1 --max-seconds $((duration + 120)) --exit-on-eof >"$work/$v.out" 2>"$work/$v.err")
+        "--toggle-collect=tokio::runtime::task::raw::poll*" "${bin[$layer]}" "$v" $outer --threads 1 --max-seconds $((duration + 120)) --exit-on-eof >"$work/$v.out" 2>"$work/$v.err")
     server=$!
     if ! addr=$(server_address "$work/$v.out" "$server" 300); then
         echo "server_instructions.sh: the $v server did not start:" >&2
@@ -103,16 +123,24 @@ measure() {
     echo $((collected / requests))
 }
 
-declare -A per=()
-for v in bare noop map disabled enabled; do
+# Each layer's variants against `bare` in the same build; `noop`'s figure
+# over its `bare` is then what axum's wrapping of a layered route costs.
+declare -A layer_of=([noop]=noop [map]=map [disabled]=chaos [enabled]=chaos)
+declare -A per=() base=() over=()
+for layer in noop map chaos; do
+    echo "==> bare (the $layer build): counting for ${duration} s"
+    base[$layer]=$(measure "$layer" bare)
+done
+for v in noop map disabled enabled; do
     echo "==> $v: counting for ${duration} s"
-    per[$v]=$(measure "$v")
+    per[$v]=$(measure "${layer_of[$v]}" "$v")
+    over[$v]=$((per[$v] - base[${layer_of[$v]}]))
 done
 
 failed=0
-printf '\n%-10s %14s %10s %10s\n' variant "instr/request" "over bare" "over noop"
-for v in bare noop map disabled enabled; do
-    over_noop=$((per[$v] - per[noop]))
+printf '\n%-10s %14s %12s %10s %10s\n' variant "instr/request" "bare (build)" "over bare" "over noop"
+for v in noop map disabled enabled; do
+    over_noop=$((over[$v] - over[noop]))
     verdict=""
     if [[ -z "$outer" && -n "${budget[$v]:-}" ]]; then
         if ((over_noop > budget[$v])); then
@@ -122,7 +150,7 @@ for v in bare noop map disabled enabled; do
             verdict="budget +${budget[$v]}"
         fi
     fi
-    printf '%-10s %14d %+10d %+10d  %s\n' "$v" "${per[$v]}" $((per[$v] - per[bare])) "$over_noop" "$verdict"
+    printf '%-10s %14d %12d %+10d %+10d  %s\n' "$v" "${per[$v]}" "${base[${layer_of[$v]}]}" "${over[$v]}" "$over_noop" "$verdict"
 done
 if ((check && failed)); then
     echo "server_instructions.sh: a variant is over its budget (see benches/server_instructions.sh)" >&2

@@ -115,8 +115,8 @@ impl Action {
 ///
 /// | where | future | switched off | enabled |
 /// |---|---|---|---|
-/// | axum, `Router::layer` (`benches/server_instructions.sh`) | 320 B | −70 | −80 |
-/// | axum, the whole app wrapped (`--outer`) | 320 B | +19 | +25 |
+/// | axum, `Router::layer` (`benches/server_instructions.sh`) | 320 B | −61 | −50 |
+/// | axum, the whole app wrapped (`--outer`) | 320 B | +21 | +21 |
 /// | polled in place, inner call inlined | 120-136 B | +21..+25 | |
 /// | the same | 144 B | +8 | |
 /// | the same | 160-304 B | −9 | |
