@@ -128,6 +128,7 @@ impl Action {
 /// that keep the future inside another (`Router::layer`, as in the README;
 /// tonic, whose own layers wrap the server's) gain more than the whole-app
 /// placement loses. See BENCHMARKS.md, "Sitting S".
+#[cfg(feature = "http")]
 pub(crate) const INLINE_FUTURE_MAX: usize = 144;
 
 impl<S: Clone, Req> Delayed<S, Req> {
