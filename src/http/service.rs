@@ -7,9 +7,42 @@ use tower_service::Service;
 
 use super::future::{Fault, ResponseFuture};
 use super::{AbortBody, EmptyBody};
-use crate::delayed::{Action, ColdBox, Delayed, INLINE_FUTURE_MAX};
+use crate::delayed::{Action, ColdBox, Delayed};
 use crate::engine::Injection;
 use crate::{Chaos, Door, Target};
+
+/// The largest inner future, in bytes, around which the door builds its
+/// response future inline in the caller; around a larger one it builds it
+/// in a function of its own.
+///
+/// Inlined, the door's paths (pass, observed, faulted) write one temporary,
+/// and where the caller keeps the future inside its own (every Tower layer
+/// above this one, axum's `Router::layer`), that temporary is copied whole
+/// into it. A small future lives in registers and costs nothing to move; a
+/// large one is copied by a call to `memcpy`. Built out of line, the future
+/// is written straight into the caller's slot, for the cost of a call;
+/// where the caller polls the future in place (hyper, when the layer wraps
+/// the whole app), there is no copy to save and the call is a loss.
+///
+/// Instructions per request or call, counted with callgrind (out of line
+/// against inline; negative is a saving):
+///
+/// | where | future | switched off | enabled |
+/// |---|---|---|---|
+/// | axum, `Router::layer` (`benches/server_instructions.sh`) | 320 B | −61 | −50 |
+/// | axum, the whole app wrapped (`--outer`) | 320 B | +21 | +21 |
+/// | polled in place, inner call inlined | 120-136 B | +21..+25 | |
+/// | the same | 144 B | +8 | |
+/// | the same | 160-304 B | −9 | |
+/// | the same | 496 B | −44 | |
+/// | polled in place, inner call not inlined | 120-496 B | +25..+29 | |
+///
+/// The line is drawn where the in-place figures cross. Futures of real
+/// services are above it (a request alone is 240 bytes), and the placements
+/// that keep the future inside another (`Router::layer`, as in the README;
+/// tonic, whose own layers wrap the server's) gain more than the whole-app
+/// placement loses. See BENCHMARKS.md, "Sitting S".
+const INLINE_FUTURE_MAX: usize = 144;
 
 /// Injects faults into the requests of an HTTP service. Made by
 /// [`ChaosLayer`](super::ChaosLayer); see the [module docs](super).
@@ -72,7 +105,7 @@ where
     #[inline]
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         // Decided at compile time, for each inner service; see
-        // `crate::delayed::INLINE_FUTURE_MAX` for why and the figures.
+        // `INLINE_FUTURE_MAX` for why and the figures.
         if const { size_of::<S::Future>() <= INLINE_FUTURE_MAX } {
             self.start(req)
         } else {
