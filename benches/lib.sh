@@ -13,11 +13,15 @@ need() {
     command -v "$command" >/dev/null || { echo "$(basename "$0"): $command (Debian package $package) is not installed" >&2; return 1; }
 }
 
-# `build_hello_server`: builds examples/hello_server.rs in the bench
-# profile and prints the executable's path.
+# `build_hello_server [ONLY]`: builds examples/hello_server.rs in the bench
+# profile and prints the executable's path; with ONLY (`noop`, `map`,
+# `chaos`, or one of them with `-outer`), a build with `bare` and that layer
+# only (HELLO_SERVER_ONLY, see the example's docs), else with every variant
+# whatever the environment says.
 build_hello_server() {
-    local bin
-    echo "==> building examples/hello_server.rs (bench profile)" >&2
+    local bin only=${1:-}
+    if [[ -n "$only" ]]; then export HELLO_SERVER_ONLY=$only; else unset HELLO_SERVER_ONLY; fi
+    echo "==> building examples/hello_server.rs (bench profile${only:+, $only only})" >&2
     bin=$(cargo build --profile bench --example hello_server --message-format=json-render-diagnostics |
         sed -n 's/.*"executable":"\([^"]*hello_server\)".*/\1/p' | tail -1)
     [[ -x "$bin" ]] || { echo "$(basename "$0"): could not find the hello_server binary" >&2; return 1; }

@@ -85,12 +85,10 @@ trap 'exit 130' INT TERM
 # examples/hello_server.rs): `bare` and that layer's variants only.
 declare -A bin=()
 for layer in noop map chaos; do
-    export HELLO_SERVER_ONLY=$layer${outer:+-outer}
-    built=$(build_hello_server)
+    built=$(build_hello_server "$layer${outer:+-outer}")
     cp "$built" "$work/hello_$layer"
     bin[$layer]="$work/hello_$layer"
 done
-unset HELLO_SERVER_ONLY
 
 # One variant in one build: prints its instructions per request. Counted
 # only inside Tokio's polls of tasks (`--toggle-collect`): the connection
