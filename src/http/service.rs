@@ -42,6 +42,18 @@ use crate::{Chaos, Door, Target};
 /// that keep the future inside another (`Router::layer`, as in the README;
 /// tonic, whose own layers wrap the server's) gain more than the whole-app
 /// placement loses. See BENCHMARKS.md, "Sitting S".
+///
+/// Around a large future, the flag's test and the decision are inline and
+/// the rest out of line (`start_large`): switched off, the inner service is
+/// called by `call_inner`, whose return value is the door's own slot. Against
+/// the whole call out of line (the table above), that counted, over the
+/// no-op layer, about −55 switched off and −10 enabled under
+/// `Router::layer` (+88 and +516, from +145 and +530), and +33 and +53 over
+/// `bare` with the whole app wrapped (+349 and +750, from +316 and +697):
+/// there, the request is a local of hyper's, and once the decision has
+/// borrowed it the compiler copies it before the off path's call. Of the
+/// arrangements tried, this is the only one that saved on both paths under
+/// `Router::layer` (BENCHMARKS.md, "Sitting T").
 const INLINE_FUTURE_MAX: usize = 144;
 
 /// Injects faults into the requests of an HTTP service. Made by
@@ -106,24 +118,47 @@ where
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         // Decided at compile time, for each inner service; see
         // `INLINE_FUTURE_MAX` for why and the figures.
-        if const { size_of::<S::Future>() <= INLINE_FUTURE_MAX } {
-            self.start(req)
-        } else {
-            self.start_out_of_line(req)
-        }
+        if const { size_of::<S::Future>() <= INLINE_FUTURE_MAX } { self.start(req) } else { self.start_large(req) }
     }
 }
 
 impl<S, M> ChaosService<S, M> {
-    /// The call, for an inner future that is [large](INLINE_FUTURE_MAX):
-    /// built here, it is written once, straight into the caller's slot.
-    #[inline(never)]
-    fn start_out_of_line<ReqBody, ResBody>(&mut self, req: Request<ReqBody>) -> ResponseFuture<S, ReqBody, M>
+    /// The call, for an inner future that is [large](INLINE_FUTURE_MAX).
+    ///
+    /// Switched off, the inner service is called through [`call_inner`],
+    /// which writes its future straight into this door's. Switched on, the
+    /// decision only borrows the request here, and everything after it is
+    /// out of line in [`act`](Self::act): the paths then do not meet in a
+    /// temporary that the caller copies whole.
+    #[inline(always)]
+    fn start_large<ReqBody, ResBody>(&mut self, req: Request<ReqBody>) -> ResponseFuture<S, ReqBody, M>
     where
         S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
         M: AbortBody<ResBody> + Clone,
     {
-        self.start(req)
+        if self.chaos.is_enabled() {
+            let action = self.decide(&req);
+            return self.act(action, req);
+        }
+        ResponseFuture::inner(call_inner(&mut self.inner, req))
+    }
+
+    /// What an enabled call with a large inner future does once decided:
+    /// the response future, built here and written once into the caller's
+    /// slot.
+    #[cold]
+    #[inline(never)]
+    fn act<ReqBody, ResBody>(&mut self, action: Action, req: Request<ReqBody>) -> ResponseFuture<S, ReqBody, M>
+    where
+        S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+        M: AbortBody<ResBody> + Clone,
+    {
+        match action {
+            Action::Pass => ResponseFuture::inner(call_inner(&mut self.inner, req)),
+            Action::Observe => ResponseFuture::observed(call_inner(&mut self.inner, req), &self.chaos),
+            Action::Delay(injection) => ResponseFuture::faulted(self.delay(injection, req)),
+            Action::Fail(injection) => ResponseFuture::faulted(Fault::aborted(&injection, &req, &self.body)),
+        }
     }
 
     /// The call: the response future, inner or faulted.
@@ -193,4 +228,17 @@ impl<S: fmt::Debug, M> fmt::Debug for ChaosService<S, M> {
             .field("name", &self.name)
             .finish_non_exhaustive()
     }
+}
+
+/// Calls `svc`, out of line, for a door whose inner future is
+/// [large](INLINE_FUTURE_MAX).
+///
+/// Inlined, the call of axum's `Route` (each route under `Router::layer`)
+/// built its future in a temporary, wrote `top_level = false` into it, and
+/// had the temporary copied whole into the door's future (320 bytes, a
+/// `memcpy` of 64 instructions). Here, the future is the return value, and
+/// the compiler writes it straight into the door's.
+#[inline(never)]
+fn call_inner<S: Service<R>, R>(svc: &mut S, req: R) -> S::Future {
+    svc.call(req)
 }
