@@ -46,14 +46,13 @@ use crate::{Chaos, Door, Target};
 /// Around a large future, the flag's test and the decision are inline and
 /// the rest out of line (`start_large`): switched off, the inner service is
 /// called by `call_inner`, whose return value is the door's own slot. Against
-/// the whole call out of line (the table above), that counted, over the
-/// no-op layer, about −55 switched off and −10 enabled under
-/// `Router::layer` (+88 and +516, from +145 and +530), and +33 and +53 over
-/// `bare` with the whole app wrapped (+349 and +750, from +316 and +697):
-/// there, the request is a local of hyper's, and once the decision has
-/// borrowed it the compiler copies it before the off path's call. Of the
-/// arrangements tried, this is the only one that saved on both paths under
-/// `Router::layer` (BENCHMARKS.md, "Sitting T").
+/// the whole call out of line (the table above), that counted about −60
+/// switched off under `Router::layer` (+83 over the no-op layer, from +145)
+/// and the same as before with the whole app wrapped (+318 over `bare`,
+/// from +316); switched on, +27 and +57 (+557 and +754): the request is
+/// copied once more on the way to `act`. Of the arrangements tried
+/// (BENCHMARKS.md, "Sitting T"), this is the one that never costs the off
+/// path more, in either placement.
 const INLINE_FUTURE_MAX: usize = 144;
 
 /// Injects faults into the requests of an HTTP service. Made by
@@ -127,9 +126,15 @@ impl<S, M> ChaosService<S, M> {
     ///
     /// Switched off, the inner service is called through [`call_inner`],
     /// which writes its future straight into this door's. Switched on, the
-    /// decision only borrows the request here, and everything after it is
-    /// out of line in [`act`](Self::act): the paths then do not meet in a
+    /// decision borrows the request, and everything after it is out of
+    /// line in [`act`](Self::act): the paths then do not meet in a
     /// temporary that the caller copies whole.
+    ///
+    /// The two paths are functions of their own (inlined) so that the off
+    /// path's request is never one that the decision borrowed: where the
+    /// request is a local of the caller (hyper's, with the whole app
+    /// wrapped), a borrow anywhere in the function made the compiler copy
+    /// it (240 bytes) before the off path's call too.
     #[inline(always)]
     fn start_large<ReqBody, ResBody>(&mut self, req: Request<ReqBody>) -> ResponseFuture<S, ReqBody, M>
     where
@@ -137,10 +142,30 @@ impl<S, M> ChaosService<S, M> {
         M: AbortBody<ResBody> + Clone,
     {
         if self.chaos.is_enabled() {
-            let action = self.decide(&req);
-            return self.act(action, req);
+            return self.start_enabled(req);
         }
+        self.start_off(req)
+    }
+
+    /// The off path of [`start_large`](Self::start_large).
+    #[inline(always)]
+    fn start_off<ReqBody, ResBody>(&mut self, req: Request<ReqBody>) -> ResponseFuture<S, ReqBody, M>
+    where
+        S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+        M: AbortBody<ResBody> + Clone,
+    {
         ResponseFuture::inner(call_inner(&mut self.inner, req))
+    }
+
+    /// The enabled path of [`start_large`](Self::start_large).
+    #[inline(always)]
+    fn start_enabled<ReqBody, ResBody>(&mut self, req: Request<ReqBody>) -> ResponseFuture<S, ReqBody, M>
+    where
+        S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+        M: AbortBody<ResBody> + Clone,
+    {
+        let action = self.decide(&req);
+        self.act(action, req)
     }
 
     /// What an enabled call with a large inner future does once decided:
