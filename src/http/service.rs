@@ -12,10 +12,11 @@ use crate::engine::Injection;
 use crate::{Chaos, Door, Target};
 
 /// The largest inner future, in bytes, around which the door builds its
-/// response future inline in the caller; around a larger one it builds it
-/// in a function of its own.
+/// whole response future inline in the caller (`start`); around a larger
+/// one it takes the large path (`start_large`, last paragraph).
 ///
-/// Inlined, the door's paths (pass, observed, faulted) write one temporary,
+/// The table is sitting S's, whose large path built the whole future in a
+/// function of its own. Inlined, the door's paths (pass, observed, faulted) write one temporary,
 /// and where the caller keeps the future inside its own (every Tower layer
 /// above this one, axum's `Router::layer`), that temporary is copied whole
 /// into it. A small future lives in registers and costs nothing to move; a
