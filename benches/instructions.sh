@@ -28,7 +28,7 @@ declare -A budget=(
 # service's run paid ~210 instructions per call in the allocator (heap
 # consolidation) and the layered runs ~50-60: every HTTP variant read about
 # 150 instructions cheaper than it is (`http_guarded` about 260). See
-# BENCHMARKS.md, "Instructions per call".)
+# benches/HISTORY.md, "Instructions per call".)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 check=0

@@ -46,7 +46,7 @@ const TCACHE_TUNABLE: &str = "glibc.malloc.tcache_count=65535";
 /// across six processes, and a layer that only wraps the future read
 /// +6.3 ns over it (median). With the cache this large, every free in the
 /// timed part is a push onto a list, the same in every id and process:
-/// `bare` 58-67 ns, that layer -0.6 ns (BENCHMARKS.md, sitting P). The
+/// `bare` 58-67 ns, that layer -0.6 ns (benches/HISTORY.md, sitting P). The
 /// layers allocate nothing on the measured paths, so this changes the cost
 /// every id shares, never the difference between them.
 pub fn steady_allocator() {

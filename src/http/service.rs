@@ -42,7 +42,7 @@ use crate::{Chaos, Door, Target};
 /// services are above it (a request alone is 240 bytes), and the placements
 /// that keep the future inside another (`Router::layer`, as in the README;
 /// tonic, whose own layers wrap the server's) gain more than the whole-app
-/// placement loses. See BENCHMARKS.md, "Sitting S".
+/// placement loses. See benches/HISTORY.md, "Sitting S".
 ///
 /// Around a large future, the flag's test and the decision are inline and
 /// the rest out of line (`start_large`): switched off, the inner service is
@@ -52,7 +52,7 @@ use crate::{Chaos, Door, Target};
 /// and the same as before with the whole app wrapped (+318 over `bare`,
 /// from +316); switched on, +27 and +57 (+557 and +754): the request is
 /// copied once more on the way to `act`. Of the arrangements tried
-/// (BENCHMARKS.md, "Sitting T"), this is the one that never costs the off
+/// (benches/HISTORY.md, "Sitting T"), this is the one that never costs the off
 /// path more, in either placement.
 const INLINE_FUTURE_MAX: usize = 144;
 
