@@ -56,8 +56,11 @@ impl<S, Req> Delayed<S, Req> {
     }
 }
 
-/// Can this thread sleep? A delay needs a Tokio runtime with its time
-/// driver; without a runtime the delay is skipped rather than panicking.
+/// Can this thread sleep? A delay needs a Tokio runtime; without one the
+/// delay is skipped rather than panicking. The runtime must also have its
+/// time driver (`enable_time`, as `#[tokio::main]` and `enable_all` give):
+/// Tokio offers no way to ask, and on a runtime without it creating the
+/// sleep panics, as `tokio::time::sleep` does everywhere.
 pub(crate) fn can_sleep() -> bool {
     tokio::runtime::Handle::try_current().is_ok()
 }

@@ -299,7 +299,7 @@ impl Point {
     #[cold]
     #[inline(never)]
     fn decide(&self, chaos: &Chaos) -> Option<Hit> {
-        let injection = chaos.decide_point(self.name, &self.cache).into_injection()?;
+        let injection = chaos.decide_point(self.name, &self.cache, self.fails).into_injection()?;
         Some(Hit { injection, fails: self.fails })
     }
 
@@ -390,11 +390,10 @@ impl Hit {
     }
 
     /// After the wait: the fault to fail with, if the point can fail and
-    /// the kill switch is still on. A failure at a point that cannot fail is
-    /// counted as skipped.
+    /// the kill switch is still on. (A point that cannot fail never gets a
+    /// failure: the engine counts it as skipped when it decides.)
     pub fn end(self, chaos: &Chaos) -> Option<InjectedFault> {
         if !self.fails {
-            self.injection.skip_failure();
             return None;
         }
         self.injection.confirm_failure(chaos).then(|| self.injection.fault())

@@ -71,6 +71,8 @@ fn every_invalid_field_is_named_with_its_value() {
         "delay.jitter",
         "20ms",
     );
+    // `base + jitter` beyond what a `Duration` holds: an error, not a panic.
+    expect(r("d").delay(Delay::jittered(Duration::MAX, Duration::from_secs(1)).percentage(1.0)), "delay.jitter", "1s");
     let mut two_shapes = Delay::fixed(Duration::from_millis(5)).percentage(1.0);
     two_shapes.min = Some(Duration::from_millis(1));
     expect(r("d").delay(two_shapes), "delay", "fixed");
@@ -167,4 +169,53 @@ fn a_rejected_update_is_kept_in_status_until_a_good_one() {
     chaos.update(Config::new().rule(Rule::new("b").abort(abort()))).unwrap();
     let status = chaos.status();
     assert_eq!((status.last_error, status.generation), (None, 2));
+}
+
+#[test]
+fn a_delay_and_a_wait_of_forever_add_up_to_forever_without_overflowing() {
+    use mischief::config::Loss;
+    use mischief::{Door, Target};
+    // "Hang forever" written as `Duration::MAX`, with a delay on top: the
+    // call's total wait saturates instead of overflowing (which would
+    // panic in the request path).
+    let chaos = Chaos::new(
+        Config::new().rule(
+            Rule::new("hang")
+                .delay(Delay::fixed(Duration::from_millis(1)).percentage(100.0))
+                .loss(Loss::timeout(Duration::MAX).percentage(100.0)),
+        ),
+    )
+    .unwrap();
+    let decision = chaos.decide(&Target::new(Door::Service).name("db"));
+    assert_eq!(decision.total_wait(), Duration::MAX);
+}
+
+#[test]
+fn with_abort_first_the_delay_still_counts_every_matching_call() {
+    use mischief::{Door, Target};
+    // Aborts on every 2nd call, delays on every 3rd; an abort drops that
+    // call's delay. The delay's `every` counts every matching call, aborted
+    // or not: delayed are calls 3 and 9 (6 and 12 are aborted).
+    let chaos = Chaos::new(
+        Config::new().rule(
+            Rule::new("r")
+                .abort(Abort::status(503).every(2))
+                .delay(Delay::fixed(Duration::from_millis(1)).every(3))
+                .abort_first(true),
+        ),
+    )
+    .unwrap();
+    let target = Target::new(Door::Service).name("db");
+    let (mut delayed, mut aborted) = (Vec::new(), Vec::new());
+    for call in 1..=12 {
+        let d = chaos.decide(&target);
+        if d.fault().is_some() {
+            aborted.push(call);
+            assert_eq!(d.total_wait(), Duration::ZERO, "call {call}: an abort that comes first has no delay");
+        } else if !d.total_wait().is_zero() {
+            delayed.push(call);
+        }
+    }
+    assert_eq!(aborted, [2, 4, 6, 8, 10, 12]);
+    assert_eq!(delayed, [3, 9]);
 }

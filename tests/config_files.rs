@@ -171,6 +171,9 @@ fn parse_errors_name_the_field_in_every_format() {
         (Format::Toml, "[[rules]]\nname = \"a\"\nabort = { status = 503, percent = 5 }\n", "percent"),
         (Format::Yaml, "rules:\n  - name: a\n    delay: { fixed: soon, every: 2 }\n", "rules[0].delay.fixed"),
         (Format::Json, r#"{"rules":[{"name":"a","match":{"door":"htp"},"abort":{"status":503,"every":1}}]}"#, "htp"),
+        // Milliseconds beyond what a `Duration` holds: an error, not a panic.
+        (Format::Json, r#"{"rules":[{"name":"a","delay":{"fixed":1e23,"every":2}}]}"#, "too long"),
+        (Format::Toml, "[[rules]]\nname = \"a\"\ndelay = { fixed = 1e23, every = 2 }\n", "too long"),
     ];
     for (format, text, needle) in cases {
         let err = Config::parse(text, format).unwrap_err();

@@ -29,11 +29,10 @@ impl Visitor<'_> for DurationVisitor {
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Duration, E> {
-        if v.is_finite() && v >= 0.0 {
-            Ok(Duration::from_secs_f64(v / 1000.0))
-        } else {
-            Err(E::custom(format_args!("invalid duration {v} ms")))
+        if !(v.is_finite() && v >= 0.0) {
+            return Err(E::custom(format_args!("invalid duration {v} ms")));
         }
+        Duration::try_from_secs_f64(v / 1000.0).map_err(|_| E::custom(format_args!("duration {v} ms is too long")))
     }
 }
 

@@ -287,8 +287,9 @@ mod tests {
     }
 }
 
-/// What the engine decided for one call: pass, or inject a delay, an abort,
-/// or both (delay first).
+/// What the engine decided for one call: pass, or inject a delay, a failure
+/// (an abort, an error, a timeout, a partition or a lost call), or both
+/// (the delay first).
 ///
 /// The doors act on it; code that calls [`Chaos::decide`] directly can read
 /// it with [`delay`](Self::delay) and [`fault`](Self::fault).
@@ -386,9 +387,11 @@ impl Injection {
     }
 
     /// How long the call is held in all: the injected latency plus the
-    /// failure's own wait (timeout, loss, connect delay).
+    /// failure's own wait (timeout, loss, connect delay). Saturating: a
+    /// wait written as "forever" (`Duration::MAX`) plus a delay stays
+    /// "forever" instead of overflowing in the request path.
     pub(crate) fn total_wait(&self) -> Duration {
-        self.delay.unwrap_or_default() + self.failure().map_or(Duration::ZERO, |f| f.wait)
+        self.delay.unwrap_or_default().saturating_add(self.failure().map_or(Duration::ZERO, |f| f.wait))
     }
 
     /// The abort settings, when this injection aborts.

@@ -529,7 +529,7 @@ impl Chaos {
         // The common plan of one catch-all rule (the `CHAOS_*` variables
         // build one) needs no scan, and no facts about the call.
         if let Some(rule) = &plan.catch_all {
-            return self.decide_matched(plan, rule, target, pass, stripe);
+            return self.decide_matched(plan, rule, target, pass, stripe, true);
         }
         match plan.first_match(target) {
             None => pass,
@@ -543,7 +543,7 @@ impl Chaos {
     #[inline(never)]
     fn decide_nth(&self, plan: &Plan, i: usize, target: &Target<'_>, pass: Decision, stripe: usize) -> Decision {
         match plan.rules.get(i) {
-            Some(rule) => self.decide_matched(plan, rule, target, pass, stripe),
+            Some(rule) => self.decide_matched(plan, rule, target, pass, stripe, true),
             None => pass,
         }
     }
@@ -553,7 +553,8 @@ impl Chaos {
     /// guardrails have their say. `pass` is what to answer when nothing is
     /// injected. Shared by [`decide`](Self::decide) and by fault points,
     /// which find their rule through a per-call-site cache (`site.rs`).
-    /// `stripe` is the calling thread's counter stripe.
+    /// `stripe` is the calling thread's counter stripe. `fails` is `false`
+    /// for a point that can only be delayed (see [`roll`](Self::roll)).
     #[inline(always)]
     fn decide_matched(
         &self,
@@ -562,17 +563,24 @@ impl Chaos {
         target: &Target<'_>,
         pass: Decision,
         stripe: usize,
+        fails: bool,
     ) -> Decision {
         rule.stats.add_at(Count::Matched, stripe);
         if rule.inert {
             return pass;
         }
-        self.roll(plan, rule, target, pass, stripe)
+        self.roll(plan, rule, target, pass, stripe, fails)
     }
 
     /// The part of [`decide_matched`](Self::decide_matched) for a rule that
     /// can inject: out of line, so the common case of an inert rule (a 0%
     /// catch-all) stays small where it is inlined.
+    ///
+    /// At a point that cannot fail (`fails` is `false`: a `#[chaos]`
+    /// function that does not return a `Result`), a failure that fires is
+    /// counted as skipped and is then as good as absent: it takes no share
+    /// of the caps (`max_injections`, the guardrails'), and it does not
+    /// drop the delay of a rule that aborts first.
     #[inline(never)]
     fn roll(
         &self,
@@ -581,6 +589,7 @@ impl Chaos {
         target: &Target<'_>,
         pass: Decision,
         stripe: usize,
+        fails: bool,
     ) -> Decision {
         #[cfg(not(feature = "guard"))]
         let _ = target;
@@ -593,8 +602,19 @@ impl Chaos {
                 failure = Some(i);
             }
         }
+        if !fails && failure.take().is_some() {
+            rule.stats.add(Count::Skipped);
+            tracing::debug!(
+                target: "mischief",
+                rule = %rule.name,
+                "fault skipped: the point cannot fail (its function does not return a Result)"
+            );
+        }
+        // The delay is rolled on every call too (its `every` counts every
+        // matching call), and dropped afterwards when a failure fired and
+        // the rule aborts first.
         let delay = match &rule.delay {
-            Some(d) if !(failure.is_some() && rule.abort_first) && d.trigger.fires(rng) => Some(d.sample(rng)),
+            Some(d) if d.trigger.fires(rng) && !(failure.is_some() && rule.abort_first) => Some(d.sample(rng)),
             _ => None,
         };
         if failure.is_none() && delay.is_none() {

@@ -529,7 +529,10 @@ fn compile_delay(index: usize, rule: &str, d: &Delay) -> Result<CompiledDelay, C
                     &format!("must not exceed base ({})", fmt(Some(base)).unwrap_or_default()),
                 ));
             }
-            (base - jitter, base + jitter)
+            let Some(max) = base.checked_add(jitter) else {
+                return Err(err("jitter", &fmt(Some(jitter)), "base + jitter is longer than a duration can be"));
+            };
+            (base - jitter, max)
         }
         (fixed, min, max, base, jitter) => {
             let given: Vec<&str> = [("fixed", fixed), ("min", min), ("max", max), ("base", base), ("jitter", jitter)]

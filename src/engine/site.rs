@@ -18,8 +18,7 @@
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use super::stats::Count;
-use super::{Chaos, Decision, Injection, Target};
+use super::{Chaos, Decision, Target};
 
 /// How many handles in the process are switched on, plus one until the
 /// global handle exists. Points on the global handle check it first: while
@@ -89,7 +88,9 @@ impl Chaos {
     }
 
     /// Decides for the point `name`, through and into its call site's cache.
-    pub(crate) fn decide_point(&self, name: &str, cache: &SiteCache) -> Decision {
+    /// `fails` is `false` for a point that can only be delayed: a failure
+    /// its rule rolls is skipped there (see `roll`).
+    pub(crate) fn decide_point(&self, name: &str, cache: &SiteCache, fails: bool) -> Decision {
         self.inner.plan.with(|plan, stripe| {
             // The percentage cap counts every call, so under it a point
             // must come here each time: "no rule" is then never cached.
@@ -118,28 +119,10 @@ impl Chaos {
             // Points do not report outcomes to the abort conditions (a point
             // does not know how its function's call ended): no `observe`.
             match index.and_then(|i| plan.rules.get(i)) {
-                Some(rule) => self.decide_matched(plan, rule, &target, Decision::PASS, stripe),
+                Some(rule) => self.decide_matched(plan, rule, &target, Decision::PASS, stripe, fails),
                 None => Decision::PASS,
             }
         })
-    }
-}
-
-impl Injection {
-    /// For a point that cannot fail (a `#[chaos]` function that does not
-    /// return a `Result`): its rule rolled a failure that will not be
-    /// injected. Counts it as `skipped` and traces it. Does nothing when the
-    /// injection has no failure.
-    pub(crate) fn skip_failure(&self) {
-        if self.failure_kind().is_none() {
-            return;
-        }
-        self.rule.stats.add(Count::Skipped);
-        tracing::debug!(
-            target: "mischief",
-            rule = %self.rule.name,
-            "fault skipped: the point cannot fail (its function does not return a Result)"
-        );
     }
 }
 
@@ -164,19 +147,19 @@ mod tests {
         ]);
         let (miss, hit) = (SiteCache::new(), SiteCache::new());
         assert!(!chaos.point_passes(&miss), "an empty cache never passes");
-        assert!(chaos.decide_point("inventory.reserve", &miss).is_pass());
+        assert!(chaos.decide_point("inventory.reserve", &miss, true).is_pass());
         assert!(chaos.point_passes(&miss));
 
-        assert_eq!(chaos.decide_point("payments.charge", &hit).rule(), Some("pay"));
+        assert_eq!(chaos.decide_point("payments.charge", &hit, true).rule(), Some("pay"));
         assert!(!chaos.point_passes(&hit));
         assert_eq!(hit.0.load(Ordering::Relaxed) & NO_RULE, 1);
-        assert_eq!(chaos.decide_point("payments.charge", &hit).rule(), Some("pay"));
+        assert_eq!(chaos.decide_point("payments.charge", &hit, true).rule(), Some("pay"));
 
         // A new plan invalidates both.
         chaos.update(Config::new().rule(Rule::new("all").abort(Abort::status(500).percentage(100.0)))).unwrap();
         assert!(!chaos.point_passes(&miss));
-        assert_eq!(chaos.decide_point("inventory.reserve", &miss).rule(), Some("all"));
-        assert_eq!(chaos.decide_point("payments.charge", &hit).rule(), Some("all"));
+        assert_eq!(chaos.decide_point("inventory.reserve", &miss, true).rule(), Some("all"));
+        assert_eq!(chaos.decide_point("payments.charge", &hit, true).rule(), Some("all"));
     }
 
     #[test]
@@ -185,8 +168,8 @@ mod tests {
         let b = chaos(&[("b-other", Match::new().name("q"))]);
         let site = SiteCache::new();
         for _ in 0..3 {
-            assert_eq!(a.decide_point("p", &site).rule(), Some("a"));
-            assert!(b.decide_point("p", &site).is_pass());
+            assert_eq!(a.decide_point("p", &site, true).rule(), Some("a"));
+            assert!(b.decide_point("p", &site, true).is_pass());
             assert!(b.point_passes(&site) && !a.point_passes(&site));
         }
     }

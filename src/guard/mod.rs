@@ -321,6 +321,17 @@ impl RuleTiming {
                     .cron
                     .parse::<croner::Cron>()
                     .map_err(|e| ConfigError::field(index, &rule.name, "schedule.cron", &s.cron, e.to_string()))?;
+                // A schedule no date matches (30 February) would never fire,
+                // and every call would search centuries for its next firing.
+                if cron.find_next_occurrence(&jiff::Zoned::now().with_time_zone(tz.clone()), false).is_err() {
+                    return Err(ConfigError::field(
+                        index,
+                        &rule.name,
+                        "schedule.cron",
+                        &s.cron,
+                        "never fires: no date matches it",
+                    ));
+                }
                 if s.active.is_zero() {
                     return Err(ConfigError::field(
                         index,

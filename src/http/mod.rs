@@ -5,8 +5,9 @@
 //! method, path, host, headers and (for gRPC requests) service and method.
 //!
 //! - A **delay** holds the request before the inner service sees it. It
-//!   needs a Tokio runtime (axum, hyper and tonic always run in one); outside
-//!   a runtime the delay is skipped.
+//!   needs a Tokio runtime with its timers (`enable_time`; axum, hyper and
+//!   tonic servers always run in one); outside a runtime the delay is
+//!   skipped.
 //! - An **abort** answers without calling the inner service. An HTTP request
 //!   gets the configured status, headers and an `x-mischief-rule` header
 //!   naming the rule. A gRPC request (`content-type: application/grpc*`)

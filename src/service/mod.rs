@@ -6,7 +6,8 @@
 //! (globs work: `"inventory-*"`).
 //!
 //! - A **delay** holds the call before the inner service sees it (needs a
-//!   Tokio runtime; outside one the delay is skipped).
+//!   Tokio runtime with its timers, `enable_time`, as for `tokio::time`;
+//!   outside a runtime the delay is skipped).
 //! - An **abort** fails the call without calling the inner service, with a
 //!   boxed [`InjectedFault`](crate::InjectedFault) as the error. The layer's
 //!   error type is [`BoxError`](crate::BoxError), like `tower::timeout`;

@@ -234,6 +234,16 @@ fn invalid_guardrails_name_the_field_and_value() {
         Chaos::new(Config::new().rule(always("r").schedule(Schedule::new("61 * * * *", Duration::from_secs(60)))))
             .unwrap_err();
     assert!(err.to_string().contains("schedule.cron") && err.to_string().contains("61 * * * *"), "{err}");
+    // A cron that parses but that no date matches would never fire (and
+    // would have every call search for its next firing until year 5000).
+    let err =
+        Chaos::new(Config::new().rule(always("r").schedule(Schedule::new("0 0 30 2 *", Duration::from_secs(60)))))
+            .unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("schedule.cron") && msg.contains("0 0 30 2 *") && msg.contains("never fires"), "{msg}");
+    // One that fires only in leap years is valid.
+    Chaos::new(Config::new().rule(always("r").schedule(Schedule::new("0 0 29 2 *", Duration::from_secs(60)))))
+        .expect("29 February exists");
     // The seed's file shape deserializes, latency in milliseconds included.
     let seed: Config = serde_json::from_value(serde_json::json!({
         "guardrails": {

@@ -293,6 +293,30 @@ fn functions_that_cannot_fail_are_delayed_and_their_failures_counted_as_skipped(
 }
 
 #[test]
+fn a_failure_a_point_cannot_inject_takes_no_share_of_the_cap_and_keeps_the_delay() {
+    // Aborts every call, delays every 2nd, aborts first, at most 2
+    // injections. At a function that cannot fail, each abort is skipped
+    // and is as good as absent: calls 2 and 4 are delayed (the cap's two
+    // injections), 6 and 8 are skipped by the cap.
+    let chaos = handle(
+        Config::new().rule(
+            Rule::new("stats")
+                .when(Match::new().name("stats.*"))
+                .abort(Abort::status(503).percentage(100.0))
+                .delay(Delay::fixed(Duration::from_millis(1)).every(2))
+                .abort_first(true)
+                .max_injections(2),
+        ),
+    );
+    for value in 1..=8 {
+        assert_eq!(record(&chaos, value), value * 2);
+    }
+    let rule = &chaos.status().rules[0];
+    // Skipped: the 8 aborts, and the 2 delays over the cap.
+    assert_eq!((rule.matched, rule.delayed, rule.aborted, rule.skipped), (8, 2, 0, 10));
+}
+
+#[test]
 fn the_kill_switch_cancels_a_failure_whose_delay_is_running() {
     let chaos = handle(
         Config::new().rule(
