@@ -72,7 +72,7 @@ mod window;
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -550,11 +550,13 @@ impl GuardState {
             self.faulted.incr(stripe);
             return Ok(None);
         };
-        if let Some(max) = g.max_share
-            && !self.share_allows(g, max)
-        {
-            return Err(SkipReason::CapPercentage);
-        }
+        // Under the share cap, the checkpoints' lock is held until this
+        // fault is counted: two threads cannot both take the last fault the
+        // share allows.
+        let _share = match g.max_share {
+            Some(max) => Some(self.share_allows(g, max).ok_or(SkipReason::CapPercentage)?),
+            None => None,
+        };
         if let Some(max) = g.max_injections
             && self
                 .injections
@@ -585,11 +587,13 @@ impl GuardState {
 
     /// Would one more fault keep the faulted share of the window's calls at
     /// or under `max`? The window is measured between checkpoints of the
-    /// call and fault totals, taken on this (fault) path only.
-    fn share_allows(&self, g: &Guard, max: f64) -> bool {
+    /// call and fault totals, taken on this (fault) path only. When it
+    /// would, returns the checkpoints' lock, for the caller to hold until it
+    /// has counted the fault.
+    fn share_allows(&self, g: &Guard, max: f64) -> Option<MutexGuard<'_, VecDeque<Checkpoint>>> {
         let now_ms = self.now_ms();
-        let (calls, faulted) = (self.calls.get(), self.faulted.get());
         let mut cps = self.checkpoints.lock().unwrap_or_else(PoisonError::into_inner);
+        let (calls, faulted) = (self.calls.get(), self.faulted.get());
         if cps.back().is_none_or(|c| now_ms - c.at_ms >= g.bucket_ms()) {
             cps.push_back(Checkpoint { at_ms: now_ms, calls, faulted });
         }
@@ -599,7 +603,7 @@ impl GuardState {
         }
         let base = cps.front().copied().unwrap_or(Checkpoint { at_ms: now_ms, calls, faulted });
         let (calls, faulted) = (calls.saturating_sub(base.calls), faulted.saturating_sub(base.faulted));
-        (faulted + 1) as f64 <= max * calls as f64
+        ((faulted + 1) as f64 <= max * calls as f64).then_some(cps)
     }
 
     /// Records the outcome of a call that was not faulted, which started at

@@ -285,6 +285,26 @@ async fn load(url: &str, n: usize, workers: usize) -> usize {
     faulted
 }
 
+#[test]
+fn the_share_cap_holds_exactly_when_threads_race_for_the_last_fault() {
+    // The clock stands still, so every call stays in the window. After any
+    // number of calls from any number of threads, the faults are at most a
+    // tenth of the calls; and the last fault the share allows was taken,
+    // so they are at least a tenth less one.
+    let clock = ManualClock::new(at("2026-11-25T12:00:00Z"));
+    let chaos = engine(&clock, Guardrails::new().max_percentage_affected(10.0), always("r"));
+    let (threads, per_thread) = (4_u64, 25_000_u64);
+    let faulted: u64 = std::thread::scope(|s| {
+        let workers: Vec<_> =
+            (0..threads).map(|_| s.spawn(|| (0..per_thread).filter(|_| faults(&chaos)).count() as u64)).collect();
+        workers.into_iter().map(|w| w.join().unwrap()).sum()
+    });
+    let calls = threads * per_thread;
+    assert_eq!(chaos.status().guard.unwrap().calls_seen, calls);
+    assert!(faulted * 10 <= calls, "{faulted} faults in {calls} calls: over the 10% cap");
+    assert!(faulted * 10 + 10 >= calls, "{faulted} faults in {calls} calls: the cap held back more than it must");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_percentage_affected_holds_a_fifty_percent_rule_to_ten() {
     let chaos = Chaos::new(
