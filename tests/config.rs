@@ -219,3 +219,30 @@ fn with_abort_first_the_delay_still_counts_every_matching_call() {
     assert_eq!(aborted, [2, 4, 6, 8, 10, 12]);
     assert_eq!(delayed, [3, 9]);
 }
+
+/// A `CHAOS_*` variable set to bytes that are not UTF-8 is an error naming
+/// it, not a variable that reads as unset (chaos silently off, or its file
+/// ignored). Runs itself in a child process with the variable set.
+#[cfg(unix)]
+#[test]
+fn a_variable_that_is_not_utf8_is_an_error_naming_it() {
+    use std::os::unix::ffi::OsStrExt;
+    const CHILD: &str = "MISCHIEF_CONFIG_TEST_CHILD";
+    let Some(var) = std::env::var_os(CHILD) else {
+        for var in ["CHAOS_ENABLED", "CHAOS_CONFIG"] {
+            let out = std::process::Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", "a_variable_that_is_not_utf8_is_an_error_naming_it"])
+                .env(CHILD, var)
+                .env(var, std::ffi::OsStr::from_bytes(b"tr\xffe"))
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(out.status.success() && stdout.contains("1 passed"), "{var}: {stdout}");
+        }
+        return;
+    };
+    let err = Chaos::from_env().map(|_| ()).expect_err("a variable that is not UTF-8 must be rejected");
+    let msg = err.to_string();
+    assert!(matches!(err, ConfigError::Env { .. }), "{err:?}");
+    assert!(msg.contains(var.to_str().unwrap()) && msg.contains("UTF-8"), "{msg}");
+}

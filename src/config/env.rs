@@ -110,6 +110,18 @@ fn parse_bool(v: &str) -> Option<bool> {
     }
 }
 
+/// Fails, naming the variable, when one of the process's `CHAOS_*`
+/// variables is set to something that is not Unicode: read as a `String`,
+/// it would look unset, and chaos would silently be off or ignore its file.
+pub(crate) fn check_unicode() -> Result<(), ConfigError> {
+    for var in [vars::ENABLED, vars::FAILURE_RATE, vars::LATENCY_MS, vars::ABORT_STATUS, vars::SEED, vars::CONFIG] {
+        if let Err(std::env::VarError::NotUnicode(value)) = std::env::var(var) {
+            return Err(env_err(var, &value.to_string_lossy(), "is not valid UTF-8"));
+        }
+    }
+    Ok(())
+}
+
 fn env_err(var: &'static str, value: &str, reason: &str) -> ConfigError {
     ConfigError::Env { var, value: value.to_owned(), reason: reason.to_owned() }
 }

@@ -73,8 +73,8 @@ use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize};
 
 pub use crate::fault::GrpcCode;
-pub(crate) use env::EnvSettings;
 pub use env::vars;
+pub(crate) use env::{EnvSettings, check_unicode as check_env_unicode};
 pub use error::{ConfigError, RuleRef};
 pub use file::Format;
 pub use guardrails::{AbortCondition, Guardrails, Metric, Schedule, Threshold};

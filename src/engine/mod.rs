@@ -259,7 +259,11 @@ impl Chaos {
     ///   applies within milliseconds and a bad edit keeps the last good
     ///   configuration. Without it the file is read once, and an info event
     ///   says so.
+    ///
+    /// A variable set to something that is not valid UTF-8 is an error
+    /// naming it, never read as unset.
     pub fn from_env() -> Result<Self, ConfigError> {
+        crate::config::check_env_unicode()?;
         Self::from_env_with(|name| std::env::var(name).ok())
     }
 
