@@ -200,6 +200,18 @@ fn global_err(field: &str, value: impl fmt::Debug, reason: impl Into<String>) ->
     ConfigError::Global { field: format!("guardrails.{field}"), value: format!("{value:?}"), reason: reason.into() }
 }
 
+/// A threshold as it was written (a number, or the text), for errors.
+fn shown(t: &Threshold) -> String {
+    match t {
+        Threshold::Number(x) => x.to_string(),
+        Threshold::Text(s) => s.clone(),
+    }
+}
+
+/// The longest `schedule.active`: a span longer than the dates the time
+/// library and the cron search cover would never read as active.
+const MAX_ACTIVE: Duration = Duration::from_secs(100 * 366 * 86_400);
+
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
@@ -228,9 +240,14 @@ impl Guard {
             .blackout_dates
             .iter()
             .map(|d| {
-                d.trim()
-                    .parse::<Date>()
-                    .map_err(|e| global_err("blackout_dates", d, format!("expected YYYY-MM-DD: {e}")))
+                // Exactly a date: jiff would also take a time and an offset,
+                // or no dashes, and this would drop them without a word.
+                let t = d.trim();
+                let shape = t.len() == 10 && t.bytes().enumerate().all(|(i, b)| matches!(i, 4 | 7) == (b == b'-'));
+                if !shape {
+                    return Err(global_err("blackout_dates", d, "expected YYYY-MM-DD"));
+                }
+                t.parse::<Date>().map_err(|e| global_err("blackout_dates", d, format!("expected YYYY-MM-DD: {e}")))
             })
             .collect::<Result<Box<[Date]>, _>>()?;
         let max_share = match g.max_percentage_affected {
@@ -264,20 +281,39 @@ impl Guard {
                 let limit = match (c.metric, &c.threshold) {
                     (Metric::ErrorRate, Threshold::Number(x)) if x.is_finite() && (0.0..=1.0).contains(x) => *x,
                     (Metric::ErrorRate, t) => {
-                        return Err(global_err(&field, t, "an error rate is a fraction from 0.0 to 1.0"));
+                        return Err(global_err(&field, shown(t), "an error rate is a fraction from 0.0 to 1.0"));
                     }
                     (Metric::LatencyP99, Threshold::Number(x)) if x.is_finite() && *x > 0.0 => x * 1000.0,
                     (Metric::LatencyP99, Threshold::Text(s)) => match crate::config::duration::parse(s) {
                         Ok(d) if !d.is_zero() => d.as_micros() as f64,
                         _ => return Err(global_err(&field, s, "expected a duration such as \"5s\" or milliseconds")),
                     },
-                    (Metric::LatencyP99, t) => return Err(global_err(&field, t, "must be a positive duration")),
+                    (Metric::LatencyP99, t) => return Err(global_err(&field, shown(t), "must be a positive duration")),
                 };
+                // The latency histogram reports no p99 above its top slot's
+                // upper edge: a threshold there could never trip.
+                if c.metric == Metric::LatencyP99 && limit >= outcomes::MAX_P99_MICROS as f64 {
+                    let max = crate::config::duration::format(Duration::from_micros(outcomes::MAX_P99_MICROS - 1));
+                    return Err(global_err(
+                        &field,
+                        shown(&c.threshold),
+                        format!("must be under {max}: the p99 is measured up to that"),
+                    ));
+                }
                 Ok(Condition { metric: c.metric, limit })
             })
             .collect::<Result<Box<[Condition]>, _>>()?;
         if g.max_active_faults == Some(0) {
             return Err(global_err("max_active_faults", 0, "must be at least 1 (turn chaos off instead)"));
+        }
+        // Zero would switch the feature off without saying so: a cooldown of
+        // 0 undoes a trip at the next call, and 0 samples judge the
+        // conditions on none.
+        if g.cooldown.is_some_and(|c| c.is_zero()) {
+            return Err(global_err("cooldown", "0s", "must be longer than 0"));
+        }
+        if g.min_samples == Some(0) {
+            return Err(global_err("min_samples", 0, "must be at least 1"));
         }
         Ok(Guard {
             window: TimeWindow::new(hours, days, blackout, tz),
@@ -332,6 +368,15 @@ impl RuleTiming {
                         "never fires: no date matches it",
                     ));
                 }
+                if s.active > MAX_ACTIVE {
+                    return Err(ConfigError::field(
+                        index,
+                        &rule.name,
+                        "schedule.active",
+                        crate::config::duration::format(s.active),
+                        "must be at most 100 years",
+                    ));
+                }
                 if s.active.is_zero() {
                     return Err(ConfigError::field(
                         index,
@@ -344,6 +389,9 @@ impl RuleTiming {
                 Ok((cron, ms(s.active)))
             })
             .transpose()?;
+        if rule.active_for.is_some_and(|d| d.is_zero()) {
+            return Err(ConfigError::field(index, &rule.name, "for", "0s", "must be longer than 0"));
+        }
         Ok(Some(RuleTiming { schedule, active_for_ms: rule.active_for.map(ms), tz: tz.clone() }))
     }
 

@@ -10,9 +10,15 @@ use crate::engine::stats::{STRIPES, add_one};
 /// Buckets in the window; each covers a tenth of it.
 pub(crate) const BUCKETS: usize = 10;
 /// Latency histogram slots: exact microseconds below 16, then 4 slots per
-/// power of two up to 2^31 µs (~36 minutes). A reported percentile is the
-/// upper edge of its slot: at most ~19% above the true value.
+/// power of two up to 2^31 µs (~36 minutes), the last of which holds every
+/// longer latency too. A reported percentile is the upper edge of its slot:
+/// at most ~19% above the true value, and never above
+/// [`MAX_P99_MICROS`].
 const SLOTS: usize = 16 + (31 - 4 + 1) * 4;
+
+/// The highest percentile the histogram reports: its top slot's upper edge,
+/// 2^32 - 1 µs (~71.6 minutes).
+pub(crate) const MAX_P99_MICROS: u64 = slot_upper(SLOTS - 1);
 
 #[derive(Debug)]
 struct Bucket {
@@ -81,7 +87,7 @@ fn slot(latency: Duration) -> usize {
 }
 
 /// The upper edge of a slot, in microseconds.
-fn slot_upper(slot: usize) -> u64 {
+const fn slot_upper(slot: usize) -> u64 {
     if slot < 16 {
         return slot as u64;
     }

@@ -60,6 +60,9 @@ pub(crate) fn parse_hours(span: &str) -> Result<(u16, u16), String> {
         Ok(h * 60 + m)
     };
     let (start, end) = (minute(a)?, minute(b)?);
+    if start == 24 * 60 {
+        return Err("24:00 ends a span; one that starts at midnight starts at 00:00".into());
+    }
     if start == end {
         return Err("the span is empty (start equals end)".into());
     }

@@ -222,6 +222,17 @@ fn invalid_guardrails_name_the_field_and_value() {
             "5",
         ),
         (Guardrails::new().exclude(Match::new().method("GE T")), "guardrails.exclude[0].match.method", "GE T"),
+        // Accepted once, and silently never (or always) applying:
+        (Guardrails::new().allowed_hours("24:00-06:00"), "guardrails.allowed_hours", "24:00-06:00"),
+        (Guardrails::new().blackout_date("2026-12-24T23:00:00+05:00"), "guardrails.blackout_dates", "T23:00"),
+        (Guardrails::new().blackout_date("20261224"), "guardrails.blackout_dates", "20261224"),
+        (Guardrails::new().cooldown(Duration::ZERO), "guardrails.cooldown", "0s"),
+        (Guardrails::new().min_samples(0), "guardrails.min_samples", "0"),
+        (
+            Guardrails::new().abort_condition(AbortCondition::latency_p99(Duration::from_secs(2 * 3600))),
+            "guardrails.abort_conditions[0].threshold",
+            "must be under",
+        ),
     ];
     for (g, field, value) in cases {
         let err = Chaos::new(Config::new().guardrails(g.clone()).rule(always("r")))
@@ -241,6 +252,26 @@ fn invalid_guardrails_name_the_field_and_value() {
             .unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("schedule.cron") && msg.contains("0 0 30 2 *") && msg.contains("never fires"), "{msg}");
+    // A rule's `for` of zero would be over before its first call, and an
+    // active span beyond the dates the cron search covers never active.
+    let err = Chaos::new(Config::new().rule(always("r").active_for(Duration::ZERO))).unwrap_err();
+    assert!(err.to_string().contains("for") && err.to_string().contains("0s"), "{err}");
+    let err = Chaos::new(
+        Config::new().rule(always("r").schedule(Schedule::new("0 9 * * *", Duration::from_secs(1000 * 366 * 86_400)))),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("schedule.active") && err.to_string().contains("100 years"), "{err}");
+    // The edges that stay valid: a span ending at 24:00, a p99 limit of an hour.
+    Chaos::new(
+        Config::new()
+            .guardrails(
+                Guardrails::new()
+                    .allowed_hours("18:00-24:00")
+                    .abort_condition(AbortCondition::latency_p99(Duration::from_secs(3600))),
+            )
+            .rule(always("r")),
+    )
+    .expect("valid edges");
     // One that fires only in leap years is valid.
     Chaos::new(Config::new().rule(always("r").schedule(Schedule::new("0 0 29 2 *", Duration::from_secs(60)))))
         .expect("29 February exists");
