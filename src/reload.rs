@@ -30,8 +30,9 @@
 //!
 //! # What a bad edit does
 //!
-//! Nothing, to the running service: an unreadable, deleted, empty,
-//! half-written or invalid file is never installed. The last good
+//! Nothing, to the running service: an unreadable, deleted, empty or
+//! invalid file is never installed, nor is a file that changes while it is
+//! read. The last good
 //! configuration stays in force, the error goes to
 //! [`Status::last_error`](crate::Status::last_error) (naming the file, and
 //! the field and value when it is about one), and one `tracing` warning is
@@ -39,6 +40,14 @@
 //! is read is read again after the debounce. The next good version, including
 //! a file recreated after a deletion, is installed as usual. Counters of rules
 //! whose names persist carry over.
+//!
+//! A file written in place is read once its writes pause for the debounce
+//! (or four debounce periods into a burst). A writer that pauses longer
+//! than that mid-file, or keeps writing past it, can have a prefix read,
+//! and a prefix that happens to be a valid configuration (a YAML file cut
+//! before a rule's `match`) would be installed until the rest arrives. Write
+//! the new file next to the old one and rename it over, as editors and
+//! Kubernetes do, and no prefix is ever seen.
 //!
 //! # Example
 //!
