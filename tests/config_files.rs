@@ -171,6 +171,24 @@ fn parse_errors_name_the_field_in_every_format() {
         (Format::Toml, "[[rules]]\nname = \"a\"\nabort = { status = 503, percent = 5 }\n", "percent"),
         (Format::Yaml, "rules:\n  - name: a\n    delay: { fixed: soon, every: 2 }\n", "rules[0].delay.fixed"),
         (Format::Json, r#"{"rules":[{"name":"a","match":{"door":"htp"},"abort":{"status":503,"every":1}}]}"#, "htp"),
+        // Values of the wrong type are shown, not only "nothing matched".
+        (Format::Toml, "[[rules]]\nname = \"a\"\nabort = { status = 503, grpc_status = true, every = 2 }\n", "true"),
+        (Format::Json, r#"{"rules":[{"name":"a","match":{"method":5},"abort":{"status":503,"every":1}}]}"#, "5"),
+        (
+            Format::Yaml,
+            "rules:\n  - name: a\n    match: { path: [1, 2] }\n    abort: { status: 503, every: 1 }\n",
+            "sequence",
+        ),
+        (
+            Format::Yaml,
+            "rules:\n  - name: a\n    match: { path: { exact: /a, glob: /b* } }\n    abort: { status: 503, every: 1 }\n",
+            "glob",
+        ),
+        (
+            Format::Json,
+            r#"{"rules":[{"name":"a","abort":{"status":503,"every":1}}],"guardrails":{"abort_conditions":[{"metric":"error_rate","threshold":true}]}}"#,
+            "true",
+        ),
         // Milliseconds beyond what a `Duration` holds: an error, not a panic.
         (Format::Json, r#"{"rules":[{"name":"a","delay":{"fixed":1e23,"every":2}}]}"#, "too long"),
         (Format::Toml, "[[rules]]\nname = \"a\"\ndelay = { fixed = 1e23, every = 2 }\n", "too long"),

@@ -346,31 +346,40 @@ impl From<String> for StrMatch {
     }
 }
 
+// By hand, not `untagged`: serde's untagged enums say only that nothing
+// matched, and an error must show the value it got.
 impl<'de> Deserialize<'de> for StrMatch {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "lowercase", deny_unknown_fields)]
-        enum Explicit {
-            Exact(String),
-            Prefix(String),
-            Glob(String),
+        struct Visitor;
+        impl<'de> de::Visitor<'de> for Visitor {
+            type Value = StrMatch;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string, or one of { exact = \"...\" }, { prefix = \"...\" }, { glob = \"...\" }")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<StrMatch, E> {
+                Ok(StrMatch::auto(s.to_owned()))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<StrMatch, A::Error> {
+                const KINDS: &[&str] = &["exact", "prefix", "glob"];
+                let Some(kind) = map.next_key::<String>()? else {
+                    return Err(de::Error::invalid_length(0, &self));
+                };
+                let value: String = map.next_value()?;
+                let m = match kind.as_str() {
+                    "exact" => StrMatch::Exact(value),
+                    "prefix" => StrMatch::Prefix(value),
+                    "glob" => StrMatch::Glob(value),
+                    other => return Err(de::Error::unknown_field(other, KINDS)),
+                };
+                match map.next_key::<String>()? {
+                    None => Ok(m),
+                    Some(more) => {
+                        Err(de::Error::custom(format_args!("`{kind}` and `{more}`: give one of exact, prefix or glob")))
+                    }
+                }
+            }
         }
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Repr {
-            Plain(String),
-            Explicit(Explicit),
-        }
-        match Repr::deserialize(d).map_err(|_| {
-            de::Error::custom(
-                "expected a string, or one of { exact = \"...\" }, { prefix = \"...\" }, { glob = \"...\" }",
-            )
-        })? {
-            Repr::Plain(s) => Ok(StrMatch::auto(s)),
-            Repr::Explicit(Explicit::Exact(s)) => Ok(StrMatch::Exact(s)),
-            Repr::Explicit(Explicit::Prefix(s)) => Ok(StrMatch::Prefix(s)),
-            Repr::Explicit(Explicit::Glob(s)) => Ok(StrMatch::Glob(s)),
-        }
+        d.deserialize_any(Visitor)
     }
 }
 
@@ -523,7 +532,7 @@ impl Match {
 /// A gRPC status code in a configuration: a name (`"UNAVAILABLE"`,
 /// `"unavailable"`, `"Unavailable"`) or a number (`14`).
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum GrpcStatus {
     /// A numeric code.
@@ -531,6 +540,28 @@ pub enum GrpcStatus {
     Code(i64),
     /// A code name.
     Name(String),
+}
+
+impl<'de> Deserialize<'de> for GrpcStatus {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl de::Visitor<'_> for Visitor {
+            type Value = GrpcStatus;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a gRPC status code: a number from 1 to 16, or a name such as \"UNAVAILABLE\"")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<GrpcStatus, E> {
+                Ok(GrpcStatus::Code(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<GrpcStatus, E> {
+                i64::try_from(v).map(GrpcStatus::Code).map_err(|_| E::invalid_value(de::Unexpected::Unsigned(v), &self))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<GrpcStatus, E> {
+                Ok(GrpcStatus::Name(v.to_owned()))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 impl From<GrpcCode> for GrpcStatus {
@@ -834,17 +865,24 @@ macro_rules! trigger_builders {
 trigger_builders!(Abort: "Aborts", Delay: "Delays", Timeout: "Times out", Loss: "Loses");
 
 fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum OneOrMany {
-        One(String),
-        Many(Vec<String>),
+    struct Visitor;
+    impl<'de> de::Visitor<'de> for Visitor {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a string or a list of strings")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Vec<String>, E> {
+            Ok(vec![v.to_owned()])
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
+            let mut out = Vec::new();
+            while let Some(s) = seq.next_element::<String>()? {
+                out.push(s);
+            }
+            Ok(out)
+        }
     }
-    match OneOrMany::deserialize(d) {
-        Ok(OneOrMany::One(t)) => Ok(vec![t]),
-        Ok(OneOrMany::Many(v)) => Ok(v),
-        Err(_) => Err(de::Error::custom("expected a string or a list of strings")),
-    }
+    d.deserialize_any(Visitor)
 }
 
 fn doors<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Door>, D::Error> {
