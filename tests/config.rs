@@ -229,8 +229,21 @@ fn a_variable_that_is_not_utf8_is_an_error_naming_it() {
     use std::os::unix::ffi::OsStrExt;
     const CHILD: &str = "MISCHIEF_CONFIG_TEST_CHILD";
     let Some(var) = std::env::var_os(CHILD) else {
+        const ALL: [&str; 6] = [
+            "CHAOS_ENABLED",
+            "CHAOS_FAILURE_RATE",
+            "CHAOS_LATENCY_MS",
+            "CHAOS_ABORT_STATUS",
+            "CHAOS_SEED",
+            "CHAOS_CONFIG",
+        ];
         for var in ["CHAOS_ENABLED", "CHAOS_CONFIG"] {
-            let out = std::process::Command::new(std::env::current_exe().unwrap())
+            let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+            // Only the variable under test, whatever the environment this runs in.
+            for other in ALL {
+                child.env_remove(other);
+            }
+            let out = child
                 .args(["--exact", "a_variable_that_is_not_utf8_is_an_error_naming_it"])
                 .env(CHILD, var)
                 .env(var, std::ffi::OsStr::from_bytes(b"tr\xffe"))
@@ -245,4 +258,35 @@ fn a_variable_that_is_not_utf8_is_an_error_naming_it() {
     let msg = err.to_string();
     assert!(matches!(err, ConfigError::Env { .. }), "{err:?}");
     assert!(msg.contains(var.to_str().unwrap()) && msg.contains("UTF-8"), "{msg}");
+}
+
+#[test]
+fn sampled_delays_stay_within_their_shape_and_reach_both_ends() {
+    use mischief::{Door, Target};
+    let ms = Duration::from_millis;
+    let from_env = Chaos::from_env_with(|name| match name {
+        "CHAOS_ENABLED" => Some("true".into()),
+        "CHAOS_LATENCY_MS" => Some("50".into()),
+        "CHAOS_SEED" => Some("7".into()),
+        _ => None,
+    })
+    .unwrap();
+    let shaped =
+        |delay: Delay| Chaos::new(Config::new().seed(7).rule(Rule::new("d").delay(delay.percentage(100.0)))).unwrap();
+    let cases = [
+        ("uniform 10ms..=20ms", shaped(Delay::uniform(ms(10), ms(20))), ms(10), ms(20)),
+        ("100ms ± 20ms", shaped(Delay::jittered(ms(100), ms(20))), ms(80), ms(120)),
+        ("fixed 5ms", shaped(Delay::fixed(ms(5))), ms(5), ms(5)),
+        ("CHAOS_LATENCY_MS=50", from_env, Duration::ZERO, ms(50)),
+    ];
+    let target = Target::new(Door::Service).name("db");
+    for (shape, chaos, min, max) in cases {
+        // Seeded: the same 10,000 draws every run.
+        let delays: Vec<Duration> = (0..10_000).map(|_| chaos.decide(&target).delay().unwrap_or_default()).collect();
+        let (lo, hi) = (delays.iter().min().unwrap(), delays.iter().max().unwrap());
+        assert!(min <= *lo && *hi <= max, "{shape}: delays from {lo:?} to {hi:?}");
+        // Both ends are reached to within a hundredth of the span.
+        let slack = (max - min) / 100;
+        assert!(*lo <= min + slack && max - slack <= *hi, "{shape}: delays from {lo:?} to {hi:?}");
+    }
 }

@@ -56,7 +56,9 @@ async fn inner_errors_pass_through_boxed() {
     assert_eq!(err.downcast_ref::<std::io::Error>().unwrap().to_string(), "real failure");
 }
 
-#[tokio::test]
+// On Tokio's paused clock, which moves only when every task waits: the
+// checks below are exact, whatever the machine's load.
+#[tokio::test(start_paused = true)]
 async fn delays_hold_the_call_before_the_inner_service() {
     let chaos = Chaos::new(
         Config::new().rule(Rule::new("slow").delay(Delay::fixed(Duration::from_millis(200)).percentage(100.0))),
@@ -64,17 +66,17 @@ async fn delays_hold_the_call_before_the_inner_service() {
     .unwrap();
     let calls = Arc::new(AtomicU64::new(0));
     let svc = ServiceBuilder::new().layer(ChaosLayer::new(chaos.clone(), "x")).service(counting(&calls));
-    let t = Instant::now();
+    let t = tokio::time::Instant::now();
     let fut = tokio::spawn(svc.oneshot(1));
     tokio::time::sleep(Duration::from_millis(80)).await;
     assert_eq!(calls.load(Ordering::SeqCst), 0, "the inner service must not be called during the delay");
     assert_eq!(fut.await.unwrap().unwrap(), 2);
-    assert!(t.elapsed() >= Duration::from_millis(200));
+    assert_eq!(t.elapsed(), Duration::from_millis(200));
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     assert_eq!(chaos.status().rules[0].delayed, 1);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_dropped_delayed_call_never_reaches_the_inner_service() {
     let chaos = Chaos::new(
         Config::new().rule(Rule::new("slow").delay(Delay::fixed(Duration::from_millis(100)).percentage(100.0))),
@@ -98,8 +100,11 @@ fn without_a_runtime_delays_are_skipped_not_panicking() {
     .unwrap();
     let calls = Arc::new(AtomicU64::new(0));
     let mut svc = ServiceBuilder::new().layer(ChaosLayer::new(chaos, "x")).service(counting(&calls));
+    let t = Instant::now();
     let out = futures_lite_block_on(svc.call(1));
     assert_eq!(out.unwrap(), 2);
+    // Skipped, not slept: the delay is a minute.
+    assert!(t.elapsed() < Duration::from_secs(30), "{:?}", t.elapsed());
 }
 
 /// Polls a future to completion on this thread, outside any runtime.

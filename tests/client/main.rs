@@ -167,8 +167,12 @@ async fn loss_every_fourth_call_is_exact() {
     let c = client(&chaos, &[]);
     let mut lost = Vec::new();
     for i in 1..=20 {
-        if c.get(format!("http://{addr}/x")).send().await.is_err() {
-            lost.push(i);
+        match c.get(format!("http://{addr}/x")).send().await {
+            Ok(res) => assert_eq!(res.status(), StatusCode::OK, "call {i}"),
+            Err(err) => {
+                assert_eq!(injected_fault(&err).map(InjectedFault::kind), Some(FaultKind::Loss), "call {i}: {err}");
+                lost.push(i);
+            }
         }
     }
     assert_eq!(lost, vec![4, 8, 12, 16, 20]);
@@ -178,7 +182,7 @@ async fn loss_every_fourth_call_is_exact() {
 #[tokio::test]
 async fn the_kill_switch_lets_a_waiting_call_through() {
     let chaos = Chaos::new(
-        Config::new().rule(Rule::new("hang").timeout(Timeout::after(Duration::from_millis(300)).percentage(100.0))),
+        Config::new().rule(Rule::new("hang").timeout(Timeout::after(Duration::from_secs(1)).percentage(100.0))),
     )
     .unwrap();
     let (addr, hits) = server().await;
@@ -187,7 +191,11 @@ async fn the_kill_switch_lets_a_waiting_call_through() {
         let c = c.clone();
         async move { c.get(format!("http://{addr}/x")).send().await.map(|r| r.status()) }
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Switched off while the call waits (the rule has counted it), well
+    // before its timeout.
+    while chaos.status().rules[0].matched == 0 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
     chaos.set_enabled(false);
     assert_eq!(call.await.unwrap().unwrap(), StatusCode::OK);
     assert_eq!(hits.get(), 1);

