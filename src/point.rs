@@ -172,9 +172,13 @@
 //!   `Arc` increment) on each call while it is on.
 //! - The expansion names the crate `::mischief`: a dependency renamed in
 //!   `Cargo.toml` is not supported.
-//! - Put `#[chaos]` on the `async fn` itself, not on a method that
-//!   `#[async_trait]` has already turned into a function returning a boxed
-//!   future (that one would be a plain `fn` to `#[chaos]`).
+//! - A plain `fn` that returns a future (`impl Future`, `Pin<Box<dyn
+//!   Future>>`, any type named `...Future`) is a compile error: the point
+//!   would block the thread that creates the future, not delay the future.
+//!   That includes every `async fn` method of an `#[async_trait]` impl,
+//!   which `#[async_trait]` turns into such a function before `#[chaos]`
+//!   sees it: write `chaos_point!(async "name");` first in the method's
+//!   body instead.
 
 use std::future::Future;
 use std::pin::Pin;

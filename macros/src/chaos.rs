@@ -107,6 +107,22 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
         ));
     }
 
+    // A plain function that returns a future (what `#[async_trait]` makes
+    // of every method, before this attribute sees it; a `Service::call`):
+    // the point would hold the thread that creates the future, with a
+    // blocking sleep, and never the future itself.
+    if function.sig.asyncness.is_none()
+        && let ReturnType::Type(_, ty) = &function.sig.output
+        && returns_future(ty)
+    {
+        return Err(syn::Error::new(
+            ty.span(),
+            "#[chaos] cannot hold a future this function returns (it would block the thread that creates it); \
+             write `chaos_point!(async \"name\");` first in the async code instead (in an #[async_trait] method: \
+             first in the method's body)",
+        ));
+    }
+
     let sig = &function.sig;
     let name = match &options.name {
         Some(name) => name.to_token_stream(),
@@ -238,6 +254,20 @@ fn parse_function(item: TokenStream) -> syn::Result<ItemFn> {
     Err(syn::Error::new(Span::call_site(), "#[chaos] can only be used on functions (`fn` and `async fn`)"))
 }
 
+/// Does the written return type name a future: `impl Future<..>`,
+/// `Pin<Box<dyn Future<..>>>`, `BoxFuture<..>`, `Self::Future`? Any type
+/// named `...Future` counts.
+fn returns_future(ty: &Type) -> bool {
+    fn any_future(tokens: TokenStream) -> bool {
+        tokens.into_iter().any(|t| match t {
+            proc_macro2::TokenTree::Ident(i) => i.unraw().to_string().ends_with("Future"),
+            proc_macro2::TokenTree::Group(g) => any_future(g.stream()),
+            _ => false,
+        })
+    }
+    any_future(ty.to_token_stream())
+}
+
 /// Does the written return type name a `Result` (`Result<T, E>`,
 /// `io::Result<T>`, `anyhow::Result<T>`, an alias called `Result`)?
 fn returns_result(ty: &Type) -> bool {
@@ -310,5 +340,17 @@ mod tests {
         assert!(!is(quote!(ResultSet)));
         assert!(!is(quote!(impl Future<Output = Result<(), E>>)));
         assert!(!is(quote!(<T as Trait>::Result)));
+    }
+
+    #[test]
+    fn futures_are_recognized_by_name() {
+        let is = |ty: TokenStream| returns_future(&syn::parse2(ty).unwrap());
+        assert!(is(quote!(impl Future<Output = Result<(), E>>)));
+        assert!(is(quote!(impl std::future::Future<Output = ()> + Send)));
+        assert!(is(quote!(Pin<Box<dyn Future<Output = u8> + Send + 'async_trait>>)));
+        assert!(is(quote!(BoxFuture<'static, ()>)));
+        assert!(is(quote!(Self::Future)));
+        assert!(!is(quote!(Result<u32, MyError>)));
+        assert!(!is(quote!(Vec<Futures>)));
     }
 }
