@@ -412,6 +412,34 @@ async fn methods_use_their_own_handle() {
     assert!(client.charge_async(1).await.is_err());
 }
 
+/// Under `#[async_trait]`, `#[chaos]` cannot be used (it would see a plain
+/// function returning a boxed future: a compile error); `chaos_point!` first
+/// in the method's body is the way, and works on `self`'s handle.
+#[async_trait::async_trait]
+trait Ledger {
+    async fn post(&self, cents: u64) -> Result<u64, PaymentError>;
+}
+
+#[async_trait::async_trait]
+impl Ledger for PaymentClient {
+    async fn post(&self, cents: u64) -> Result<u64, PaymentError> {
+        chaos_point!(async "ledger.post", chaos = self.chaos);
+        Ok(self.charged + cents)
+    }
+}
+
+#[tokio::test]
+async fn points_in_async_trait_methods() {
+    let chaos = handle(
+        Config::new()
+            .rule(Rule::new("every-other").when(Match::new().name("ledger.*")).abort(Abort::status(503).every(2))),
+    );
+    let ledger: Box<dyn Ledger + Send + Sync> = Box::new(PaymentClient { chaos: chaos.clone(), charged: 10 });
+    assert_eq!(ledger.post(1).await.unwrap(), 11);
+    assert!(matches!(ledger.post(1).await, Err(PaymentError::Injected(_))));
+    assert_eq!(chaos.status().rules[0].aborted, 1);
+}
+
 async fn load(chaos: &Chaos, id: u64) -> Result<u64, PaymentError> {
     chaos_point!(async "orders.load", chaos = chaos);
     Ok(id)
