@@ -82,6 +82,7 @@
 //! | `tower` | yes (via `http`) | [`service::ChaosLayer`] for any Tower service |
 //! | `http` | yes | [`http::ChaosLayer`] for axum, hyper and tonic |
 //! | `client` | no | `client::ChaosMiddleware` for reqwest-middleware |
+//! | `retry` | no | `client::RetryInjected`, a reqwest-retry strategy that retries injected network faults |
 //! | `guard` | yes | [`guard`]: time windows, schedules, caps and abort conditions |
 //! | `toml`, `yaml`, `json` | no | config files in that format ([`Config::from_file`], `CHAOS_CONFIG`) |
 //! | `reload` | no | `Chaos::watch` and a watched `CHAOS_CONFIG` (the `reload` module); all three formats |

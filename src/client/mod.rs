@@ -19,8 +19,44 @@
 //!
 //! A `reqwest::Error` cannot be built outside reqwest, so injected failures
 //! are middleware errors: find the fault with [`injected_fault`] (or
-//! `anyhow::Error::downcast_ref` on the middleware error). Retry middleware
-//! such as `reqwest-retry` sees an injected 503 like a real one.
+//! `anyhow::Error::downcast_ref` on the middleware error). Their
+//! `is_timeout()` and `is_connect()` are `false`; ask the fault's
+//! [`kind`](InjectedFault::kind) instead.
+//!
+//! # Retries
+//!
+//! Retry middleware such as `reqwest-retry`, placed before this one (so
+//! each attempt is decided anew), sees an injected 503 like a real one. Its
+//! default strategy treats every middleware error as fatal, though, so an
+//! injected timeout, loss, partition or connection error would never be
+//! retried, where the real ones would be. With the `retry` feature, wrap
+//! the strategy in [`RetryInjected`] and they are retried as reqwest's own
+//! timeouts and connection errors are; [`injected_fault`] also finds the
+//! fault inside reqwest-retry's `RetryError`.
+//!
+//! ```
+//! # #[cfg(feature = "retry")] {
+//! use mischief::client::{ChaosMiddleware, RetryInjected};
+//! use reqwest_retry::{RetryTransientMiddleware, policies::ExponentialBackoff};
+//!
+//! # let chaos = mischief::Chaos::disabled();
+//! let policy = ExponentialBackoff::builder().build_with_max_retries(3);
+//! let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+//!     .with(RetryTransientMiddleware::new_with_policy_and_strategy(policy, RetryInjected::default()))
+//!     .with(ChaosMiddleware::new(chaos))
+//!     .build();
+//! # }
+//! ```
+//!
+//! # Timeouts
+//!
+//! A request's timeout (`RequestBuilder::timeout`) counts the injected
+//! wait: a wait that reaches it ends there, and the call fails with an
+//! injected fault of kind `timeout` (nothing is sent); a shorter one leaves
+//! the real call the rest of the timeout. A client's timeout
+//! (`reqwest::ClientBuilder::timeout`) is out of the middleware's sight:
+//! reqwest starts it after the middleware, so an injected wait comes on top
+//! of it.
 //!
 //! # Example
 //!
@@ -98,7 +134,7 @@ impl ChaosMiddleware {
 impl Middleware for ChaosMiddleware {
     async fn handle(
         &self,
-        req: Request,
+        mut req: Request,
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
@@ -118,7 +154,20 @@ impl Middleware for ChaosMiddleware {
             return out;
         };
         let wait = injection.total_wait();
-        if !wait.is_zero() {
+        // The request's own timeout (reqwest starts it only after the
+        // middleware) counts the injected wait: the wait is cut short at the
+        // timeout, which fails the call, and what is left of the timeout
+        // goes to the real call.
+        if let Some(timeout) = req.timeout().copied()
+            && !wait.is_zero()
+        {
+            if wait >= timeout {
+                tokio::time::sleep(timeout).await;
+                return Err(reqwest_middleware::Error::middleware(injection.deadline_passed()));
+            }
+            tokio::time::sleep(wait).await;
+            *req.timeout_mut() = Some(timeout - wait);
+        } else if !wait.is_zero() {
             tokio::time::sleep(wait).await;
         }
         // A delay only, or a failure cancelled by the kill switch during the wait.
@@ -136,22 +185,27 @@ impl Middleware for ChaosMiddleware {
 
 /// The answer of an aborted call: the configured status, headers and body,
 /// for the request's URL.
+///
+/// As the HTTP layer answers: a `content-type` of `text/plain;
+/// charset=utf-8` unless the abort sets one, and the request's HTTP version.
 fn synthetic_response(injection: &Injection, req: &Request) -> Response {
-    let Some(spec) = injection.abort_spec() else {
-        // Only aborts get here; answer plainly rather than panic.
-        let fault = injection.fault();
-        let mut res = http::Response::new(fault.to_string());
-        *res.status_mut() = fault.http_status();
-        return Response::from(res);
+    let (status, mut headers, body) = match injection.abort_spec() {
+        Some(spec) => (spec.status, spec.http_headers.clone(), spec.body.clone()),
+        None => {
+            // Only aborts get here; answer plainly rather than panic.
+            let fault = injection.fault();
+            (fault.http_status(), http::HeaderMap::new(), bytes::Bytes::from(fault.to_string()))
+        }
     };
-    let mut builder = http::Response::builder().status(spec.status).url(req.url().clone());
-    if let Some(headers) = builder.headers_mut() {
-        headers.clone_from(&spec.http_headers);
+    if !headers.contains_key(http::header::CONTENT_TYPE) {
+        headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; charset=utf-8"));
     }
-    match builder.body(spec.body.clone()) {
-        Ok(res) => Response::from(res),
-        Err(_) => Response::from(http::Response::new(spec.body.clone())),
+    let mut builder = http::Response::builder().status(status).version(req.version()).url(req.url().clone());
+    if let Some(h) = builder.headers_mut() {
+        *h = headers;
     }
+    // The builder fails only on an invalid part, and every part is typed.
+    builder.body(body.clone()).map_or_else(|_| Response::from(http::Response::new(body)), Response::from)
 }
 
 /// The [`InjectedFault`] inside an error from a client with
@@ -165,9 +219,54 @@ fn synthetic_response(injection: &Injection, req: &Request) -> Response {
 /// }
 /// # }
 /// ```
+///
+/// With the `retry` feature, a fault inside reqwest-retry's `RetryError`
+/// (which wraps every error that middleware returns) is found too.
 pub fn injected_fault(err: &reqwest_middleware::Error) -> Option<&InjectedFault> {
-    match err {
-        reqwest_middleware::Error::Middleware(e) => e.downcast_ref::<InjectedFault>(),
-        _ => None,
+    let reqwest_middleware::Error::Middleware(e) = err else { return None };
+    #[cfg(feature = "retry")]
+    if let Some(retry) = e.downcast_ref::<reqwest_retry::RetryError>() {
+        return match retry {
+            reqwest_retry::RetryError::WithRetries { err, .. } | reqwest_retry::RetryError::Error(err) => {
+                injected_fault(err)
+            }
+        };
+    }
+    e.downcast_ref::<InjectedFault>()
+}
+
+/// A `reqwest-retry` strategy (feature `retry`) that retries injected
+/// network faults as the real ones are retried, and asks `S` about
+/// everything else: an injected `timeout`, `loss`, `partition` or `error`
+/// (a connection error) is [`Transient`](reqwest_retry::Retryable::Transient),
+/// like reqwest's own timeouts and connection errors under
+/// `DefaultRetryableStrategy`. An injected abort is a response, which `S`
+/// judges by its status. See the [module docs](self#retries).
+#[cfg(feature = "retry")]
+#[derive(Clone, Copy, Debug)]
+pub struct RetryInjected<S = reqwest_retry::DefaultRetryableStrategy>(pub S);
+
+/// Around reqwest-retry's `DefaultRetryableStrategy`.
+#[cfg(feature = "retry")]
+impl Default for RetryInjected {
+    fn default() -> Self {
+        RetryInjected(reqwest_retry::DefaultRetryableStrategy)
+    }
+}
+
+#[cfg(feature = "retry")]
+impl<S: reqwest_retry::RetryableStrategy> reqwest_retry::RetryableStrategy for RetryInjected<S> {
+    fn handle(&self, res: &Result<Response, reqwest_middleware::Error>) -> Option<reqwest_retry::Retryable> {
+        if let Err(err) = res
+            && let Some(fault) = injected_fault(err)
+        {
+            return Some(match fault.kind() {
+                FaultKind::Timeout | FaultKind::Loss | FaultKind::Partition | FaultKind::Error => {
+                    reqwest_retry::Retryable::Transient
+                }
+                FaultKind::Abort | FaultKind::Delay => reqwest_retry::Retryable::Fatal,
+            });
+        }
+        self.0.handle(res)
     }
 }

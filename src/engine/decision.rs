@@ -407,6 +407,16 @@ impl Injection {
         InjectedFault::new(Arc::clone(&self.rule), kind, status, grpc, self.failure)
     }
 
+    /// The fault of a call whose own deadline passed during this
+    /// injection's wait (the client door, with a request timeout shorter
+    /// than the wait): kind `timeout`, with that kind's answers. Not a
+    /// failure of the rule's, so not counted as one.
+    #[cfg(feature = "client")]
+    pub(crate) fn deadline_passed(&self) -> InjectedFault {
+        let (status, grpc) = FaultKind::Timeout.default_answer();
+        InjectedFault::new(Arc::clone(&self.rule), FaultKind::Timeout, status, grpc, None)
+    }
+
     /// The kind of the failure, and the HTTP status and gRPC code a door
     /// answers it with: the abort's own, or the kind's defaults.
     fn answer(&self) -> (FaultKind, StatusCode, GrpcCode) {

@@ -57,6 +57,8 @@ async fn each_fault_kind_does_what_it_says_and_failed_calls_never_arrive() {
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(res.headers()["retry-after"], "1");
     assert_eq!(res.headers()["x-mischief-rule"], "abort");
+    assert_eq!(res.headers()["content-type"], "text/plain; charset=utf-8", "as the HTTP layer answers");
+    assert_eq!(res.version(), reqwest::Version::HTTP_11, "the request's version");
     assert_eq!(res.url().as_str(), url("/abort"));
     assert_eq!(res.text().await.unwrap(), "injected body");
 
@@ -236,4 +238,71 @@ async fn disabled_middleware_injects_nothing() {
     }
     assert_eq!(hits.get(), 50);
     assert_eq!(chaos.status().rules[0].matched, 0);
+}
+
+#[tokio::test]
+async fn injected_network_faults_are_retried_with_retry_injected() {
+    use mischief::client::RetryInjected;
+    use reqwest_retry::{RetryTransientMiddleware, policies::ExponentialBackoff};
+    let (addr, hits) = server().await;
+    let policy = ExponentialBackoff::builder()
+        .retry_bounds(Duration::from_millis(1), Duration::from_millis(5))
+        .build_with_max_retries(3);
+    for (kind, rule) in [
+        (FaultKind::Timeout, Rule::new("r").timeout(Timeout::after(Duration::from_millis(1)).percentage(100.0))),
+        (FaultKind::Loss, Rule::new("r").loss(Loss::timeout(Duration::from_millis(1)).percentage(100.0))),
+        (FaultKind::Partition, Rule::new("r").partition(Partition::new())),
+        (FaultKind::Error, Rule::new("r").error(ErrorFault::percentage(100.0))),
+    ] {
+        // Two injected failures, then the call goes through.
+        let chaos = Chaos::new(Config::new().rule(rule.max_injections(2))).unwrap();
+        let before = hits.get();
+        let retried = ClientBuilder::new(reqwest::Client::new())
+            .with(RetryTransientMiddleware::new_with_policy_and_strategy(policy, RetryInjected::default()))
+            .with(ChaosMiddleware::new(chaos.clone()))
+            .build();
+        let res = retried.get(format!("http://{addr}/x")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{kind}: the third attempt gets through");
+        assert_eq!(hits.get(), before + 1, "{kind}");
+        assert_eq!(chaos.status().rules[0].matched, 3, "{kind}");
+
+        // reqwest-retry's own strategy takes them for fatal: no retry, and
+        // the fault is still found inside its `RetryError`.
+        let chaos = Chaos::new(Config::new().rule(Rule::new("again").error(ErrorFault::percentage(100.0)))).unwrap();
+        let plain = ClientBuilder::new(reqwest::Client::new())
+            .with(RetryTransientMiddleware::new_with_policy(policy))
+            .with(ChaosMiddleware::new(chaos.clone()))
+            .build();
+        let err = plain.get(format!("http://{addr}/x")).send().await.unwrap_err();
+        assert_eq!(injected_fault(&err).map(InjectedFault::kind), Some(FaultKind::Error), "{err}");
+        assert_eq!(chaos.status().rules[0].matched, 1, "not retried");
+    }
+}
+
+#[tokio::test]
+async fn a_request_timeout_cuts_an_injected_wait_short() {
+    let chaos =
+        Chaos::new(Config::new().rule(Rule::new("slow").delay(Delay::fixed(Duration::from_secs(3)).percentage(100.0))))
+            .unwrap();
+    let (addr, hits) = server().await;
+    let c = client(&chaos, &[]);
+    let t = Instant::now();
+    let err = c.get(format!("http://{addr}/x")).timeout(Duration::from_millis(200)).send().await.unwrap_err();
+    let took = t.elapsed();
+    // A timeout at the request's timeout, caused by the delay's rule, and
+    // nothing sent.
+    let fault = injected_fault(&err).expect("an injected fault");
+    assert_eq!((fault.kind(), fault.rule()), (FaultKind::Timeout, "slow"));
+    assert!(took >= Duration::from_millis(200) && took < Duration::from_secs(2), "{took:?}");
+    assert_eq!(hits.get(), 0);
+
+    // A wait shorter than the timeout leaves the call the rest of it.
+    let chaos = Chaos::new(
+        Config::new().rule(Rule::new("slow").delay(Delay::fixed(Duration::from_millis(50)).percentage(100.0))),
+    )
+    .unwrap();
+    let c = client(&chaos, &[]);
+    let res = c.get(format!("http://{addr}/x")).timeout(Duration::from_secs(5)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(hits.get(), 1);
 }
