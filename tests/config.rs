@@ -290,3 +290,66 @@ fn sampled_delays_stay_within_their_shape_and_reach_both_ends() {
         assert!(*lo <= min + slack && max - slack <= *hi, "{shape}: delays from {lo:?} to {hi:?}");
     }
 }
+
+#[test]
+fn a_rule_fails_with_the_first_kind_that_fires_in_a_fixed_order() {
+    use mischief::config::{ErrorFault, Loss, Partition, Timeout};
+    use mischief::{Door, FaultKind, Target};
+    // All five at 100%, then without the winner each time: partition,
+    // abort, error, timeout, loss, whatever order they were written in.
+    let ms = Duration::from_millis;
+    let full = || {
+        Rule::new("all")
+            .loss(Loss::timeout(ms(1)).percentage(100.0))
+            .timeout(Timeout::after(ms(1)).percentage(100.0))
+            .error(ErrorFault::percentage(100.0))
+            .abort(Abort::status(503).percentage(100.0))
+            .partition(Partition::new())
+    };
+    let kind_of = |rule: Rule| {
+        let chaos = Chaos::new(Config::new().rule(rule)).unwrap();
+        chaos.decide(&Target::new(Door::Service).name("db")).fault().map(|f| f.kind())
+    };
+    let mut rule = full();
+    assert_eq!(kind_of(rule.clone()), Some(FaultKind::Partition));
+    rule.partition = None;
+    assert_eq!(kind_of(rule.clone()), Some(FaultKind::Abort));
+    rule.abort = None;
+    assert_eq!(kind_of(rule.clone()), Some(FaultKind::Error));
+    rule.error = None;
+    assert_eq!(kind_of(rule.clone()), Some(FaultKind::Timeout));
+    rule.timeout = None;
+    assert_eq!(kind_of(rule), Some(FaultKind::Loss));
+}
+
+#[test]
+fn delay_and_abort_are_rolled_independently() {
+    use mischief::{Door, Target};
+    // Seeded, so the same draws every run; the bounds are 5 sigma anyway.
+    let chaos = Chaos::new(
+        Config::new().seed(11).rule(
+            Rule::new("both")
+                .delay(Delay::fixed(Duration::from_millis(1)).percentage(50.0))
+                .abort(Abort::status(503).percentage(30.0)),
+        ),
+    )
+    .unwrap();
+    let target = Target::new(Door::Service).name("db");
+    let n = 20_000u64;
+    let (mut delayed, mut aborted, mut both) = (0u64, 0u64, 0u64);
+    for _ in 0..n {
+        let d = chaos.decide(&target);
+        let (delay, abort) = (d.delay().is_some(), d.fault().is_some());
+        delayed += u64::from(delay);
+        aborted += u64::from(abort);
+        both += u64::from(delay && abort);
+    }
+    let within = |hits: u64, p: f64, what: &str| {
+        let (mean, sd) = (n as f64 * p, (n as f64 * p * (1.0 - p)).sqrt());
+        assert!((hits as f64 - mean).abs() <= 5.0 * sd, "{what}: {hits} of {n}, expected {mean:.0} ± {:.0}", 5.0 * sd);
+    };
+    within(delayed, 0.5, "delayed");
+    within(aborted, 0.3, "aborted");
+    // Independent rolls: both at 0.5 × 0.3, delay first, then the abort.
+    within(both, 0.15, "delayed and aborted");
+}

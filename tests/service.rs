@@ -193,3 +193,26 @@ async fn a_finished_fault_stays_pending_when_polled_again() {
         assert_eq!(calls.load(Ordering::SeqCst), 0, "{name}: an aborted call never reaches the service");
     }
 }
+
+// On Tokio's paused clock: the switch goes off exactly 100 ms into the
+// one-second hold.
+#[tokio::test(start_paused = true)]
+async fn the_kill_switch_lets_a_held_call_through() {
+    let chaos = Chaos::new(
+        Config::new().rule(
+            Rule::new("slow-fail")
+                .delay(Delay::fixed(Duration::from_secs(1)).percentage(100.0))
+                .abort(Abort::status(503).percentage(100.0)),
+        ),
+    )
+    .unwrap();
+    let calls = Arc::new(AtomicU64::new(0));
+    let svc = ServiceBuilder::new().layer(ChaosLayer::new(chaos.clone(), "x")).service(counting(&calls));
+    let held = tokio::spawn(svc.oneshot(1));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "held");
+    chaos.set_enabled(false);
+    assert_eq!(held.await.unwrap().unwrap(), 2, "no abort after the kill switch");
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(chaos.status().rules[0].aborted, 0);
+}

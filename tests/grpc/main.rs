@@ -138,3 +138,28 @@ async fn a_timeout_fault_is_deadline_exceeded_for_grpc() {
     assert_eq!(status.code(), Code::DeadlineExceeded);
     assert!(t.elapsed() >= Duration::from_millis(50));
 }
+
+#[tokio::test]
+async fn each_failure_kind_has_its_grpc_code() {
+    use mischief::config::{ErrorFault, Loss, Partition, Timeout};
+    // What a gRPC client sees for each kind of failure: connection-like
+    // failures are UNAVAILABLE, waits that end in failure DEADLINE_EXCEEDED.
+    let cases = [
+        (Rule::new("error").error(ErrorFault::percentage(100.0)), Code::Unavailable),
+        (Rule::new("partition").partition(Partition::new()), Code::Unavailable),
+        (Rule::new("loss").loss(Loss::timeout(Duration::from_millis(1)).percentage(100.0)), Code::DeadlineExceeded),
+        (
+            Rule::new("timeout").timeout(Timeout::after(Duration::from_millis(1)).percentage(100.0)),
+            Code::DeadlineExceeded,
+        ),
+        (Rule::new("abort").abort(Abort::status(500).percentage(100.0)), Code::Unavailable),
+    ];
+    for (rule, code) in cases {
+        let name = rule.name.clone();
+        let chaos = Chaos::new(Config::new().rule(rule)).unwrap();
+        let mut client = serve(&chaos).await;
+        let status = client.check(check("orders")).await.unwrap_err();
+        assert_eq!(status.code(), code, "{name}: {status:?}");
+        assert!(status.message().contains(&name), "{name}: the message names the rule: {status:?}");
+    }
+}

@@ -433,3 +433,47 @@ async fn a_finished_abort_stays_pending_when_polled_again() {
         );
     }
 }
+
+/// A plain hyper server (no axum), serving a `service_fn` behind the layer
+/// through hyper-util's Tower adapter, as hyper's own guides do.
+#[tokio::test]
+async fn a_plain_hyper_server_behind_the_layer() {
+    use std::convert::Infallible;
+
+    use http_body_util::Full;
+    use hyper::body::{Bytes, Incoming};
+    use hyper_util::rt::TokioIo;
+    use hyper_util::service::TowerToHyperService;
+
+    let chaos = Chaos::new(Config::new().rule(
+        Rule::new("teapot").when(Match::new().method("GET").path("/brew")).abort(Abort::status(418).percentage(100.0)),
+    ))
+    .unwrap();
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let handler = {
+        let hits = hits.clone();
+        tower::service_fn(move |_req: http::Request<Incoming>| {
+            hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async { Ok::<_, Infallible>(http::Response::new(Full::new(Bytes::from_static(b"hello")))) }
+        })
+    };
+    let service = tower::ServiceBuilder::new().layer(ChaosLayer::new(chaos.clone())).service(handler);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { return };
+            let service = TowerToHyperService::new(service.clone());
+            tokio::spawn(hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service));
+        }
+    });
+    let client = client();
+    let res = client.get(format!("http://{addr}/hello")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.text().await.unwrap(), "hello");
+    let res = client.get(format!("http://{addr}/brew")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::IM_A_TEAPOT);
+    assert_eq!(res.headers()["x-mischief-rule"], "teapot");
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1, "the aborted request never reached the handler");
+    assert_eq!(chaos.status().rules[0].aborted, 1);
+}
