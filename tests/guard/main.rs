@@ -366,35 +366,40 @@ async fn max_active_faults_allows_two_in_flight() {
     .unwrap();
     let t0 = Instant::now();
     // The handler reconstructs each delayed request's fault interval from
-    // when the client sent it (a header) and when it arrived.
+    // when it entered the server (stamped by a layer outside the chaos
+    // layer) and when it reached the handler: measured on the server, so a
+    // client's slow connection cannot pass for a delay.
+    #[derive(Clone, Copy)]
+    struct Entered(u64);
     let intervals = Arc::new(std::sync::Mutex::new(Vec::<(u64, u64)>::new()));
     let recorded = intervals.clone();
     let app = Router::new()
         .route(
             "/work",
-            get(move |headers: axum::http::HeaderMap| {
+            get(move |req: axum::extract::Request| {
                 let recorded = recorded.clone();
                 async move {
-                    let sent: u64 = headers["x-sent-ms"].to_str().unwrap().parse().unwrap();
+                    let Entered(entered) = *req.extensions().get::<Entered>().unwrap();
                     let arrived = t0.elapsed().as_millis() as u64;
-                    if arrived - sent >= 900 {
-                        recorded.lock().unwrap().push((sent, arrived));
+                    if arrived - entered >= 900 {
+                        recorded.lock().unwrap().push((entered, arrived));
                     }
                     "ok"
                 }
             }),
         )
-        .layer(ChaosLayer::new(chaos.clone()));
+        .layer(ChaosLayer::new(chaos.clone()))
+        .layer(axum::middleware::map_request(move |mut req: axum::extract::Request| async move {
+            req.extensions_mut().insert(Entered(t0.elapsed().as_millis() as u64));
+            req
+        }));
     let url = serve(app).await;
     let c = client();
     let mut tasks = tokio::task::JoinSet::new();
     let gauge_max = Arc::new(AtomicU64::new(0));
     for _ in 0..20 {
         let (c, url) = (c.clone(), url.clone());
-        tasks.spawn(async move {
-            let sent = t0.elapsed().as_millis() as u64;
-            c.get(format!("{url}/work")).header("x-sent-ms", sent.to_string()).send().await.unwrap().status()
-        });
+        tasks.spawn(async move { c.get(format!("{url}/work")).send().await.unwrap().status() });
     }
     let sampler = {
         let (chaos, gauge_max) = (chaos.clone(), gauge_max.clone());
