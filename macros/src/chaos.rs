@@ -240,18 +240,27 @@ fn needs_owned_handle(expr: &Expr, sig: &syn::Signature) -> bool {
 
 /// The item as a function with a body, or an error saying why it is not one.
 fn parse_function(item: TokenStream) -> syn::Result<ItemFn> {
-    if let Ok(function) = syn::parse2::<ItemFn>(item.clone()) {
-        return Ok(function);
-    }
-    if let Ok(method) = syn::parse2::<syn::TraitItemFn>(item)
+    let not_a_function = match syn::parse2::<ItemFn>(item.clone()) {
+        Ok(function) => return Ok(function),
+        Err(e) => e,
+    };
+    if let Ok(method) = syn::parse2::<syn::TraitItemFn>(item.clone())
         && method.default.is_none()
     {
+        // A trait's method or a function of an `extern` block: the same
+        // syntax.
         return Err(syn::Error::new(
             method.sig.span(),
-            "#[chaos] needs a function body; put it on the implementations of this method",
+            "#[chaos] needs a function body; put it on the implementations of this method \
+             (a function in an `extern` block cannot have one)",
         ));
     }
-    Err(syn::Error::new(Span::call_site(), "#[chaos] can only be used on functions (`fn` and `async fn`)"))
+    // Some other item: say what the attribute is for. A function that syn
+    // could not read: say why, rather than that it is not one.
+    if syn::parse2::<syn::Item>(item).is_ok() {
+        return Err(syn::Error::new(Span::call_site(), "#[chaos] can only be used on functions (`fn` and `async fn`)"));
+    }
+    Err(not_a_function)
 }
 
 /// Does the written return type name a future: `impl Future<..>`,

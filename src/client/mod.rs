@@ -4,7 +4,9 @@
 //! Calls are described to the engine with door [`Door::Client`], their
 //! method, the URL's host, port and path, and the request headers, so rules
 //! select a dependency by host (`match = { door = "client", host =
-//! "payments.internal" }`) and path. The same rules and decisions as the
+//! "payments.internal" }`) and path. The headers are the request's own: a
+//! client's `default_headers` are added by reqwest after the middleware,
+//! so rules do not see them. The same rules and decisions as the
 //! inbound layers apply; the faults become what a caller of a failing
 //! dependency sees:
 //!
