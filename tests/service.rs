@@ -216,3 +216,20 @@ async fn the_kill_switch_lets_a_held_call_through() {
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     assert_eq!(chaos.status().rules[0].aborted, 0);
 }
+
+/// The only test in this binary that uses the global handle.
+#[tokio::test]
+async fn the_global_handle_selects_layers_by_name() {
+    let global = Chaos::new(Config::new().rule(
+        Rule::new("db-down").when(Match::new().name("inventory-db")).abort(Abort::status(503).percentage(100.0)),
+    ))
+    .unwrap();
+    Chaos::set_global(global).expect("nothing used the global handle before");
+    let calls = Arc::new(AtomicU64::new(0));
+    let db = ServiceBuilder::new().layer(ChaosLayer::global("inventory-db")).service(counting(&calls));
+    let cache = ServiceBuilder::new().layer(ChaosLayer::global("cache")).service(counting(&calls));
+    let err = db.oneshot(1).await.unwrap_err();
+    assert_eq!(err.downcast_ref::<InjectedFault>().map(InjectedFault::rule), Some("db-down"));
+    assert_eq!(cache.oneshot(1).await.unwrap(), 2);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}

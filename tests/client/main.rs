@@ -306,3 +306,24 @@ async fn a_request_timeout_cuts_an_injected_wait_short() {
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(hits.get(), 1);
 }
+
+/// The only test in this binary that uses the global handle.
+#[tokio::test]
+async fn the_global_handle_and_a_named_client() {
+    let global = Chaos::new(
+        Config::new().rule(
+            Rule::new("payments-down")
+                .when(Match::new().door(Door::Client).name("payments"))
+                .abort(Abort::status(503).percentage(100.0)),
+        ),
+    )
+    .unwrap();
+    Chaos::set_global(global).expect("nothing used the global handle before");
+    let (addr, hits) = server().await;
+    let named = ClientBuilder::new(reqwest::Client::new()).with(ChaosMiddleware::global().name("payments")).build();
+    let unnamed = ClientBuilder::new(reqwest::Client::new()).with(ChaosMiddleware::global()).build();
+    assert_eq!(named.get(format!("http://{addr}/x")).send().await.unwrap().status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(unnamed.get(format!("http://{addr}/x")).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(hits.get(), 1);
+    assert_eq!(Chaos::global().status().rules[0].aborted, 1);
+}

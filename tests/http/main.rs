@@ -477,3 +477,25 @@ async fn a_plain_hyper_server_behind_the_layer() {
     assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1, "the aborted request never reached the handler");
     assert_eq!(chaos.status().rules[0].aborted, 1);
 }
+
+/// The only test in this binary that uses the global handle.
+#[tokio::test]
+async fn the_global_handle_and_a_named_layer() {
+    let global = Chaos::new(
+        Config::new().rule(
+            Rule::new("admin-down")
+                .when(Match::new().door(Door::Http).name("admin"))
+                .abort(Abort::status(503).percentage(100.0)),
+        ),
+    )
+    .unwrap();
+    Chaos::set_global(global).expect("nothing used the global handle before");
+    let hits = Hits::default();
+    let named = serve(counting_app(&hits).layer(ChaosLayer::global().name("admin"))).await;
+    let unnamed = serve(counting_app(&hits).layer(ChaosLayer::global())).await;
+    let client = client();
+    assert_eq!(client.get(format!("{named}/x")).send().await.unwrap().status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(client.get(format!("{unnamed}/x")).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(hits.get(), 1);
+    assert_eq!(Chaos::global().status().rules[0].aborted, 1);
+}
