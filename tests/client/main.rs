@@ -327,3 +327,24 @@ async fn the_global_handle_and_a_named_client() {
     assert_eq!(hits.get(), 1);
     assert_eq!(Chaos::global().status().rules[0].aborted, 1);
 }
+
+#[tokio::test]
+async fn rules_select_by_port() {
+    let (a, hits_a) = server().await;
+    let (b, hits_b) = server().await;
+    let chaos = Chaos::new(
+        Config::new().rule(
+            Rule::new("one-port")
+                .when(Match::new().door(Door::Client).port(a.port()))
+                .abort(Abort::status(503).percentage(100.0)),
+        ),
+    )
+    .unwrap();
+    // The same host name on both servers: only the port tells them apart.
+    let c = client(&chaos, &[("svc.test", a)]);
+    let c2 = client(&chaos, &[("svc.test", b)]);
+    let get = |c: &ClientWithMiddleware, port: u16| c.get(format!("http://svc.test:{port}/x")).send();
+    assert_eq!(get(&c, a.port()).await.unwrap().status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(get(&c2, b.port()).await.unwrap().status(), StatusCode::OK);
+    assert_eq!((hits_a.get(), hits_b.get()), (0, 1));
+}
