@@ -646,7 +646,17 @@ impl GuardState {
             cps.push_back(Checkpoint { at_ms: now_ms, calls, faulted });
         }
         // Keep the newest checkpoint at or before the window's start as the baseline.
-        while cps.len() >= 2 && cps[1].at_ms <= now_ms - g.window_ms {
+        let start = now_ms - g.window_ms;
+        while cps.len() >= 2 && cps[1].at_ms <= start {
+            cps.pop_front();
+        }
+        // A baseline from more than a bucket before the window's start: no
+        // fault was tried since (outside the allowed hours, a quiet rule),
+        // and every call since would count as the window's, letting a burst
+        // of faults through at once. The window starts over from the next
+        // checkpoint instead (at the latest the one just taken): stricter,
+        // never looser.
+        if cps.len() >= 2 && cps.front().is_some_and(|c| c.at_ms < start - g.bucket_ms()) {
             cps.pop_front();
         }
         let base = cps.front().copied().unwrap_or(Checkpoint { at_ms: now_ms, calls, faulted });

@@ -336,6 +336,30 @@ fn the_share_cap_holds_exactly_when_threads_race_for_the_last_fault() {
     assert!(faulted * 10 + 10 >= calls, "{faulted} faults in {calls} calls: the cap held back more than it must");
 }
 
+#[test]
+fn the_share_cap_counts_only_the_window_after_a_quiet_spell() {
+    // 10% of the last 10 s. A thousand calls no rule faults, then a minute
+    // without any: none of them is in the window any more. Of the next 20
+    // calls, all faulted by the rule, at most 2 may be faulted; counting
+    // the old calls would let all 20 through.
+    let clock = ManualClock::new(at("2026-11-25T12:00:00Z"));
+    let guardrails = Guardrails::new().max_percentage_affected(10.0).window(Duration::from_secs(10));
+    let chaos = engine(&clock, guardrails, always("r").when(Match::new().name("svc")));
+    for _ in 0..1000 {
+        assert!(chaos.decide(&Target::new(Door::Service).name("other")).is_pass());
+    }
+    clock.advance(Duration::from_secs(60));
+    let faulted = (0..20).filter(|_| faults(&chaos)).count();
+    assert!(faulted <= 2, "{faulted} of 20 calls faulted under a 10% cap");
+    // And the cap still lets faults through as the window's calls grow.
+    for _ in 0..100 {
+        clock.advance(Duration::from_millis(20));
+        faults(&chaos);
+    }
+    let g = chaos.status().guard.unwrap();
+    assert!(g.injections >= 8, "the cap stopped faults altogether: {g:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_percentage_affected_holds_a_fifty_percent_rule_to_ten() {
     let chaos = Chaos::new(
