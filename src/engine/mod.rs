@@ -385,7 +385,17 @@ impl Chaos {
         match Plan::compile(config, &current, self.now_ms()) {
             Ok(plan) => {
                 let (generation, rules) = (plan.generation, plan.rules.len());
+                #[cfg(feature = "guard")]
+                let judged = plan.guard.as_deref().is_some_and(crate::guard::Guard::observes);
                 self.inner.plan.store(plan);
+                // A trip with no abort condition left to have tripped it, and
+                // no cooldown to lift it, would stop injection for good, and
+                // unseen (no guardrails, no guard status).
+                #[cfg(feature = "guard")]
+                if !judged && self.inner.guard.is_tripped() {
+                    self.inner.guard.rearm();
+                    tracing::info!(target: "mischief", "guardrail re-armed: the new configuration has no abort condition");
+                }
                 admin.last_error = None;
                 admin.source = source.map(Path::to_path_buf);
                 admin.loaded_at = SystemTime::now();

@@ -635,32 +635,38 @@ impl GuardState {
 
     /// Would one more fault keep the faulted share of the window's calls at
     /// or under `max`? The window is measured between checkpoints of the
-    /// call and fault totals, taken on this (fault) path only. When it
-    /// would, returns the checkpoints' lock, for the caller to hold until it
-    /// has counted the fault.
+    /// call and fault totals, taken on this (fault) path only, one per
+    /// bucket at most. When it would, returns the checkpoints' lock, for the
+    /// caller to hold until it has counted the fault.
+    ///
+    /// Checkpoints fall a bucket apart at best, and none are taken while no
+    /// fault is tried (outside the allowed hours, a quiet rule), so the
+    /// window's start lies between two of them, or after the last. Both
+    /// sides are read the strict way: faults since the newest checkpoint at
+    /// or before the start (more than the window's, if anything), calls
+    /// since the oldest one after it (fewer). The share may read higher than
+    /// it is, never lower.
     fn share_allows(&self, g: &Guard, max: f64) -> Option<MutexGuard<'_, VecDeque<Checkpoint>>> {
         let now_ms = self.now_ms();
         let mut cps = self.checkpoints.lock().unwrap_or_else(PoisonError::into_inner);
         let (calls, faulted) = (self.calls.get(), self.faulted.get());
+        // The clock went back (a manual clock, a wall clock stepped): the
+        // checkpoints say nothing about a window that ends now. Start over.
+        if cps.back().is_some_and(|c| c.at_ms > now_ms) {
+            cps.clear();
+        }
         if cps.back().is_none_or(|c| now_ms - c.at_ms >= g.bucket_ms()) {
             cps.push_back(Checkpoint { at_ms: now_ms, calls, faulted });
         }
-        // Keep the newest checkpoint at or before the window's start as the baseline.
         let start = now_ms - g.window_ms;
+        // The newest checkpoint at or before the start, and older ones gone.
         while cps.len() >= 2 && cps[1].at_ms <= start {
             cps.pop_front();
         }
-        // A baseline from more than a bucket before the window's start: no
-        // fault was tried since (outside the allowed hours, a quiet rule),
-        // and every call since would count as the window's, letting a burst
-        // of faults through at once. The window starts over from the next
-        // checkpoint instead (at the latest the one just taken): stricter,
-        // never looser.
-        if cps.len() >= 2 && cps.front().is_some_and(|c| c.at_ms < start - g.bucket_ms()) {
-            cps.pop_front();
-        }
-        let base = cps.front().copied().unwrap_or(Checkpoint { at_ms: now_ms, calls, faulted });
-        let (calls, faulted) = (calls.saturating_sub(base.calls), faulted.saturating_sub(base.faulted));
+        let now = Checkpoint { at_ms: now_ms, calls, faulted };
+        let before = cps.front().copied().unwrap_or(now);
+        let after = cps.iter().find(|c| c.at_ms > start).copied().unwrap_or(now);
+        let (calls, faulted) = (calls.saturating_sub(after.calls), faulted.saturating_sub(before.faulted));
         ((faulted + 1) as f64 <= max * calls as f64).then_some(cps)
     }
 
@@ -678,11 +684,13 @@ impl GuardState {
         let bucket_ms = guard.bucket_ms();
         self.outcomes.record(stripe, now_ms, bucket_ms, failed, latency);
         let next = self.next_eval_ms.load(Ordering::Relaxed);
-        if now_ms < next
-            || self
-                .next_eval_ms
-                .compare_exchange(next, now_ms + (bucket_ms / 2).clamp(1, 100), Ordering::Relaxed, Ordering::Relaxed)
-                .is_err()
+        let every = (bucket_ms / 2).clamp(1, 100);
+        // Not yet time to judge, unless the clock went back: then `next`
+        // lies further ahead than one interval, and waiting for it would
+        // leave the conditions unjudged for as long as the step.
+        let due = now_ms >= next || next - now_ms > every;
+        if !due
+            || self.next_eval_ms.compare_exchange(next, now_ms + every, Ordering::Relaxed, Ordering::Relaxed).is_err()
         {
             return;
         }

@@ -673,3 +673,86 @@ fn outcomes_are_judged_by_the_installed_plan() {
         assert_eq!(guard.tripped.is_some(), !relax, "relaxed: {relax}; {guard:?}");
     }
 }
+
+/// An engine on `clock` whose abort condition trips at an error rate over
+/// 50% of at least 10 calls in 10 s (no cooldown), with one always-aborting
+/// rule for points named `faulty`.
+fn tripping_engine(clock: &ManualClock) -> Chaos {
+    let guardrails = Guardrails::new()
+        .window(Duration::from_secs(10))
+        .min_samples(10)
+        .abort_condition(AbortCondition::error_rate(0.5));
+    engine(clock, guardrails, always("r").when(Match::new().name("faulty")))
+}
+
+/// `n` calls of the service's own through the generic layer (not matched by
+/// the rule, so the guard watches them), failing or not, 100 ms apart.
+fn service_calls(chaos: &Chaos, clock: &ManualClock, n: usize, fail: bool) {
+    use tower::{ServiceExt, service_fn};
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let svc = tower::Layer::layer(
+            &mischief::service::ChaosLayer::new(chaos.clone(), "db"),
+            service_fn(|fail: bool| async move { if fail { Err(std::io::Error::other("down")) } else { Ok(()) } }),
+        );
+        for _ in 0..n {
+            let _ = svc.clone().oneshot(fail).await;
+            clock.advance(Duration::from_millis(100));
+        }
+    });
+}
+
+#[test]
+fn abort_conditions_are_judged_after_the_clock_steps_back() {
+    let clock = ManualClock::new(at("2026-11-25T10:00:00Z"));
+    let chaos = tripping_engine(&clock);
+    service_calls(&chaos, &clock, 1, false);
+    // The wall clock is stepped back an hour (NTP, an operator): the
+    // conditions must not wait an hour to be judged again.
+    clock.set(at("2026-11-25T09:00:00Z"));
+    service_calls(&chaos, &clock, 20, true);
+    assert!(chaos.status().guard.unwrap().tripped.is_some(), "{:?}", chaos.status().guard);
+}
+
+#[test]
+fn a_configuration_without_abort_conditions_lifts_a_trip() {
+    let clock = ManualClock::new(at("2026-11-25T10:00:00Z"));
+    let chaos = tripping_engine(&clock);
+    service_calls(&chaos, &clock, 20, true);
+    assert!(chaos.status().guard.unwrap().tripped.is_some());
+    assert!(chaos.decide(&Target::point("faulty")).is_pass(), "tripped: nothing injected");
+    // The new configuration has no guardrails: nothing could lift the trip
+    // any more, and no guard status would show it.
+    chaos.update(Config::new().rule(always("r").when(Match::new().name("faulty")))).unwrap();
+    assert!(chaos.decide(&Target::point("faulty")).fault().is_some(), "injection resumes");
+}
+
+#[test]
+fn the_share_cap_is_strict_at_the_window_edge_and_after_the_clock_steps_back() {
+    let guardrails = || Guardrails::new().max_percentage_affected(10.0).window(Duration::from_secs(10));
+    // Calls from half a second into the window's first bucket: the window
+    // has moved past them 10.3 s later, and a checkpoint from before them
+    // must not let them count.
+    let clock = ManualClock::new(at("2026-11-25T12:00:00Z"));
+    let chaos = engine(&clock, guardrails(), always("r").when(Match::new().name("svc")));
+    clock.advance(Duration::from_millis(500));
+    for _ in 0..1000 {
+        assert!(chaos.decide(&Target::new(Door::Service).name("other")).is_pass());
+    }
+    clock.advance(Duration::from_millis(10_300));
+    let faulted = (0..20).filter(|_| faults(&chaos)).count();
+    assert!(faulted <= 2, "at the window's edge: {faulted} of 20 calls faulted under a 10% cap");
+
+    // The clock steps back an hour, then the same: the checkpoints taken
+    // before the step must not stretch the window over the calls.
+    let clock = ManualClock::new(at("2026-11-25T12:00:00Z"));
+    let chaos = engine(&clock, guardrails(), always("r").when(Match::new().name("svc")));
+    faults(&chaos);
+    clock.set(at("2026-11-25T11:00:00Z"));
+    for _ in 0..1000 {
+        assert!(chaos.decide(&Target::new(Door::Service).name("other")).is_pass());
+    }
+    clock.advance(Duration::from_secs(60));
+    let faulted = (0..20).filter(|_| faults(&chaos)).count();
+    assert!(faulted <= 2, "after the step: {faulted} of 20 calls faulted under a 10% cap");
+}
