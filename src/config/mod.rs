@@ -177,7 +177,11 @@ pub struct Rule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<Schedule>,
     /// The rule stops by itself this long after it was installed (or after
-    /// the master switch was last turned on, whichever is later).
+    /// the master switch was last turned on, whichever is later). A rule is
+    /// installed once under its name: a reload that keeps the name keeps
+    /// the clock, as it keeps the counters, so `for` added to a rule later
+    /// counts from the rule's first installation; rename the rule, or turn
+    /// the switch off and on, to start it afresh.
     #[cfg_attr(feature = "schema", schemars(with = "Option<schema::DurationSchema>"))]
     #[serde(rename = "for", default, with = "duration::option", skip_serializing_if = "Option::is_none")]
     pub active_for: Option<Duration>,

@@ -574,16 +574,19 @@ impl GuardState {
         Ok(())
     }
 
-    /// Re-arms when the cooldown has passed since the trip.
+    /// Re-arms when the cooldown has passed since the trip. Checked and
+    /// cleared under one lock: a thread that saw the old trip cool down
+    /// cannot clear a newer one recorded meanwhile.
     fn cooled_down(&self, guard: Option<&Guard>, now_ms: i64) -> bool {
         let Some(cooldown) = guard.and_then(|g| g.cooldown_ms) else { return false };
-        let since = self.lock_trip().as_ref().map(|t| millis(t.at));
-        if since.is_some_and(|at| now_ms >= at.saturating_add(cooldown)) {
-            self.rearm();
-            tracing::info!(target: "mischief", "guardrail re-armed after its cooldown");
-            return true;
+        let mut trip = self.lock_trip();
+        if !trip.as_ref().is_some_and(|t| now_ms >= millis(t.at).saturating_add(cooldown)) {
+            return false;
         }
-        false
+        self.clear_trip(&mut trip);
+        drop(trip);
+        tracing::info!(target: "mischief", "guardrail re-armed after its cooldown");
+        true
     }
 
     /// The caps: reserves an injection (and an active slot) or says which
@@ -733,7 +736,11 @@ impl GuardState {
     }
 
     pub(crate) fn rearm(&self) {
-        let mut trip = self.lock_trip();
+        self.clear_trip(&mut self.lock_trip());
+    }
+
+    /// Clears the trip and the outcome window, under the trip's lock.
+    fn clear_trip(&self, trip: &mut Option<Trip>) {
         *trip = None;
         self.outcomes.clear();
         self.tripped.store(false, Ordering::Release);
