@@ -62,11 +62,14 @@ pub struct Guardrails {
     #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 100)))]
     pub max_percentage_affected: Option<f64>,
     /// The most faults in flight at once (a delayed or hanging call counts
-    /// until its wait ends).
+    /// until its wait ends). Counts the faults that started while it was
+    /// set: ones begun before a reload added it hold no place.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
     pub max_active_faults: Option<u64>,
-    /// The most faults injected in total, over all rules.
+    /// The most faults injected in total, over all rules, counted from when
+    /// it is first set (a reload that keeps it keeps the count; faults
+    /// injected while no cap was set are not counted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_injections: Option<u64>,
     /// The sliding window of `max_percentage_affected` and

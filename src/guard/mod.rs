@@ -799,11 +799,11 @@ impl Drop for ActiveSlot {
 pub struct GuardStatus {
     /// Set while an abort condition has stopped all injection.
     pub tripped: Option<TripStatus>,
-    /// Faults in flight now.
+    /// Faults in flight now (those that started under `max_active_faults`).
     pub active_faults: u64,
     /// The most faults that were in flight at once (with `max_active_faults`).
     pub active_faults_peak: u64,
-    /// Faults injected in total.
+    /// Faults injected in total while guardrails were set.
     pub injections: u64,
     /// Calls counted for the percentage cap (with `max_percentage_affected`).
     pub calls_seen: u64,
