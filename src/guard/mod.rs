@@ -580,7 +580,7 @@ impl GuardState {
     fn cooled_down(&self, guard: Option<&Guard>, now_ms: i64) -> bool {
         let Some(cooldown) = guard.and_then(|g| g.cooldown_ms) else { return false };
         let mut trip = self.lock_trip();
-        if !trip.as_ref().is_some_and(|t| now_ms >= millis(t.at).saturating_add(cooldown)) {
+        if trip.as_ref().is_none_or(|t| now_ms < millis(t.at).saturating_add(cooldown)) {
             return false;
         }
         self.clear_trip(&mut trip);
