@@ -253,6 +253,29 @@ impl GrpcCode {
     pub fn as_i32(self) -> i32 {
         self as i32
     }
+
+    /// The HTTP status that says the same to a caller that is not gRPC's,
+    /// as HTTP/JSON gateways to gRPC services map it (`NOT_FOUND` 404,
+    /// `RESOURCE_EXHAUSTED` 429, `UNAUTHENTICATED` 401, ...; the codes
+    /// without a closer one 500).
+    pub fn http_status(self) -> http::StatusCode {
+        use http::StatusCode as S;
+        match self {
+            GrpcCode::Ok => S::OK,
+            GrpcCode::InvalidArgument | GrpcCode::FailedPrecondition | GrpcCode::OutOfRange => S::BAD_REQUEST,
+            GrpcCode::DeadlineExceeded => S::GATEWAY_TIMEOUT,
+            GrpcCode::NotFound => S::NOT_FOUND,
+            GrpcCode::AlreadyExists | GrpcCode::Aborted => S::CONFLICT,
+            GrpcCode::PermissionDenied => S::FORBIDDEN,
+            GrpcCode::ResourceExhausted => S::TOO_MANY_REQUESTS,
+            GrpcCode::Unimplemented => S::NOT_IMPLEMENTED,
+            GrpcCode::Unavailable => S::SERVICE_UNAVAILABLE,
+            GrpcCode::Unauthenticated => S::UNAUTHORIZED,
+            GrpcCode::Cancelled | GrpcCode::Unknown | GrpcCode::Internal | GrpcCode::DataLoss => {
+                S::INTERNAL_SERVER_ERROR
+            }
+        }
+    }
 }
 
 impl fmt::Display for GrpcCode {

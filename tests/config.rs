@@ -353,3 +353,66 @@ fn delay_and_abort_are_rolled_independently() {
     // Independent rolls: both at 0.5 × 0.3, delay first, then the abort.
     within(both, 0.15, "delayed and aborted");
 }
+
+/// How a rule's `match` reads an HTTP request as a server receives it: hosts
+/// ignore case and one trailing dot, the port comes from the `Host` header
+/// when the URI has none, and a repeated header matches on any of its values.
+#[test]
+fn requests_match_as_servers_receive_them() {
+    use mischief::{Door, Target};
+    let rule = |name: &str, m: Match| Rule::new(name).when(m).abort(Abort::status(503).percentage(100.0));
+    let chaos = Chaos::new(
+        Config::new()
+            // Rules on the other parts first, so the index has several groups.
+            .rule(rule("path", Match::new().path_prefix("/internal")))
+            .rule(rule("other-host", Match::new().host("*.region-1.internal")))
+            .rule(rule("exact", Match::new().host("API.Example.com.")))
+            .rule(rule("glob", Match::new().host("*.shop.example")))
+            .rule(rule("port", Match::new().port(8080)))
+            .rule(rule("tenant", Match::new().header_equals("x-tenant", "canary"))),
+    )
+    .unwrap();
+    let decided = |host: &str, headers: &[(&str, &str)]| {
+        let mut req = http::Request::get("/x").header("host", host);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req.body(()).unwrap();
+        chaos.decide(&Target::from_request(Door::Http, &req)).rule().map(str::to_owned)
+    };
+    // Case and a trailing dot, on either side, through the index's words too.
+    assert_eq!(decided("api.example.com", &[]).as_deref(), Some("exact"));
+    assert_eq!(decided("API.EXAMPLE.COM", &[]).as_deref(), Some("exact"));
+    assert_eq!(decided("api.example.com.", &[]).as_deref(), Some("exact"));
+    assert_eq!(decided("api.example.com:443", &[]).as_deref(), Some("exact"));
+    assert_eq!(decided("Cart.SHOP.example", &[]).as_deref(), Some("glob"));
+    assert_eq!(decided("cart.shop.example.:80", &[]).as_deref(), Some("glob"));
+    assert_eq!(decided("shop.example", &[]), None, "the glob needs a label before `.shop.example`");
+    // The port from the Host header (an HTTP/1.1 request's URI has none).
+    assert_eq!(decided("localhost:8080", &[]).as_deref(), Some("port"));
+    assert_eq!(decided("localhost:8081", &[]), None);
+    // A header sent twice matches on either value, in either order.
+    let twice = |a, b| decided("localhost", &[("x-tenant", a), ("x-tenant", b)]);
+    assert_eq!(twice("stable", "canary").as_deref(), Some("tenant"));
+    assert_eq!(twice("canary", "stable").as_deref(), Some("tenant"));
+    assert_eq!(twice("stable", "beta"), None);
+}
+
+#[test]
+fn an_abort_with_only_a_grpc_code_answers_http_callers_with_the_matching_status() {
+    use mischief::config::GrpcCode;
+    use mischief::{Door, Target};
+    let status = |abort: Abort| {
+        let chaos = Chaos::new(Config::new().rule(Rule::new("a").abort(abort.percentage(100.0)))).unwrap();
+        chaos.decide(&Target::new(Door::Http)).fault().map(|f| f.http_status().as_u16())
+    };
+    assert_eq!(status(Abort::grpc(GrpcCode::NotFound)), Some(404));
+    assert_eq!(status(Abort::grpc(GrpcCode::ResourceExhausted)), Some(429));
+    assert_eq!(status(Abort::grpc(GrpcCode::Unauthenticated)), Some(401));
+    assert_eq!(status(Abort::grpc(GrpcCode::DataLoss)), Some(500));
+    // A status given wins; neither given is 503.
+    let mut both = Abort::grpc(GrpcCode::NotFound);
+    both.status = Some(410);
+    assert_eq!(status(both), Some(410));
+    assert_eq!(status(Abort::default()), Some(503));
+}

@@ -585,8 +585,10 @@ impl From<GrpcCode> for GrpcStatus {
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Abort {
-    /// The HTTP status of the answer (`200..=599`); 503 when neither this
-    /// nor `grpc_status` is given.
+    /// The HTTP status of the answer (`200..=599`). Without it, the HTTP
+    /// status that says what `grpc_status` says (`NOT_FOUND`: 404,
+    /// `RESOURCE_EXHAUSTED`: 429; see [`GrpcCode::http_status`]), or 503
+    /// when neither is given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "schema", schemars(range(min = 200, max = 599)))]
     pub status: Option<u16>,

@@ -132,19 +132,32 @@ impl<'a> Target<'a> {
         self.path.or_else(|| Some(self.uri?.path()))
     }
 
-    /// The port: set explicitly, or the URI's.
+    /// The port: set explicitly, the URI's, or else the `Host` header's (an
+    /// HTTP/1.1 server's request has no authority in its URI; an HTTP/2
+    /// one's `:authority` is there).
     pub fn port_number(&self) -> Option<u16> {
-        self.port.or_else(|| self.uri?.port_u16())
+        if self.port.is_some() {
+            return self.port;
+        }
+        match self.uri.and_then(Uri::authority) {
+            Some(authority) => authority.port_u16(),
+            None => {
+                let raw = self.host_header_raw()?;
+                let digits = raw.get(strip_port_bytes(raw).len()..)?.strip_prefix(b":")?;
+                std::str::from_utf8(digits).ok()?.parse().ok()
+            }
+        }
     }
 
     /// The host: set explicitly, the URI's, or else the `Host` header
-    /// without its port.
+    /// without its port; without a trailing dot (`example.com.` names
+    /// `example.com`). Host rules compare it ignoring ASCII case.
     pub fn host_name(&self) -> Option<&'a str> {
-        if self.host.is_some() {
-            return self.host;
+        if let Some(host) = self.host {
+            return Some(strip_root_dot(host));
         }
         if let Some(authority) = self.uri.and_then(Uri::authority) {
-            return Some(authority_host(authority.as_str()));
+            return Some(strip_root_dot(authority_host(authority.as_str())));
         }
         // A Host header has no userinfo: only the port is stripped. UTF-8
         // validation (not `to_str`'s visible-ASCII check) is all matching needs.
@@ -156,22 +169,32 @@ impl<'a> Target<'a> {
     /// prefilters, which compare bytes.
     pub(crate) fn host_bytes(&self) -> Option<&'a [u8]> {
         if let Some(host) = self.host {
-            return Some(host.as_bytes());
+            return Some(strip_root_dot(host).as_bytes());
         }
         if let Some(authority) = self.uri.and_then(Uri::authority) {
-            return Some(authority_host(authority.as_str()).as_bytes());
+            return Some(strip_root_dot(authority_host(authority.as_str())).as_bytes());
         }
         self.host_header()
     }
 
+    /// The `Host` header's host: without its port and a trailing dot.
     fn host_header(&self) -> Option<&'a [u8]> {
+        let host = strip_port_bytes(self.host_header_raw()?);
+        Some(match host {
+            [rest @ .., b'.'] if !rest.is_empty() => rest,
+            _ => host,
+        })
+    }
+
+    /// The `Host` header's value, as sent.
+    fn host_header_raw(&self) -> Option<&'a [u8]> {
         let headers = self.headers?;
         // Most HTTP/1.1 clients (curl, browsers, wrk, Go, Python) send
         // `Host` first: looking there costs less than hashing the name.
         // Iteration is in order, so a first header named `Host` is the one
         // `get` would return.
         let early = headers.iter().next().filter(|(name, _)| *name == header::HOST).map(|(_, v)| v);
-        Some(strip_port_bytes(early.or_else(|| headers.get(header::HOST))?.as_bytes()))
+        Some(early.or_else(|| headers.get(header::HOST))?.as_bytes())
     }
 
     /// `true` for a gRPC request: its content type is `application/grpc*`,
@@ -206,6 +229,12 @@ fn authority_host(authority: &str) -> &str {
         Some(at) => strip_port(&authority[at + 1..]),
         None => strip_port(authority),
     }
+}
+
+/// A host without one trailing dot: the root of the DNS tree, which names
+/// the same host.
+fn strip_root_dot(host: &str) -> &str {
+    host.strip_suffix('.').filter(|h| !h.is_empty()).unwrap_or(host)
 }
 
 /// `host:port` or `[v6]:port` without the port.

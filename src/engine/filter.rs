@@ -87,6 +87,12 @@ fn tail_bytes(b: &[u8]) -> u64 {
     }
 }
 
+/// Bit 5 of every byte: set on both sides of a host comparison, it folds
+/// ASCII case (`A` 0x41 and `a` 0x61 become one). It also folds a few
+/// pairs of other bytes (`@` and `` ` ``), so the filter may admit a host
+/// the matcher then rejects, never the other way round.
+const FOLD: u64 = 0x2020_2020_2020_2020;
+
 /// The head and tail words of a part (both zero when the call has none).
 #[inline(always)]
 fn words(b: Option<&[u8]>) -> (u64, u64) {
@@ -167,7 +173,9 @@ impl Cond {
     /// `base` (its tail word follows it).
     fn of(base: u8, m: Option<&StrMatch>) -> Self {
         let w = Word::of(m);
-        Cond { at: base + u8::from(w.end == End::Tail), mask: w.mask, value: w.value }
+        // A host's literal is folded as the call's host word will be.
+        let value = if base == HOST { (w.value | FOLD) & w.mask } else { w.value };
+        Cond { at: base + u8::from(w.end == End::Tail), mask: w.mask, value }
     }
 
     #[cfg(test)]
@@ -208,7 +216,8 @@ impl Filter {
                     .map_or(OTHER_METHOD, |m| method_bit(&m))
             })
         };
-        let conds = [Cond::of(PATH, m.path.as_ref()), Cond::of(HOST, m.host.as_ref()), Cond::of(NAME, m.name.as_ref())];
+        let host = m.host.as_ref().map(crate::engine::matcher::host_pattern);
+        let conds = [Cond::of(PATH, m.path.as_ref()), Cond::of(HOST, host.as_ref()), Cond::of(NAME, m.name.as_ref())];
         Filter { doors, methods, matches_all: m.is_empty(), conds }
     }
 
@@ -248,7 +257,8 @@ impl<'t, 'a> Signature<'t, 'a> {
             1 => t.host_bytes(),
             _ => t.name.map(str::as_bytes),
         };
-        part.map_or(0, |b| if at & 1 == 0 { head_bytes(b) } else { tail_bytes(b) })
+        let word = part.map_or(0, |b| if at & 1 == 0 { head_bytes(b) } else { tail_bytes(b) });
+        if at >> 1 == HOST >> 1 { word | FOLD } else { word }
     }
 }
 
@@ -329,12 +339,16 @@ impl Part {
     /// say; `read` gives the part's bytes (`None` when the call has none,
     /// which reads as zero words), and is called only if a rule of `set`
     /// has a condition here.
+    /// `fold`: compare with ASCII case folded (hosts; see [`FOLD`]).
     #[inline(always)]
-    fn narrow<'a>(&self, set: u64, read: impl FnOnce() -> Option<&'a [u8]>) -> u64 {
+    fn narrow<'a>(&self, set: u64, read: impl FnOnce() -> Option<&'a [u8]>, fold: bool) -> u64 {
         if set & self.rules == 0 {
             return set;
         }
-        let (head, tail) = words(read());
+        let (mut head, mut tail) = words(read());
+        if fold {
+            (head, tail) = (head | FOLD, tail | FOLD);
+        }
         let mut set = self.first.narrow(set, head, tail);
         for g in self.more.iter() {
             set = g.narrow(set, head, tail);
@@ -394,9 +408,9 @@ impl Block {
     ) -> Option<usize> {
         let mut set = self.pairs.get(cell).copied().unwrap_or(0);
         let [path, host, name] = &self.parts;
-        set = path.narrow(set, || t.path_str().map(str::as_bytes));
-        set = host.narrow(set, || t.host_bytes());
-        set = name.narrow(set, || t.name.map(str::as_bytes));
+        set = path.narrow(set, || t.path_str().map(str::as_bytes), false);
+        set = host.narrow(set, || t.host_bytes(), true);
+        set = name.narrow(set, || t.name.map(str::as_bytes), false);
         while set != 0 {
             let i = set.trailing_zeros() as usize;
             if self.sure & (1 << i) != 0 || matches(base + i) {

@@ -48,6 +48,51 @@ impl Glob {
     }
 }
 
+impl Glob {
+    /// As [`matches`](Self::matches), ignoring ASCII case in `s`; the
+    /// pattern is lower case (host patterns are, once compiled).
+    fn matches_folded(&self, s: &str) -> bool {
+        let (first, rest) = match self.parts.split_first() {
+            Some(x) => x,
+            None => return s.is_empty(),
+        };
+        let Some((last, middle)) = rest.split_last() else {
+            return s.len() == first.len() && s.as_bytes().eq_ignore_ascii_case(first.as_bytes());
+        };
+        let b = s.as_bytes();
+        if b.len() < self.min_len
+            || !b[..first.len()].eq_ignore_ascii_case(first.as_bytes())
+            || !b[b.len() - last.len()..].eq_ignore_ascii_case(last.as_bytes())
+        {
+            return false;
+        }
+        let mut hay = &b[first.len()..b.len() - last.len()];
+        for piece in middle.iter().filter(|p| !p.is_empty()).map(|p| p.as_bytes()) {
+            match hay.windows(piece.len()).position(|w| w.eq_ignore_ascii_case(piece)) {
+                Some(i) => hay = &hay[i + piece.len()..],
+                None => return false,
+            }
+        }
+        true
+    }
+}
+
+/// A host pattern as it is matched: lower case (host names are
+/// case-insensitive, and the call's host is compared ignoring case), without
+/// one trailing dot (`example.com.` is `example.com`, as the call's host is
+/// read).
+pub(crate) fn host_pattern(m: &StrMatch) -> StrMatch {
+    let norm = |s: &str| {
+        let s = s.strip_suffix('.').filter(|s| !s.is_empty()).unwrap_or(s);
+        s.to_ascii_lowercase()
+    };
+    match m {
+        StrMatch::Exact(s) => StrMatch::Exact(norm(s)),
+        StrMatch::Prefix(s) => StrMatch::Prefix(s.to_ascii_lowercase()),
+        StrMatch::Glob(s) => StrMatch::Glob(norm(s)),
+    }
+}
+
 // Patterns and the strings they are matched against are short (paths,
 // hosts, names), and most comparisons fail in the first bytes: an inlined
 // byte loop that stops at the first difference beats a call to `memcmp`.
@@ -89,6 +134,17 @@ impl StrMatcher {
             StrMatcher::Exact(p) => s.len() == p.len() && starts_with(s, p),
             StrMatcher::Prefix(p) => starts_with(s, p),
             StrMatcher::Glob(g) => g.matches(s),
+        }
+    }
+
+    /// As [`matches`](Self::matches), ignoring ASCII case in `s` against a
+    /// lower-case pattern: for hosts.
+    fn matches_folded(&self, s: &str) -> bool {
+        let b = s.as_bytes();
+        match self {
+            StrMatcher::Exact(p) => b.len() == p.len() && b.eq_ignore_ascii_case(p.as_bytes()),
+            StrMatcher::Prefix(p) => b.len() >= p.len() && b[..p.len()].eq_ignore_ascii_case(p.as_bytes()),
+            StrMatcher::Glob(g) => g.matches_folded(s),
         }
     }
 }
@@ -163,7 +219,11 @@ impl Matcher {
             doors: m.door.iter().fold(0, |acc, d| acc | d.bit()),
             methods,
             path: str_matcher("path", &m.path)?,
-            host: str_matcher("host", &m.host)?,
+            host: m
+                .host
+                .as_ref()
+                .map(|h| StrMatcher::compile(&host_pattern(h)).map_err(|reason| err("host", &h.pattern(), reason)))
+                .transpose()?,
             port: m.port,
             name: str_matcher("name", &m.name)?,
             headers,
@@ -200,15 +260,18 @@ impl Matcher {
         if self.port.is_some() && self.port != *f.port.get_or_init(|| t.port_number()) {
             return false;
         }
-        if self.host.is_some() && !opt_matches(&self.host, *f.host.get_or_init(|| t.host_name())) {
+        if let Some(host) = &self.host
+            && !f.host.get_or_init(|| t.host_name()).is_some_and(|h| host.matches_folded(h))
+        {
             return false;
         }
         for h in self.headers.iter() {
-            let found = t.headers.and_then(|map| map.get(&h.name));
-            let ok = match (&h.equals, found) {
-                (Some(want), Some(got)) => want == got,
+            let ok = match (&h.equals, t.headers) {
+                // Any of a header's values: a header sent twice (or gRPC
+                // metadata repeated) matches on either.
+                (Some(want), Some(map)) => map.get_all(&h.name).iter().any(|got| got == want),
                 (Some(_), None) => false,
-                (None, found) => found.is_some() == h.present,
+                (None, map) => map.is_some_and(|map| map.contains_key(&h.name)) == h.present,
             };
             if !ok {
                 return false;

@@ -425,6 +425,7 @@ fn compile_abort(index: usize, rule: &str, a: &Abort) -> Result<CompiledAbort, C
         ConfigError::field(index, rule, format!("abort.{field}"), value, reason)
     };
     let status = match a.status {
+        // Set later from the gRPC code, when only that is given.
         None => StatusCode::SERVICE_UNAVAILABLE,
         Some(s) if (200..=599).contains(&s) => {
             StatusCode::from_u16(s).map_err(|_| err("status", &s, "not an HTTP status"))?
@@ -451,6 +452,9 @@ fn compile_abort(index: usize, rule: &str, a: &Abort) -> Result<CompiledAbort, C
             }
         },
     };
+    // Only a gRPC code given: callers that are not gRPC's get the HTTP
+    // status that says the same (NOT_FOUND: 404).
+    let status = if a.status.is_none() && a.grpc_status.is_some() { grpc.http_status() } else { status };
     let mut http_headers = HeaderMap::new();
     for (k, v) in &a.headers {
         let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| err("headers", k, "not a valid header name"))?;
