@@ -368,6 +368,7 @@ fn requests_match_as_servers_receive_them() {
             .rule(rule("other-host", Match::new().host("*.region-1.internal")))
             .rule(rule("exact", Match::new().host("API.Example.com.")))
             .rule(rule("glob", Match::new().host("*.shop.example")))
+            .rule(rule("v6", Match::new().host("::1")))
             .rule(rule("port", Match::new().port(8080)))
             .rule(rule("tenant", Match::new().header_equals("x-tenant", "canary"))),
     )
@@ -388,6 +389,9 @@ fn requests_match_as_servers_receive_them() {
     assert_eq!(decided("Cart.SHOP.example", &[]).as_deref(), Some("glob"));
     assert_eq!(decided("cart.shop.example.:80", &[]).as_deref(), Some("glob"));
     assert_eq!(decided("shop.example", &[]), None, "the glob needs a label before `.shop.example`");
+    // An IPv6 address written without brackets matches the bracketed host.
+    assert_eq!(decided("[::1]:8080", &[]).as_deref(), Some("v6"));
+    assert_eq!(decided("[::1]", &[]).as_deref(), Some("v6"));
     // The port from the Host header (an HTTP/1.1 request's URI has none).
     assert_eq!(decided("localhost:8080", &[]).as_deref(), Some("port"));
     assert_eq!(decided("localhost:8081", &[]), None);

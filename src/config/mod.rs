@@ -424,6 +424,8 @@ pub struct Match {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<StrMatch>,
     /// The host: the URI's host, or the `Host` header without its port.
+    /// Compared as DNS names are: ignoring ASCII case and one trailing dot;
+    /// an IPv6 address may be written with or without its brackets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<StrMatch>,
     /// The port, where the door knows it (client requests).
@@ -483,7 +485,8 @@ impl Match {
         self
     }
 
-    /// Matches the host: exact, or a glob if it contains `*`.
+    /// Matches the host: exact, or a glob if it contains `*`; ignoring ASCII
+    /// case and one trailing dot (see [`Match::host`](field@Match::host)).
     #[must_use]
     pub fn host(mut self, host: impl Into<String>) -> Self {
         self.host = Some(StrMatch::auto(host));

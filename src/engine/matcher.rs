@@ -80,15 +80,20 @@ impl Glob {
 /// A host pattern as it is matched: lower case (host names are
 /// case-insensitive, and the call's host is compared ignoring case), without
 /// one trailing dot (`example.com.` is `example.com`, as the call's host is
-/// read).
+/// read), and an IPv6 address in brackets, as URIs and `Host` headers
+/// write it (`::1` is `[::1]`).
 pub(crate) fn host_pattern(m: &StrMatch) -> StrMatch {
+    // Only an IPv6 address has a colon once the port is gone.
+    let bracketed = |s: &str, close: &str| {
+        if s.contains(':') && !s.starts_with('[') { format!("[{s}{close}") } else { s.to_owned() }
+    };
     let norm = |s: &str| {
         let s = s.strip_suffix('.').filter(|s| !s.is_empty()).unwrap_or(s);
-        s.to_ascii_lowercase()
+        bracketed(s, "]").to_ascii_lowercase()
     };
     match m {
         StrMatch::Exact(s) => StrMatch::Exact(norm(s)),
-        StrMatch::Prefix(s) => StrMatch::Prefix(s.to_ascii_lowercase()),
+        StrMatch::Prefix(s) => StrMatch::Prefix(bracketed(s, "").to_ascii_lowercase()),
         StrMatch::Glob(s) => StrMatch::Glob(norm(s)),
     }
 }
