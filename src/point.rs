@@ -304,7 +304,7 @@ impl Point {
     #[inline(never)]
     fn decide(&self, chaos: &Chaos) -> Option<Hit> {
         let injection = chaos.decide_point(self.name, &self.cache, self.fails).into_injection()?;
-        Some(Hit { injection, fails: self.fails })
+        Some(Hit { injection })
     }
 
     /// For plain functions: asks the engine, sleeps the thread through a
@@ -368,14 +368,14 @@ const fn checked(name: &'static str) -> &'static str {
 #[derive(Debug)]
 pub struct Hit {
     injection: Box<Injection>,
-    fails: bool,
 }
 
 impl Hit {
-    /// How long to hold the call: the delay, plus the failure's own wait
-    /// when the point can fail.
+    /// How long to hold the call: the delay, plus the failure's own wait.
+    /// (A point that cannot fail never gets a failure: the engine skips it
+    /// when it decides, so its wait is the delay alone.)
     fn duration(&self) -> Duration {
-        if self.fails { self.injection.total_wait() } else { self.injection.delay.unwrap_or_default() }
+        self.injection.total_wait()
     }
 
     /// Waits for the injected delay (a boxed `tokio::time::Sleep`, so the
@@ -393,13 +393,9 @@ impl Hit {
         Wait(Some(Box::pin(tokio::time::sleep(duration))))
     }
 
-    /// After the wait: the fault to fail with, if the point can fail and
-    /// the kill switch is still on. (A point that cannot fail never gets a
-    /// failure: the engine counts it as skipped when it decides.)
+    /// After the wait: the fault to fail with, if the injection has one
+    /// (never at a point that cannot fail) and the kill switch is still on.
     pub fn end(self, chaos: &Chaos) -> Option<InjectedFault> {
-        if !self.fails {
-            return None;
-        }
         self.injection.confirm_failure(chaos).then(|| self.injection.fault())
     }
 }
