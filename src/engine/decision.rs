@@ -179,11 +179,7 @@ impl<'a> Target<'a> {
 
     /// The `Host` header's host: without its port and a trailing dot.
     fn host_header(&self) -> Option<&'a [u8]> {
-        let host = strip_port_bytes(self.host_header_raw()?);
-        Some(match host {
-            [rest @ .., b'.'] if !rest.is_empty() => rest,
-            _ => host,
-        })
+        Some(strip_root_dot_bytes(strip_port_bytes(self.host_header_raw()?)))
     }
 
     /// The `Host` header's value, as sent.
@@ -232,9 +228,18 @@ fn authority_host(authority: &str) -> &str {
 }
 
 /// A host without one trailing dot: the root of the DNS tree, which names
-/// the same host.
-fn strip_root_dot(host: &str) -> &str {
-    host.strip_suffix('.').filter(|h| !h.is_empty()).unwrap_or(host)
+/// the same host. (A lone `.` stays.) Host patterns are read the same way.
+pub(crate) fn strip_root_dot(host: &str) -> &str {
+    // The cut is before an ASCII byte, so it is a char boundary.
+    &host[..strip_root_dot_bytes(host.as_bytes()).len()]
+}
+
+/// [`strip_root_dot`] on bytes.
+fn strip_root_dot_bytes(host: &[u8]) -> &[u8] {
+    match host {
+        [rest @ .., b'.'] if !rest.is_empty() => rest,
+        _ => host,
+    }
 }
 
 /// `host:port` or `[v6]:port` without the port.

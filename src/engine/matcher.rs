@@ -87,10 +87,7 @@ pub(crate) fn host_pattern(m: &StrMatch) -> StrMatch {
     let bracketed = |s: &str, close: &str| {
         if s.contains(':') && !s.starts_with('[') { format!("[{s}{close}") } else { s.to_owned() }
     };
-    let norm = |s: &str| {
-        let s = s.strip_suffix('.').filter(|s| !s.is_empty()).unwrap_or(s);
-        bracketed(s, "]").to_ascii_lowercase()
-    };
+    let norm = |s: &str| bracketed(crate::engine::decision::strip_root_dot(s), "]").to_ascii_lowercase();
     match m {
         StrMatch::Exact(s) => StrMatch::Exact(norm(s)),
         StrMatch::Prefix(s) => StrMatch::Prefix(bracketed(s, "").to_ascii_lowercase()),
