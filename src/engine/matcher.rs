@@ -26,49 +26,46 @@ impl Glob {
     }
 
     pub(crate) fn matches(&self, s: &str) -> bool {
+        self.matches_by(s, |a, b| a.iter().zip(b).all(|(x, y)| x == y), |hay, piece| hay.find(piece))
+    }
+
+    /// As [`matches`](Self::matches), ignoring ASCII case in `s`; the
+    /// pattern is lower case (host patterns are, once compiled).
+    fn matches_folded(&self, s: &str) -> bool {
+        self.matches_by(s, <[u8]>::eq_ignore_ascii_case, |hay, piece| {
+            hay.as_bytes().windows(piece.len()).position(|w| w.eq_ignore_ascii_case(piece.as_bytes()))
+        })
+    }
+
+    /// The glob's match with `eq` comparing equal-length byte runs and
+    /// `find` locating a piece in a string. Cuts stay on char boundaries:
+    /// `eq` and `find` compare bytes above ASCII exactly, so a run that
+    /// equals a piece starts and ends where the piece's characters do.
+    #[inline(always)]
+    fn matches_by(
+        &self,
+        s: &str,
+        eq: impl Fn(&[u8], &[u8]) -> bool,
+        find: impl Fn(&str, &str) -> Option<usize>,
+    ) -> bool {
         let (first, rest) = match self.parts.split_first() {
             Some(x) => x,
             None => return s.is_empty(),
         };
+        let b = s.as_bytes();
         let Some((last, middle)) = rest.split_last() else {
-            return s == &**first;
+            return b.len() == first.len() && eq(b, first.as_bytes());
         };
-        if s.len() < self.min_len || !starts_with(s, first) || !ends_with(s, last) {
+        if b.len() < self.min_len
+            || !eq(&b[..first.len()], first.as_bytes())
+            || !eq(&b[b.len() - last.len()..], last.as_bytes())
+        {
             return false;
         }
         // Leftmost matching of each middle piece is optimal for `*`-only globs.
         let mut hay = &s[first.len()..s.len() - last.len()];
         for piece in middle.iter().filter(|p| !p.is_empty()) {
-            match hay.find(&**piece) {
-                Some(i) => hay = &hay[i + piece.len()..],
-                None => return false,
-            }
-        }
-        true
-    }
-}
-
-impl Glob {
-    /// As [`matches`](Self::matches), ignoring ASCII case in `s`; the
-    /// pattern is lower case (host patterns are, once compiled).
-    fn matches_folded(&self, s: &str) -> bool {
-        let (first, rest) = match self.parts.split_first() {
-            Some(x) => x,
-            None => return s.is_empty(),
-        };
-        let Some((last, middle)) = rest.split_last() else {
-            return s.len() == first.len() && s.as_bytes().eq_ignore_ascii_case(first.as_bytes());
-        };
-        let b = s.as_bytes();
-        if b.len() < self.min_len
-            || !b[..first.len()].eq_ignore_ascii_case(first.as_bytes())
-            || !b[b.len() - last.len()..].eq_ignore_ascii_case(last.as_bytes())
-        {
-            return false;
-        }
-        let mut hay = &b[first.len()..b.len() - last.len()];
-        for piece in middle.iter().filter(|p| !p.is_empty()).map(|p| p.as_bytes()) {
-            match hay.windows(piece.len()).position(|w| w.eq_ignore_ascii_case(piece)) {
+            match find(hay, piece) {
                 Some(i) => hay = &hay[i + piece.len()..],
                 None => return false,
             }
@@ -102,11 +99,6 @@ pub(crate) fn host_pattern(m: &StrMatch) -> StrMatch {
 #[inline]
 fn starts_with(s: &str, p: &str) -> bool {
     s.len() >= p.len() && s.bytes().zip(p.bytes()).all(|(a, b)| a == b)
-}
-
-#[inline]
-fn ends_with(s: &str, p: &str) -> bool {
-    s.len() >= p.len() && s.bytes().rev().zip(p.bytes().rev()).all(|(a, b)| a == b)
 }
 
 /// A compiled [`StrMatch`].
