@@ -57,12 +57,15 @@ done
 if ((paired)); then
     ((rounds_set)) || rounds=8
     ((duration_set)) || duration=5
-    cpus=$(nproc)
+    # The CPUs this process may run on, by number: a container may be
+    # given, say, CPUs 2 and 3 only, where `nproc` says 2.
+    read -ra cpu_ids <<<"$(allowed_cpus)"
+    cpus=${#cpu_ids[@]}
     if ((cpus < 2)) || ! command -v taskset >/dev/null; then
-        echo "http_load.sh: --paired needs two CPUs and taskset (util-linux); this machine has $cpus CPU(s)" >&2
+        echo "http_load.sh: --paired needs two CPUs and taskset (util-linux); this process may use $cpus CPU(s)" >&2
         exit 2
     fi
-    server_cpu=$((cpus - 1)) load_cpu=0
+    server_cpu=${cpu_ids[cpus - 1]} load_cpu=${cpu_ids[0]}
 fi
 for n in "$rounds" "$duration" "$connections"; do
     [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "http_load.sh: $n is not a positive integer" >&2; exit 2; }

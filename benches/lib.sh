@@ -59,3 +59,24 @@ stop_within() {
     fi
     wait "$pid" 2>/dev/null || true
 }
+
+# `allowed_cpus`: the numbers of the CPUs this process may run on, one line,
+# separated by spaces (from Cpus_allowed_list, e.g. `0-1,4`; all of
+# `nproc`'s count from 0 where /proc does not say).
+allowed_cpus() {
+    local list part ids=()
+    list=$(awk '/^Cpus_allowed_list:/ { print $2 }' /proc/self/status 2>/dev/null || true)
+    if [[ -z "$list" ]]; then
+        seq -s ' ' 0 $(($(nproc) - 1))
+        return
+    fi
+    IFS=, read -ra parts <<<"$list"
+    for part in "${parts[@]}"; do
+        if [[ "$part" == *-* ]]; then
+            ids+=($(seq "${part%-*}" "${part#*-}"))
+        else
+            ids+=("$part")
+        fi
+    done
+    echo "${ids[*]}"
+}

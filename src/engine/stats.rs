@@ -254,6 +254,15 @@ pub struct RuleStatus {
 mod tests {
     use super::*;
 
+    /// Held by the tests that claim many stripes at once: with 35 threads
+    /// holding every owned stripe, a test running alongside could be left
+    /// with none to compare.
+    static MANY_STRIPES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn many_stripes() -> std::sync::MutexGuard<'static, ()> {
+        MANY_STRIPES.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// More threads than owned stripes, all alive at once: some count in
     /// their own stripe, the rest share one, and no count is lost or lands
     /// in another kind's cell.
@@ -271,6 +280,7 @@ mod tests {
             Count::Lost,
             Count::Skipped,
         ];
+        let _many = many_stripes();
         let stats = RuleStats::new(0);
         let barrier = std::sync::Barrier::new(THREADS as usize);
         std::thread::scope(|scope| {
@@ -319,6 +329,7 @@ mod tests {
     #[test]
     fn live_threads_own_distinct_stripes() {
         const THREADS: usize = 12;
+        let _many = many_stripes();
         let barrier = std::sync::Barrier::new(THREADS);
         let claimed: Vec<usize> = std::thread::scope(|scope| {
             let threads: Vec<_> = (0..THREADS)

@@ -40,7 +40,8 @@ pub(crate) fn install() {
     });
 }
 
-/// Warnings whose fields mention `file`.
+/// Warnings that `file` was rejected. Only those: a runner out of inotify
+/// instances also warns about the file, that it is polled instead.
 pub(crate) fn warnings_about(file: &str) -> usize {
-    WARNINGS.lock().unwrap().iter().filter(|w| w.contains(file)).count()
+    WARNINGS.lock().unwrap().iter().filter(|w| w.contains(file) && w.contains("rejected")).count()
 }
