@@ -26,8 +26,10 @@ pin_project! {
 
 /// What to do once the delay is over.
 pub(crate) enum AfterDelay<S, Req> {
-    /// Go on: call the service with the request.
-    Call(S, Req),
+    /// Go on: call the service with the request, and report the outcome to
+    /// the guardrails' abort conditions if there is an observer (timed from
+    /// here: the service's own latency, without the injected wait).
+    Call(S, Req, Option<Observer>),
     /// Fail the call (the request is handed back so the door can inspect it).
     Fail(Box<Injection>, Req),
 }
@@ -51,7 +53,10 @@ impl<S, Req> Delayed<S, Req> {
         };
         Poll::Ready(Some(match this.injection.take() {
             Some(inj) if inj.confirm_failure(this.chaos) => AfterDelay::Fail(inj, req),
-            _ => AfterDelay::Call(svc, req),
+            inj => {
+                let observer = inj.is_some_and(|i| i.observe).then(|| Observer::new(this.chaos));
+                AfterDelay::Call(svc, req, observer)
+            }
         }))
     }
 }
@@ -94,6 +99,9 @@ impl Action {
             Action::Delay(injection)
         } else if injection.confirm_failure(chaos) {
             Action::Fail(injection)
+        } else if injection.observe {
+            // A delay that came out as zero: the call goes on at once.
+            Action::Observe
         } else {
             Action::Pass
         }

@@ -130,6 +130,21 @@ impl ChaosMiddleware {
         }
         self.chaos.decide_enabled(&target)
     }
+
+    /// Sends the request on, timed, and reports its outcome (a 5xx or an
+    /// error fails it) to the guardrails' abort conditions.
+    async fn observed(
+        &self,
+        req: Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<Response> {
+        let start = std::time::Instant::now();
+        let out = next.run(req, extensions).await;
+        let failed = out.as_ref().map_or(true, |res| res.status().is_server_error());
+        self.chaos.record_outcome(failed, start);
+        out
+    }
 }
 
 #[async_trait::async_trait]
@@ -149,11 +164,7 @@ impl Middleware for ChaosMiddleware {
             if !observe {
                 return next.run(req, extensions).await;
             }
-            let start = std::time::Instant::now();
-            let out = next.run(req, extensions).await;
-            let failed = out.as_ref().map_or(true, |res| res.status().is_server_error());
-            self.chaos.record_outcome(failed, start);
-            return out;
+            return self.observed(req, extensions, next).await;
         };
         let wait = injection.total_wait();
         // The request's own timeout (reqwest starts it only after the
@@ -174,9 +185,14 @@ impl Middleware for ChaosMiddleware {
         }
         // A delay only, or a failure cancelled by the kill switch during the wait.
         if !injection.confirm_failure(&self.chaos) {
-            // The fault is over: free its slot before the real call.
+            // The fault is over: free its slot before the real call, timed
+            // from here for the guardrails if they want its outcome.
+            let observe = injection.observe;
             drop(injection);
-            return next.run(req, extensions).await;
+            if !observe {
+                return next.run(req, extensions).await;
+            }
+            return self.observed(req, extensions, next).await;
         }
         match injection.failure_kind() {
             Some(FaultKind::Abort) => Ok(synthetic_response(&injection, &req)),

@@ -80,8 +80,11 @@ pub struct Guardrails {
     /// Calls that are never faulted, whatever the rules say.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exclude: Vec<Match>,
-    /// Stop all injection when the service's own calls (those not faulted)
-    /// cross one of these thresholds over `window`.
+    /// Stop all injection when the service's own calls cross one of these
+    /// thresholds over `window`: the calls that reach the service through
+    /// the HTTP layer, the generic layer or the client middleware. A call
+    /// that is only delayed counts, timed from the end of its delay; a call
+    /// mischief failed does not.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub abort_conditions: Vec<AbortCondition>,
     /// Calls needed in the window before an abort condition is judged.
@@ -128,9 +131,12 @@ impl AbortCondition {
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Metric {
-    /// The share of calls that failed: an HTTP 5xx, a gRPC error or an `Err`.
+    /// The share of calls that failed: an HTTP 5xx, a gRPC error status in
+    /// the response head, or an `Err`.
     ErrorRate,
-    /// The 99th percentile of call latency.
+    /// The 99th percentile of call latency, read as the upper edge of its
+    /// histogram slot (up to ~19% above the true value: the condition trips
+    /// early rather than late).
     LatencyP99,
 }
 

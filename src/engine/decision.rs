@@ -352,7 +352,8 @@ impl Decision {
 
     /// Should the door time the call and report its outcome with
     /// `Chaos::record_outcome`? (Only passes, and only when abort
-    /// conditions are configured.)
+    /// conditions are configured; an injection says so in its own
+    /// `observe`, for a call that reaches the service after its delay.)
     #[inline]
     #[cfg_attr(not(any(feature = "tower", feature = "client")), allow(dead_code))]
     pub(crate) fn observe(&self) -> bool {
@@ -408,6 +409,10 @@ pub(crate) struct Injection {
     #[cfg(feature = "guard")]
     #[allow(dead_code)]
     pub(crate) slot: Option<crate::guard::ActiveSlot>,
+    /// Do the guardrails want the outcome of the call, should it reach the
+    /// service after its delay? (As [`Decision::observe`] for a pass.)
+    #[cfg_attr(not(any(feature = "tower", feature = "client")), allow(dead_code))]
+    pub(crate) observe: bool,
 }
 
 impl Injection {

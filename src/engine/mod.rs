@@ -676,6 +676,7 @@ impl Chaos {
             failure,
             #[cfg(feature = "guard")]
             slot,
+            observe: pass.observe(),
         })
     }
 

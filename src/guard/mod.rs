@@ -20,9 +20,14 @@
 //! | `cap_percentage` | the share of faulted calls in the window would pass `max_percentage_affected` |
 //! | `cap_active` | `max_active_faults` faults are in flight |
 //!
-//! **Abort conditions** watch the service itself: every door records the
-//! outcome (failed: an HTTP 5xx, a gRPC error, an `Err`; and the latency) of
-//! every call it did *not* fault into a lock-free sliding window. When the
+//! **Abort conditions** watch the service itself: the HTTP layer, the
+//! generic layer and the client middleware record the outcome (failed: an
+//! HTTP 5xx, a gRPC error status in the response head, an `Err`; and the
+//! latency) of every call that reaches the service into a lock-free sliding
+//! window. A call that is only delayed counts, timed from the end of its
+//! delay (the service's own latency, not the injected wait); a call
+//! mischief failed does not, nor do fault points (`#[chaos]`,
+//! `chaos_point!`), which cannot see how their function's call ended. When the
 //! error rate or the 99th percentile latency over the window crosses its
 //! threshold (with at least `min_samples` calls), the guard trips: all
 //! injection stops at once (a delayed call is not failed after its delay), a

@@ -118,8 +118,9 @@ where
                 Step::Pending => return Poll::Pending,
                 // The state holds the answer now.
                 Step::Answered => {}
-                Step::Call(fut) => {
+                Step::Call(fut, observer) => {
                     this.fut.set(Some(fut));
+                    *this.observer = observer;
                     this.fault.clear();
                 }
             }
@@ -144,8 +145,9 @@ where
 enum Step<F> {
     /// The delay runs.
     Pending,
-    /// The delay is over: the inner service was called.
-    Call(F),
+    /// The delay is over: the inner service was called (its outcome
+    /// observed for the guardrails if there is an observer).
+    Call(F, Option<Observer>),
     /// The delay is over and the answer is in the state (an abort).
     Answered,
 }
@@ -167,7 +169,7 @@ where
     let mut cx = Context::from_waker(waker);
     match delayed.poll_delay(&mut cx) {
         Poll::Pending | Poll::Ready(None) => Step::Pending,
-        Poll::Ready(Some(AfterDelay::Call(mut svc, req))) => Step::Call(svc.call(req)),
+        Poll::Ready(Some(AfterDelay::Call(mut svc, req, observer))) => Step::Call(svc.call(req), observer),
         Poll::Ready(Some(AfterDelay::Fail(injection, req))) => {
             let res = fault_response(&injection, &req, body);
             state.set(Fault::Ready { res: Some(res) });

@@ -96,7 +96,7 @@ where
                     match advance(state, cx.waker()) {
                         Step::Pending => return Poll::Pending,
                         Step::Failed => {}
-                        Step::Call(fut) => kind.set(Kind::Inner { fut, observer: None }),
+                        Step::Call(fut, observer) => kind.set(Kind::Inner { fut, observer }),
                     }
                 }
             }
@@ -113,8 +113,9 @@ fn boxed(fault: InjectedFault) -> BoxError {
 enum Step<F> {
     /// The delay runs.
     Pending,
-    /// The delay is over: the inner service was called.
-    Call(F),
+    /// The delay is over: the inner service was called (its outcome
+    /// observed for the guardrails if there is an observer).
+    Call(F, Option<Observer>),
     /// The delay is over and the call failed (the fault is in the state).
     Failed,
 }
@@ -132,7 +133,7 @@ fn advance<S: Service<Req>, Req>(mut state: Pin<&mut Fault<S, Req>>, waker: &Wak
     let mut cx = Context::from_waker(waker);
     match delayed.poll_delay(&mut cx) {
         Poll::Pending | Poll::Ready(None) => Step::Pending,
-        Poll::Ready(Some(AfterDelay::Call(mut svc, req))) => Step::Call(svc.call(req)),
+        Poll::Ready(Some(AfterDelay::Call(mut svc, req, observer))) => Step::Call(svc.call(req), observer),
         Poll::Ready(Some(AfterDelay::Fail(injection, _req))) => {
             state.set(Fault::Failed { fault: Some(injection.fault()) });
             Step::Failed

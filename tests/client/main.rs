@@ -348,3 +348,51 @@ async fn rules_select_by_port() {
     assert_eq!(get(&c2, b.port()).await.unwrap().status(), StatusCode::OK);
     assert_eq!((hits_a.get(), hits_b.get()), (0, 1));
 }
+
+/// A request only delayed is sent, and its answer is the dependency's own:
+/// the guardrails' abort conditions count it, timed from the end of the
+/// delay. Every request here waits 150 ms and the server answers at once
+/// (a 500 for one in four), so the window holds every request and every
+/// 500, and the 100 ms p99 condition does not trip.
+#[cfg(feature = "guard")]
+#[tokio::test]
+async fn a_delayed_request_counts_for_the_abort_conditions_without_its_delay() {
+    use mischief::config::{AbortCondition, Guardrails};
+    let chaos = Chaos::new(
+        Config::new()
+            .guardrails(
+                Guardrails::new()
+                    .window(Duration::from_secs(60))
+                    .min_samples(10)
+                    .abort_condition(AbortCondition::latency_p99(Duration::from_millis(100)))
+                    .abort_condition(AbortCondition::error_rate(0.5)),
+            )
+            .rule(rule_on("/maybe").delay(Delay::fixed(Duration::from_millis(150)).percentage(100.0))),
+    )
+    .unwrap();
+    let app = axum::Router::new().route(
+        "/maybe",
+        axum::routing::get(|uri: axum::http::Uri| async move {
+            if uri.query() == Some("fail") { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::OK }
+        }),
+    );
+    let url = serve(app).await;
+    let c = client(&chaos, &[]);
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        let (c, url) = (c.clone(), url.clone());
+        let query = if i % 4 == 0 { "?fail" } else { "" };
+        tasks.spawn(async move { c.get(format!("{url}/maybe{query}")).send().await.unwrap().status() });
+    }
+    let mut errors = 0;
+    while let Some(status) = tasks.join_next().await {
+        errors += usize::from(status.unwrap() == StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    assert!(started.elapsed() >= Duration::from_millis(150), "the requests were delayed");
+    assert_eq!(errors, 5);
+    let guard = chaos.status().guard.unwrap();
+    let window = guard.window.as_ref().unwrap();
+    assert_eq!((window.calls, window.errors), (20, 5), "every delayed request measured, its own 500s counted");
+    assert!(guard.tripped.is_none(), "150 ms of injected delay is not the dependency's latency: {guard:?}");
+}

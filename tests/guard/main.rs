@@ -553,6 +553,92 @@ async fn latency_p99_trips_when_the_service_gets_slow() {
     assert_eq!(load(&url, 80, 8).await, 0, "nothing injected once tripped");
 }
 
+/// A call that is only delayed still reaches the service, and its outcome
+/// is the service's own: the abort conditions count it. With a rule that
+/// delays every call (as `CHAOS_LATENCY_MS` does), a service failing one
+/// call in five trips the 5% error-rate condition. (Before, a delayed call
+/// counted as faulted and was never measured, so such a guard had no
+/// samples and could never trip.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delayed_calls_count_for_the_error_rate() {
+    let chaos = Chaos::new(
+        Config::new()
+            .guardrails(
+                Guardrails::new()
+                    .window(Duration::from_secs(2))
+                    .min_samples(30)
+                    .abort_condition(AbortCondition::error_rate(0.05)),
+            )
+            .rule(Rule::new("slow").delay(Delay::fixed(Duration::from_millis(5)).percentage(100.0))),
+    )
+    .unwrap();
+    let n = Arc::new(AtomicU64::new(0));
+    let app = Router::new()
+        .route(
+            "/work",
+            get(move || {
+                let n = n.clone();
+                async move {
+                    if n.fetch_add(1, Ordering::SeqCst).is_multiple_of(5) {
+                        return Err(StatusCode::INTERNAL_SERVER_ERROR);
+                    }
+                    Ok("ok")
+                }
+            }),
+        )
+        .layer(ChaosLayer::new(chaos.clone()));
+    let url = serve(app).await;
+    let started = Instant::now();
+    while chaos.status().guard.unwrap().tripped.is_none() {
+        let window = chaos.status().guard.unwrap().window.unwrap();
+        assert!(started.elapsed() < Duration::from_secs(6), "no trip within three windows: {window:?}");
+        load(&url, 40, 4).await;
+    }
+    let trip = chaos.status().guard.unwrap().tripped.unwrap();
+    assert_eq!(trip.metric, "error_rate");
+    assert!(chaos.status().rule("slow").unwrap().delayed >= 30);
+}
+
+/// A delayed call's latency is timed from the end of its delay: the
+/// service's own, not the wait mischief added. Every call here waits
+/// 150 ms and the service answers at once, so a 100 ms p99 condition holds,
+/// though every call is measured (the generic layer's door).
+#[tokio::test]
+async fn a_delayed_call_is_timed_without_its_delay() {
+    use tower::{ServiceExt, service_fn};
+    let chaos = Chaos::new(
+        Config::new()
+            .guardrails(
+                Guardrails::new()
+                    .window(Duration::from_secs(60))
+                    .min_samples(10)
+                    .abort_condition(AbortCondition::latency_p99(Duration::from_millis(100)))
+                    .abort_condition(AbortCondition::error_rate(0.5)),
+            )
+            .rule(Rule::new("slow").delay(Delay::fixed(Duration::from_millis(150)).percentage(100.0))),
+    )
+    .unwrap();
+    let svc = tower::Layer::layer(
+        &mischief::service::ChaosLayer::new(chaos.clone(), "db"),
+        service_fn(|fail: bool| async move { if fail { Err(std::io::Error::other("down")) } else { Ok(()) } }),
+    );
+    let started = Instant::now();
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..40 {
+        calls.spawn(svc.clone().oneshot(i % 4 == 0));
+    }
+    let mut failed = 0;
+    while let Some(res) = calls.join_next().await {
+        failed += usize::from(res.unwrap().is_err());
+    }
+    assert!(started.elapsed() >= Duration::from_millis(150), "the calls were delayed");
+    assert_eq!(failed, 10);
+    let guard = chaos.status().guard.unwrap();
+    let window = guard.window.as_ref().unwrap();
+    assert_eq!((window.calls, window.errors), (40, 10), "every delayed call measured, its own errors counted");
+    assert!(guard.tripped.is_none(), "150 ms of injected delay is not the service's latency: {guard:?}");
+}
+
 #[test]
 fn a_cooldown_rearms_by_itself() {
     let clock = ManualClock::new(at("2026-11-25T10:00:00Z"));
