@@ -163,7 +163,10 @@ pub struct Rule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loss: Option<Loss>,
     /// The most calls this rule may fault in total; after that it only counts
-    /// them (as `skipped`). Reset when the configuration is replaced.
+    /// them (as `skipped`). The count is kept when a new configuration keeps
+    /// the rule's name, as its counters are: a reload does not hand out a
+    /// fresh allowance, and raising the cap allows the difference. A rule
+    /// under a new name starts from zero.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_injections: Option<u64>,
     /// Roll the failing faults (abort, error, timeout, partition, loss)
@@ -613,6 +616,8 @@ pub struct Abort {
     #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 100)))]
     pub percentage: Option<f64>,
     /// Abort exactly every N-th matching call instead.
+    /// Counted from when the configuration was installed: a reload starts
+    /// the count again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
     pub every: Option<u64>,
@@ -693,6 +698,8 @@ pub struct Delay {
     #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 100)))]
     pub percentage: Option<f64>,
     /// Delay exactly every N-th matching call instead.
+    /// Counted from when the configuration was installed: a reload starts
+    /// the count again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
     pub every: Option<u64>,
@@ -735,6 +742,8 @@ pub struct ErrorFault {
     #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 100)))]
     pub percentage: Option<f64>,
     /// Fail exactly every N-th matching call instead.
+    /// Counted from when the configuration was installed: a reload starts
+    /// the count again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
     pub every: Option<u64>,
@@ -776,6 +785,8 @@ pub struct Timeout {
     #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 100)))]
     pub percentage: Option<f64>,
     /// Time out exactly every N-th matching call instead.
+    /// Counted from when the configuration was installed: a reload starts
+    /// the count again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
     pub every: Option<u64>,
@@ -838,6 +849,8 @@ pub struct Loss {
     #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 100)))]
     pub percentage: Option<f64>,
     /// Lose exactly every N-th matching call instead.
+    /// Counted from when the configuration was installed: a reload starts
+    /// the count again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
     pub every: Option<u64>,

@@ -647,8 +647,10 @@ impl Chaos {
             (state, g)
         };
         if let Some(max) = rule.max_injections {
-            let took =
-                rule.injections.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| (n < max).then_some(n + 1));
+            let took = rule
+                .stats
+                .injections
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| (n < max).then_some(n + 1));
             if took.is_err() {
                 rule.stats.add(Count::Skipped);
                 return pass;
@@ -661,7 +663,7 @@ impl Chaos {
                 guard.0.skip(reason);
                 rule.stats.add(Count::Skipped);
                 if rule.max_injections.is_some() {
-                    rule.injections.fetch_sub(1, Ordering::Relaxed);
+                    rule.stats.injections.fetch_sub(1, Ordering::Relaxed);
                 }
                 return pass;
             }

@@ -161,7 +161,6 @@ pub(crate) struct CompiledRule {
     /// The rule's `schedule` and `for`.
     #[cfg(feature = "guard")]
     pub(crate) timing: Option<crate::guard::RuleTiming>,
-    pub(crate) injections: AtomicU64,
 }
 
 /// When a fault fires.
@@ -365,7 +364,6 @@ fn compile_rule(index: usize, rule: &Rule, stats: Arc<RuleStats>) -> Result<Comp
         delay,
         failures,
         max_injections: rule.max_injections,
-        injections: AtomicU64::new(0),
         abort_first: rule.abort_first,
         inert,
         stats,
@@ -599,6 +597,5 @@ mod layout_tests {
         assert!(std::mem::offset_of!(Plan, rules) + std::mem::size_of::<Box<[Arc<CompiledRule>]>>() <= 64);
         assert!(std::mem::offset_of!(CompiledRule, index) + std::mem::size_of::<usize>() <= 64);
         assert!(std::mem::offset_of!(CompiledRule, delay) >= 64);
-        assert!(std::mem::offset_of!(CompiledRule, injections) >= 64);
     }
 }

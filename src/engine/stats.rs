@@ -153,6 +153,9 @@ pub(crate) struct RuleStats {
     /// When a rule of this name was first installed (ms since the epoch).
     #[cfg_attr(not(feature = "guard"), allow(dead_code))]
     pub(crate) since_ms: i64,
+    /// Faults injected under the rule's `max_injections`, counted while it
+    /// is set; kept across reloads with the name, as the counters are.
+    pub(crate) injections: AtomicU64,
     stripes: [Line; STRIPES],
 }
 

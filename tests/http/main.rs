@@ -363,6 +363,30 @@ async fn max_injections_caps_the_rule() {
     assert_eq!((rule.matched, rule.aborted, rule.skipped), (20, 5, 15));
 }
 
+/// A new configuration that keeps the rule's name keeps its count under
+/// `max_injections`: a reload (here of an unrelated edit) hands out no
+/// fresh allowance, raising the cap allows the difference, and a rule
+/// under a new name starts from zero.
+#[tokio::test]
+async fn max_injections_holds_across_updates_that_keep_the_name() {
+    let config = |cap: u64, name: &str| {
+        Config::new()
+            .rule(Rule::new("other").when(Match::new().path("/nowhere")).abort(Abort::status(500).percentage(1.0)))
+            .rule(Rule::new(name).abort(Abort::status(503).percentage(100.0)).max_injections(cap))
+    };
+    let chaos = Chaos::new(config(5, "five")).unwrap();
+    let (url, _hits) = serve_with(&chaos).await;
+    let aborted =
+        |statuses: Vec<StatusCode>| statuses.iter().filter(|s| **s == StatusCode::SERVICE_UNAVAILABLE).count();
+    assert_eq!(aborted(burst(&url, 3, 1).await), 3);
+    chaos.update(config(5, "five")).unwrap();
+    assert_eq!(aborted(burst(&url, 10, 1).await), 2, "two left of five after the update");
+    chaos.update(config(8, "five")).unwrap();
+    assert_eq!(aborted(burst(&url, 10, 1).await), 3, "the cap raised by three");
+    chaos.update(config(5, "renamed")).unwrap();
+    assert_eq!(aborted(burst(&url, 10, 1).await), 5, "a new name, a new count");
+}
+
 #[tokio::test]
 async fn status_serializes_to_json() {
     let chaos = Chaos::new(Config::new().rule(Rule::new("a").abort(Abort::status(503).percentage(1.5)))).unwrap();
