@@ -201,6 +201,65 @@ fn parse_errors_name_the_field_in_every_format() {
     }
 }
 
+/// The seed's guardrails file, as the guide prints it, with `rules: []`.
+const SEED_GUARDRAILS: &str = r#"rules: []
+guardrails:
+  # Time-based
+  allowed_hours: "09:00-16:00"
+  allowed_days: ["Monday", "Tuesday", "Wednesday", "Thursday"]
+  blackout_dates:
+    - "2026-12-24"  # Holiday freeze
+    - "2026-12-25"
+
+  # Scope limits
+  max_pods_killed: 1
+  max_percentage_affected: 10
+  excluded_namespaces:
+    - kube-system
+    - monitoring
+
+  # Automatic abort
+  abort_conditions:
+    - metric: "error_rate"
+      threshold: 0.05  # Abort if error rate > 5%
+    - metric: "latency_p99"
+      threshold: 5000  # Abort if p99 > 5s
+"#;
+
+/// The seed's guardrails file reads as the `guardrails` section, but for
+/// its two pod-level fields, which are errors naming the field, the value
+/// and what to use instead (not a bare "unknown field"); without them it
+/// loads and means what it says.
+#[test]
+fn the_seeds_guardrails_file_reads_but_for_its_pod_level_fields() {
+    let err = Config::parse(SEED_GUARDRAILS, Format::Yaml).unwrap_err().to_string();
+    assert!(
+        err.contains("guardrails.max_pods_killed") && err.contains("1: ") && err.contains("max_active_faults"),
+        "{err}"
+    );
+    let without_pods = SEED_GUARDRAILS.replace("  max_pods_killed: 1\n", "");
+    let err = Config::parse(&without_pods, Format::Yaml).unwrap_err().to_string();
+    assert!(
+        err.contains("guardrails.excluded_namespaces")
+            && err.contains(r#"["kube-system", "monitoring"]"#)
+            && err.contains("`exclude`"),
+        "{err}"
+    );
+    let in_process = without_pods.replace("  excluded_namespaces:\n    - kube-system\n    - monitoring\n", "");
+    let config = Config::parse(&in_process, Format::Yaml).unwrap();
+    config.validate().unwrap();
+    let g = config.guardrails.as_ref().unwrap();
+    assert_eq!(g.allowed_hours.as_deref(), Some("09:00-16:00"));
+    assert_eq!(g.allowed_days, ["Monday", "Tuesday", "Wednesday", "Thursday"]);
+    assert_eq!(g.blackout_dates, ["2026-12-24", "2026-12-25"]);
+    assert_eq!(g.max_percentage_affected, Some(10.0));
+    assert_eq!(g.abort_conditions.len(), 2);
+    // A misspelt field is still the plain "unknown field".
+    let typo = in_process.replace("max_percentage_affected", "max_percent_affected");
+    let err = Config::parse(&typo, Format::Yaml).unwrap_err().to_string();
+    assert!(err.contains("unknown field `max_percent_affected`"), "{err}");
+}
+
 #[test]
 fn from_file_names_the_file_field_and_value() {
     let dir = std::env::temp_dir().join(format!("mischief-config-files-{}", std::process::id()));

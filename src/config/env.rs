@@ -168,6 +168,21 @@ mod tests {
         assert_eq!(delay.percentage, Some(100.0));
     }
 
+    /// The README's "Precedence" paragraph gives the rule the variables
+    /// build, written for a file: it is the same rule.
+    #[cfg(feature = "toml")]
+    #[test]
+    fn the_env_rule_as_the_readme_writes_it() {
+        let s = read(&[("CHAOS_FAILURE_RATE", "0.05"), ("CHAOS_LATENCY_MS", "100")]).unwrap();
+        let rule = r#"{ name = "env",
+abort = { status = 503, percentage = 5 }, delay = { min = "0ms", max =
+"100ms", percentage = 100 }, abort_first = true }"#;
+        let readme = include_str!("../../README.md").replace('\n', " ");
+        assert!(readme.contains(&rule.replace('\n', " ")), "the README's rule is not this one");
+        let file = crate::config::Config::parse(&format!("rules = [{rule}]"), crate::config::Format::Toml).unwrap();
+        assert_eq!(s.config, file);
+    }
+
     #[test]
     fn every_bad_value_names_its_variable_and_value() {
         let cases = [

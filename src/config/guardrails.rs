@@ -11,8 +11,13 @@ use super::{Match, duration};
 ///
 /// Guardrails are checked only for a call that a rule is about to fault, so
 /// they cost nothing on calls that pass — except `max_percentage_affected`
-/// (one counter per call) and `abort_conditions` (each call that is not
-/// faulted is timed and its outcome recorded).
+/// (one counter per call) and `abort_conditions` (each call that reaches the
+/// service is timed and its outcome recorded).
+///
+/// The seed's guardrails file reads as this section, except its two
+/// pod-level fields, `max_pods_killed` and `excluded_namespaces`: a library
+/// inside one process cannot apply them, and each is an error naming what
+/// to use instead.
 ///
 /// ```toml
 /// [guardrails]
@@ -96,6 +101,100 @@ pub struct Guardrails {
     #[cfg_attr(feature = "schema", schemars(with = "Option<super::schema::DurationSchema>"))]
     #[serde(default, with = "duration::option", skip_serializing_if = "Option::is_none")]
     pub cooldown: Option<Duration>,
+    /// The seed's pod-level fields, which a library inside one process
+    /// cannot apply: reading one is an error that names what to use instead,
+    /// rather than the bare "unknown field" of a typo.
+    #[cfg_attr(feature = "schema", schemars(skip))]
+    #[serde(default, skip_serializing)]
+    max_pods_killed: PodLevel<MaxPodsKilled>,
+    #[cfg_attr(feature = "schema", schemars(skip))]
+    #[serde(default, skip_serializing)]
+    excluded_namespaces: PodLevel<ExcludedNamespaces>,
+}
+
+/// A field of the seed's guardrails file for tools that act on pods; never
+/// holds a value (reading one is an error).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct PodLevel<T>(std::marker::PhantomData<T>);
+
+/// What the error for a pod-level field says to do instead.
+trait Instead {
+    const INSTEAD: &'static str;
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct MaxPodsKilled;
+
+impl Instead for MaxPodsKilled {
+    const INSTEAD: &'static str = "limits a tool that kills pods, and mischief runs inside one process; \
+        cap the faults in flight with `max_active_faults`, or all of them with `max_injections`";
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct ExcludedNamespaces;
+
+impl Instead for ExcludedNamespaces {
+    const INSTEAD: &'static str = "selects Kubernetes namespaces, and mischief runs inside one process; \
+        switch chaos on only in the deployments where it belongs (`CHAOS_ENABLED`), and keep calls \
+        out with `exclude`";
+}
+
+impl<'de, T: Instead> Deserialize<'de> for PodLevel<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let Shown(value) = Shown::deserialize(d)?;
+        Err(serde::de::Error::custom(format_args!("{value}: {}", T::INSTEAD)))
+    }
+}
+
+/// Any value, written out for an error message.
+struct Shown(String);
+
+impl<'de> Deserialize<'de> for Shown {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Shown;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any value")
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Shown, E> {
+                Ok(Shown(v.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Shown, E> {
+                Ok(Shown(v.to_string()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Shown, E> {
+                Ok(Shown(v.to_string()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Shown, E> {
+                Ok(Shown(v.to_string()))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Shown, E> {
+                Ok(Shown(format!("{v:?}")))
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Shown, E> {
+                Ok(Shown("null".to_owned()))
+            }
+            fn visit_none<E: serde::de::Error>(self) -> Result<Shown, E> {
+                Ok(Shown("null".to_owned()))
+            }
+            fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Shown, D::Error> {
+                Shown::deserialize(d)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Shown, A::Error> {
+                let mut items = Vec::new();
+                while let Some(Shown(item)) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(Shown(format!("[{}]", items.join(", "))))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Shown, A::Error> {
+                while map.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Shown("{...}".to_owned()))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 /// A measurement of the service's own health that stops chaos when it

@@ -248,7 +248,8 @@ impl Chaos {
     ///
     /// - its rules **replace** the catch-all `env` rule: `CHAOS_FAILURE_RATE`,
     ///   `CHAOS_LATENCY_MS` and `CHAOS_ABORT_STATUS` are still checked (a bad
-    ///   value is still an error) but build no rule;
+    ///   value is still an error) but build no rule, and a warning says so
+    ///   when they would have (write the rule in the file to keep it);
     /// - `CHAOS_SEED` applies when the file sets no `seed`;
     /// - `CHAOS_ENABLED` (and later [`set_enabled`](Self::set_enabled)) stays
     ///   the master switch: the file cannot turn chaos on or off;
@@ -286,7 +287,7 @@ impl Chaos {
             return Self::builder().enabled(env.enabled).config(env.config).build();
         };
         if !env.config.rules.is_empty() {
-            tracing::info!(
+            tracing::warn!(
                 target: "mischief",
                 file = %path.display(),
                 "CHAOS_CONFIG is set: its rules replace the catch-all rule of CHAOS_FAILURE_RATE and CHAOS_LATENCY_MS"
