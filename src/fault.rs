@@ -256,8 +256,8 @@ impl GrpcCode {
 
     /// The HTTP status that says the same to a caller that is not gRPC's,
     /// as HTTP/JSON gateways to gRPC services map it (`NOT_FOUND` 404,
-    /// `RESOURCE_EXHAUSTED` 429, `UNAUTHENTICATED` 401, ...; the codes
-    /// without a closer one 500).
+    /// `RESOURCE_EXHAUSTED` 429, `UNAUTHENTICATED` 401, `CANCELLED` 499
+    /// (client closed request), ...; the codes without a closer one 500).
     pub fn http_status(self) -> http::StatusCode {
         use http::StatusCode as S;
         match self {
@@ -271,9 +271,10 @@ impl GrpcCode {
             GrpcCode::Unimplemented => S::NOT_IMPLEMENTED,
             GrpcCode::Unavailable => S::SERVICE_UNAVAILABLE,
             GrpcCode::Unauthenticated => S::UNAUTHORIZED,
-            GrpcCode::Cancelled | GrpcCode::Unknown | GrpcCode::Internal | GrpcCode::DataLoss => {
-                S::INTERNAL_SERVER_ERROR
-            }
+            // 499 is not among `http`'s named codes; it is valid, so the
+            // fallback is never taken.
+            GrpcCode::Cancelled => S::from_u16(499).unwrap_or(S::INTERNAL_SERVER_ERROR),
+            GrpcCode::Unknown | GrpcCode::Internal | GrpcCode::DataLoss => S::INTERNAL_SERVER_ERROR,
         }
     }
 }

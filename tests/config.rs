@@ -414,9 +414,46 @@ fn an_abort_with_only_a_grpc_code_answers_http_callers_with_the_matching_status(
     assert_eq!(status(Abort::grpc(GrpcCode::ResourceExhausted)), Some(429));
     assert_eq!(status(Abort::grpc(GrpcCode::Unauthenticated)), Some(401));
     assert_eq!(status(Abort::grpc(GrpcCode::DataLoss)), Some(500));
+    assert_eq!(status(Abort::grpc(GrpcCode::Cancelled)), Some(499));
     // A status given wins; neither given is 503.
     let mut both = Abort::grpc(GrpcCode::NotFound);
     both.status = Some(410);
     assert_eq!(status(both), Some(410));
     assert_eq!(status(Abort::default()), Some(503));
+}
+
+/// A door of your own ends a decision with `into_fault`: the failure is
+/// counted in the rule's status as the doors count it; a pass gives none;
+/// a failure whose wait outlived the kill switch is cancelled, and not
+/// counted.
+#[test]
+fn custom_doors_count_their_failures_with_into_fault() {
+    use mischief::{Door, Target};
+    let chaos = Chaos::new(
+        Config::new()
+            .rule(Rule::new("down").when(Match::new().name("queue")).abort(Abort::status(503).percentage(100.0)))
+            .rule(
+                Rule::new("slow-down")
+                    .when(Match::new().name("cache"))
+                    .delay(Delay::fixed(Duration::from_millis(1)).percentage(100.0))
+                    .abort(Abort::status(500).percentage(100.0)),
+            ),
+    )
+    .unwrap();
+    let queue = Target::new(Door::Service).name("queue");
+    for _ in 0..3 {
+        let fault = chaos.decide(&queue).into_fault(&chaos).expect("every queue call fails");
+        assert_eq!(fault.http_status().as_u16(), 503);
+    }
+    // Only looked at, not ended: not counted.
+    assert!(chaos.decide(&queue).fault().is_some());
+    assert_eq!(chaos.status().rule("down").unwrap().aborted, 3);
+    assert!(chaos.decide(&Target::new(Door::Service).name("db")).into_fault(&chaos).is_none(), "a pass");
+
+    let held = chaos.decide(&Target::new(Door::Service).name("cache"));
+    assert_eq!(held.total_wait(), Duration::from_millis(1));
+    chaos.set_enabled(false);
+    assert!(held.into_fault(&chaos).is_none(), "switched off during the wait");
+    let rule = chaos.status().rule("slow-down").unwrap().clone();
+    assert_eq!((rule.delayed, rule.aborted), (1, 0));
 }

@@ -117,6 +117,10 @@ fn schema_rejects_what_the_loader_rejects_and_accepts_the_rest() {
         r#"{"rules": [{"name": "a", "match": {"path": {"exakt": "/"}}, "abort": {"status": 503, "every": 1}}]}"#,
         r#"{"rules": [{"name": "a", "delay": {"fixed": -5, "every": 1}}]}"#,
         r#"{"rules": [{"name": "a", "delay": {"fixed": "1s", "every": 1}}], "rulez": []}"#,
+        r#"{"seed": 1}"#,
+        r#"{"rules": [{"name": "", "abort": {"status": 503, "every": 1}}]}"#,
+        r#"{"rules": [], "guardrails": {"min_samples": 0, "abort_conditions": [{"metric": "error_rate", "threshold": 0.5}]}}"#,
+        r#"{"rules": [], "guardrails": {"max_pods_killed": 1}}"#,
     ];
     for doc in rejected {
         let loader = Config::parse(doc, Format::Json).and_then(|c| c.validate());

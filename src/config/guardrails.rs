@@ -94,6 +94,7 @@ pub struct Guardrails {
     pub abort_conditions: Vec<AbortCondition>,
     /// Calls needed in the window before an abort condition is judged.
     /// Default 20.
+    #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_samples: Option<u64>,
     /// After tripping, re-arm by itself this long after the trip. Without

@@ -95,6 +95,8 @@ pub struct Config {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
     /// The rules, evaluated in order; the first that matches a call decides.
+    /// A file must have the key (`rules = []` for none): a file without it
+    /// is what a truncated one looks like.
     #[serde(default)]
     pub rules: Vec<Rule>,
     /// Limits on when, where and how much chaos may be injected.
@@ -138,6 +140,7 @@ impl Config {
 pub struct Rule {
     /// A unique, non-empty name. It appears in tracing events, in
     /// [`Status`](crate::Status) and in the faults themselves.
+    #[cfg_attr(feature = "schema", schemars(length(min = 1)))]
     pub name: String,
     /// Which calls the rule applies to; an empty match applies to every call.
     #[serde(rename = "match", default, skip_serializing_if = "Match::is_empty")]
@@ -431,7 +434,10 @@ pub struct Match {
     /// an IPv6 address may be written with or without its brackets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<StrMatch>,
-    /// The port, where the door knows it (client requests).
+    /// The port: on the client, the URL's (or its scheme's default); on
+    /// the HTTP layer, the one written in the request's authority or `Host`
+    /// header (a request to a scheme's default port usually writes none, and
+    /// then matches no `port`). Other doors know none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
     /// The name of a [`service::ChaosLayer`](crate::service::ChaosLayer), a

@@ -3,9 +3,11 @@
 //! Where serde's shape is custom (string matchers, durations, "one or a
 //! list"), the schema is written here by hand to say exactly what the
 //! deserializer accepts. The schema is as strict as parsing plus
-//! [`Config::validate`] on single fields (ranges, enums); rules that tie
-//! several fields together (one delay shape, `percentage` or `every`) are
-//! only checked by the loader.
+//! [`Config::validate`] on single fields (ranges, enums, non-empty names,
+//! a file's `rules` key); rules that tie several fields together (one delay
+//! shape, `percentage` or `every`), the contents of strings (cron
+//! expressions, hours, time zones) and the lower bounds of durations
+//! (`window`, `cooldown`, `for`) are only checked by the loader.
 
 use std::borrow::Cow;
 
@@ -35,6 +37,12 @@ pub fn json_schema() -> Schema {
          Rules are evaluated in order; the first whose `match` holds decides."
             .into(),
     );
+    // A file must have `rules` (the loader's check against truncated files),
+    // though code may leave it out (serde's default).
+    schema.insert("required".to_owned(), serde_json::json!(["rules"]));
+    if let Some(rules) = schema.get_mut("properties").and_then(|p| p.get_mut("rules")).and_then(|r| r.as_object_mut()) {
+        rules.remove("default");
+    }
     schema
 }
 

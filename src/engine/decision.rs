@@ -325,8 +325,22 @@ mod tests {
 /// (an abort, an error, a timeout, a partition or a lost call), or both
 /// (the delay first).
 ///
-/// The doors act on it; code that calls [`Chaos::decide`] directly can read
-/// it with [`delay`](Self::delay) and [`fault`](Self::fault).
+/// The doors act on it; code that calls [`Chaos::decide`] directly acts on
+/// it as they do: wait [`total_wait`](Self::total_wait), then end it with
+/// [`into_fault`](Self::into_fault), which counts and traces the failure.
+///
+/// ```
+/// use mischief::config::{Abort, Config, Rule};
+/// use mischief::{Chaos, Door, Target};
+///
+/// let chaos = Chaos::new(Config::new().rule(Rule::new("down").abort(Abort::status(503).percentage(100.0)))).unwrap();
+/// let decision = chaos.decide(&Target::new(Door::Service).name("queue"));
+/// std::thread::sleep(decision.total_wait()); // in async code, `tokio::time::sleep`
+/// let fault = decision.into_fault(&chaos).expect("every call fails");
+/// // Fail the call with `fault` instead of making it.
+/// assert_eq!(fault.http_status().as_u16(), 503);
+/// assert_eq!(chaos.status().rule("down").unwrap().aborted, 1);
+/// ```
 #[derive(Debug)]
 #[must_use]
 pub struct Decision {
@@ -371,7 +385,9 @@ impl Decision {
         self.injection.as_ref()?.delay
     }
 
-    /// The fault to fail with after the delay, if the call is to fail.
+    /// The fault to fail with after the delay, if the call is to fail. Only
+    /// a look: the rule's status counts the failure when
+    /// [`into_fault`](Self::into_fault) confirms it.
     pub fn fault(&self) -> Option<InjectedFault> {
         let inj = self.injection.as_ref()?;
         inj.failure.map(|_| inj.fault())
@@ -382,6 +398,16 @@ impl Decision {
     /// partition's `connect_delay`).
     pub fn total_wait(&self) -> Duration {
         self.injection.as_ref().map_or(Duration::ZERO, |i| i.total_wait())
+    }
+
+    /// Ends the decision after its wait, as the doors do: the fault to fail
+    /// the call with, counted in the rule's status (`aborted`, `errored`
+    /// ...) and traced; or `None` when the call goes on: nothing to fail
+    /// with, or chaos was switched off (or a guardrail tripped) during the
+    /// wait. The fault in flight ends here too, for `max_active_faults`.
+    pub fn into_fault(self, chaos: &Chaos) -> Option<InjectedFault> {
+        let injection = self.injection?;
+        injection.confirm_failure(chaos).then(|| injection.fault())
     }
 
     /// The name of the rule that decided, unless the call passes.

@@ -191,7 +191,10 @@ impl RuleStats {
 pub struct Status {
     /// The master switch.
     pub enabled: bool,
-    /// How many configurations have been installed (the first is 1).
+    /// How many configurations have been installed: the handle's first is 1
+    /// (0 for [`Chaos::disabled`](crate::Chaos::disabled)); with
+    /// `CHAOS_CONFIG`, the file's is 2, after the empty one the handle
+    /// starts with.
     pub generation: u64,
     /// The seed of the installed configuration.
     pub seed: Option<u64>,
@@ -201,7 +204,9 @@ pub struct Status {
     /// For a watched file this is also a file that cannot be read (deleted,
     /// say); the message names the file.
     pub last_error: Option<String>,
-    /// The guardrails' state, when the configuration has guardrails.
+    /// The guardrails' state, when the configuration has guardrails. (A
+    /// rule's `schedule` or `for` without a `guardrails` section skips
+    /// faults too; they are counted in the rule's `skipped`, not here.)
     #[cfg(feature = "guard")]
     pub guard: Option<crate::guard::GuardStatus>,
     /// The file the installed configuration was read from (`CHAOS_CONFIG`,
@@ -245,9 +250,12 @@ pub struct RuleStatus {
     pub partitioned: u64,
     /// Calls it lost (`loss` fault).
     pub lost: u64,
-    /// Faults it rolled but did not inject: `max_injections` was reached, or
-    /// a failure was rolled for a fault point that can only be delayed (a
-    /// `#[chaos]` function that does not return a `Result`).
+    /// Faults it rolled but did not inject: `max_injections` was reached, a
+    /// guardrail forbade it (outside the allowed hours, the rule's schedule
+    /// or `for`, a cap; the reasons are in [`Status::guard`] when the
+    /// configuration has guardrails), or a failure was rolled for a fault
+    /// point that can only be delayed (a `#[chaos]` function that does not
+    /// return a `Result`).
     pub skipped: u64,
     /// The rule as configured.
     pub rule: Rule,

@@ -54,13 +54,14 @@
 //! With axum's `Router::layer`, as above, the layer wraps each route (and
 //! the fallback). axum then clones and boxes the layered route for every
 //! request, which costs something whatever the layer does: in the load test
-//! (`benches/http_load.sh`, a "hello" route), a layer that does nothing
-//! took 0.6–2.4% more server CPU per request, and mischief, switched on and
-//! not injecting, 0.1–1.8% on top of that (about 1% on average).
+//! (`benches/http_load.sh --paired`, a "hello" route), a layer that does
+//! nothing read 0.974× of the bare router's throughput per CPU, and
+//! mischief, switched on and not injecting, 0.962×.
 //!
 //! Wrapping the whole `Router` from outside instead runs the layer once per
 //! request, before routing, with no per-route boxing. In the same load test
-//! that was within 0–2% of the bare router. The layer sees the same
+//! that read 0.997× for the no-op layer and 0.982× for mischief switched on
+//! (BENCHMARKS.md has the run). The layer sees the same
 //! requests either way (method, full path, headers), and also those that no
 //! route matches. Serve the wrapped router with `into_make_service`:
 //!
