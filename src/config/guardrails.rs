@@ -62,7 +62,10 @@ pub struct Guardrails {
     #[serde(default, with = "duration::option", skip_serializing_if = "Option::is_none")]
     pub arm_after: Option<Duration>,
     /// The largest share (`0..=100`) of all calls seen in the last `window`
-    /// that may be faulted; faults above it are skipped.
+    /// that may be faulted; faults above it are skipped. A delay is a fault
+    /// here too: under a cap of 10, a rule that delays every call (as
+    /// `CHAOS_LATENCY_MS` builds) delays about one call in ten. (The seed's
+    /// field of this name counts pods; here it counts calls, at every door.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 100)))]
     pub max_percentage_affected: Option<f64>,
