@@ -357,19 +357,7 @@ async fn rules_select_by_port() {
 #[cfg(feature = "guard")]
 #[tokio::test]
 async fn a_delayed_request_counts_for_the_abort_conditions_without_its_delay() {
-    use mischief::config::{AbortCondition, Guardrails};
-    let chaos = Chaos::new(
-        Config::new()
-            .guardrails(
-                Guardrails::new()
-                    .window(Duration::from_secs(60))
-                    .min_samples(10)
-                    .abort_condition(AbortCondition::latency_p99(Duration::from_millis(100)))
-                    .abort_condition(AbortCondition::error_rate(0.5)),
-            )
-            .rule(rule_on("/maybe").delay(Delay::fixed(Duration::from_millis(150)).percentage(100.0))),
-    )
-    .unwrap();
+    let chaos = Chaos::new(support::watching_delayed(rule_on("/maybe"))).unwrap();
     let app = axum::Router::new().route(
         "/maybe",
         axum::routing::get(|uri: axum::http::Uri| async move {

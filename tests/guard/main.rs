@@ -15,7 +15,7 @@ use mischief::config::{Abort, AbortCondition, Config, Delay, Guardrails, Match, 
 use mischief::guard::{ManualClock, SkipReason};
 use mischief::http::ChaosLayer;
 use mischief::{Chaos, Door, Target};
-use support::{call_now, client, ends_in_error, half_failing, serve, watching};
+use support::{call_now, client, ends_in_error, half_failing, serve, watching, watching_delayed};
 
 fn at(rfc3339: &str) -> mischief::guard::jiff::Timestamp {
     rfc3339.parse().unwrap()
@@ -606,18 +606,7 @@ async fn delayed_calls_count_for_the_error_rate() {
 #[tokio::test]
 async fn a_delayed_call_is_timed_without_its_delay() {
     use tower::{ServiceExt, service_fn};
-    let chaos = Chaos::new(
-        Config::new()
-            .guardrails(
-                Guardrails::new()
-                    .window(Duration::from_secs(60))
-                    .min_samples(10)
-                    .abort_condition(AbortCondition::latency_p99(Duration::from_millis(100)))
-                    .abort_condition(AbortCondition::error_rate(0.5)),
-            )
-            .rule(Rule::new("slow").delay(Delay::fixed(Duration::from_millis(150)).percentage(100.0))),
-    )
-    .unwrap();
+    let chaos = Chaos::new(watching_delayed(Rule::new("slow"))).unwrap();
     let svc = tower::Layer::layer(
         &mischief::service::ChaosLayer::new(chaos.clone(), "db"),
         service_fn(|fail: bool| async move { if fail { Err(std::io::Error::other("down")) } else { Ok(()) } }),

@@ -104,6 +104,24 @@ pub fn watching(limit: f64) -> mischief::config::Config {
         .rule(Rule::new("zero").abort(Abort::status(503).percentage(0.0)))
 }
 
+/// Abort conditions on the p99 (over 100 ms) and the error rate (over 50%)
+/// of at least 10 calls in a minute, and `rule` delaying every call it
+/// matches by 150 ms: longer than the p99 allows, so a delayed call must
+/// count, and be timed without its delay, for the guard to hold.
+pub fn watching_delayed(rule: mischief::config::Rule) -> mischief::config::Config {
+    use mischief::config::{AbortCondition, Config, Delay, Guardrails};
+    use std::time::Duration;
+    Config::new()
+        .guardrails(
+            Guardrails::new()
+                .window(Duration::from_secs(60))
+                .min_samples(10)
+                .abort_condition(AbortCondition::latency_p99(Duration::from_millis(100)))
+                .abort_condition(AbortCondition::error_rate(0.5)),
+        )
+        .rule(rule.delay(Delay::fixed(Duration::from_millis(150)).percentage(100.0)))
+}
+
 /// A service failing every other call, behind the generic layer.
 pub fn half_failing(
     chaos: &mischief::Chaos,
