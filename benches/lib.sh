@@ -64,7 +64,7 @@ stop_within() {
 # separated by spaces (from Cpus_allowed_list, e.g. `0-1,4`; all of
 # `nproc`'s count from 0 where /proc does not say).
 allowed_cpus() {
-    local list part ids=()
+    local list part parts ids=()
     list=$(awk '/^Cpus_allowed_list:/ { print $2 }' /proc/self/status 2>/dev/null || true)
     if [[ -z "$list" ]]; then
         seq -s ' ' 0 $(($(nproc) - 1))

@@ -132,17 +132,23 @@ impl ChaosMiddleware {
     }
 
     /// Sends the request on, timed, and reports its outcome (a 5xx or an
-    /// error fails it) to the guardrails' abort conditions.
+    /// error fails it) to the guardrails' abort conditions. When an injected
+    /// delay shortened the request's timeout (`cut`), a timeout is the
+    /// delay's doing, not the dependency's, and is not reported.
     async fn observed(
         &self,
         req: Request,
         extensions: &mut Extensions,
         next: Next<'_>,
+        cut: bool,
     ) -> reqwest_middleware::Result<Response> {
         let start = std::time::Instant::now();
         let out = next.run(req, extensions).await;
-        let failed = out.as_ref().map_or(true, |res| res.status().is_server_error());
-        self.chaos.record_outcome(failed, start);
+        let ours = cut && matches!(&out, Err(reqwest_middleware::Error::Reqwest(e)) if e.is_timeout());
+        if !ours {
+            let failed = out.as_ref().map_or(true, |res| res.status().is_server_error());
+            self.chaos.record_outcome(failed, start);
+        }
         out
     }
 }
@@ -164,13 +170,14 @@ impl Middleware for ChaosMiddleware {
             if !observe {
                 return next.run(req, extensions).await;
             }
-            return self.observed(req, extensions, next).await;
+            return self.observed(req, extensions, next, false).await;
         };
         let wait = injection.total_wait();
         // The request's own timeout (reqwest starts it only after the
         // middleware) counts the injected wait: the wait is cut short at the
         // timeout, which fails the call, and what is left of the timeout
         // goes to the real call.
+        let mut cut = false;
         if let Some(timeout) = req.timeout().copied()
             && !wait.is_zero()
         {
@@ -180,6 +187,7 @@ impl Middleware for ChaosMiddleware {
             }
             tokio::time::sleep(wait).await;
             *req.timeout_mut() = Some(timeout - wait);
+            cut = true;
         } else if !wait.is_zero() {
             tokio::time::sleep(wait).await;
         }
@@ -192,7 +200,7 @@ impl Middleware for ChaosMiddleware {
             if !observe {
                 return next.run(req, extensions).await;
             }
-            return self.observed(req, extensions, next).await;
+            return self.observed(req, extensions, next, cut).await;
         }
         match injection.failure_kind() {
             Some(FaultKind::Abort) => Ok(synthetic_response(&injection, &req)),

@@ -118,8 +118,15 @@ pub struct Guardrails {
 
 /// A field of the seed's guardrails file for tools that act on pods; never
 /// holds a value (reading one is an error).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Default, PartialEq)]
 struct PodLevel<T>(std::marker::PhantomData<T>);
+
+// Shown as nothing at all: it never holds anything.
+impl<T> std::fmt::Debug for PodLevel<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("-")
+    }
+}
 
 /// What the error for a pod-level field says to do instead.
 trait Instead {
@@ -234,11 +241,12 @@ impl AbortCondition {
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Metric {
-    /// The share of calls that failed: an HTTP 5xx, a gRPC error status in
-    /// the response head, or an `Err`.
+    /// The share of calls that failed: an HTTP 5xx, on the HTTP layer a gRPC
+    /// error status in the response head, or an `Err`. (On the client, a
+    /// timeout that an injected delay made shorter is not counted.)
     ErrorRate,
     /// The 99th percentile of call latency, read as the upper edge of its
-    /// histogram slot (up to ~19% above the true value: the condition trips
+    /// histogram slot (up to ~25% above the true value: the condition trips
     /// early rather than late).
     LatencyP99,
 }

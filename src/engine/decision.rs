@@ -405,6 +405,7 @@ impl Decision {
     /// ...) and traced; or `None` when the call goes on: nothing to fail
     /// with, or chaos was switched off (or a guardrail tripped) during the
     /// wait. The fault in flight ends here too, for `max_active_faults`.
+    /// Pass the handle that decided: its switch is the one checked.
     pub fn into_fault(self, chaos: &Chaos) -> Option<InjectedFault> {
         let injection = self.injection?;
         injection.confirm_failure(chaos).then(|| injection.fault())
@@ -501,6 +502,11 @@ impl Injection {
         let Some(failure) = self.failure() else { return false };
         if !self.total_wait().is_zero() && !chaos.is_injecting() {
             tracing::debug!(target: "mischief", rule = %self.rule.name, fault = failure.kind.as_str(), "fault cancelled: chaos was disabled during the wait");
+            // Nothing was injected unless a delay was: the rule's
+            // `max_injections` allowance taken for it goes back.
+            if self.delay.is_none() && self.rule.max_injections.is_some() {
+                self.rule.stats.injections.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            }
             return false;
         }
         let stats = &self.rule.stats;

@@ -489,7 +489,7 @@ impl Chaos {
         self.is_enabled()
     }
 
-    /// Records the outcome of a call that a door did not fault, for the
+    /// Records the outcome of a call that reached the service, for the
     /// abort conditions (doors call this only when a decision asked for it).
     #[cfg_attr(not(any(feature = "tower", feature = "client")), allow(dead_code))]
     pub(crate) fn record_outcome(&self, failed: bool, start: std::time::Instant) {

@@ -22,7 +22,7 @@
 //!
 //! **Abort conditions** watch the service itself: the HTTP layer, the
 //! generic layer and the client middleware record the outcome (failed: an
-//! HTTP 5xx, a gRPC error status in the response head, an `Err`; and the
+//! HTTP 5xx, on the HTTP layer a gRPC error status in the response head, an `Err`; and the
 //! latency) of every call that reaches the service into a lock-free sliding
 //! window. A call that is only delayed counts, timed from the end of its
 //! delay (the service's own latency, not the injected wait); a call
@@ -339,7 +339,7 @@ impl Guard {
         self.max_share.is_some()
     }
 
-    /// Must the doors record the outcome of calls they do not fault?
+    /// Must the doors record the outcome of the calls that reach the service?
     pub(crate) fn observes(&self) -> bool {
         !self.conditions.is_empty()
     }
@@ -678,7 +678,8 @@ impl GuardState {
         ((faulted + 1) as f64 <= max * calls as f64).then_some(cps)
     }
 
-    /// Records the outcome of a call that was not faulted, which started at
+    /// Records the outcome of a call that reached the service (not failed by
+    /// mischief; timed from after any delay), which started at
     /// `start` and has just ended, in counter stripe `stripe` (the calling
     /// thread's); and judges the abort conditions now and then (at most once
     /// per tenth of the window).
@@ -812,7 +813,8 @@ pub struct GuardStatus {
     pub injections: u64,
     /// Calls counted for the percentage cap (with `max_percentage_affected`).
     pub calls_seen: u64,
-    /// The service's own calls (not faulted) in the current window.
+    /// The service's own calls (those that reached it, delayed or not) in
+    /// the current window.
     pub window: Option<WindowStatus>,
     /// Faults skipped, by reason (only reasons that occurred).
     pub skipped: BTreeMap<&'static str, u64>,
@@ -839,7 +841,7 @@ pub struct TripStatus {
     pub at: String,
 }
 
-/// The outcomes of the calls that were not faulted, over the window.
+/// The outcomes of the calls that reached the service, over the window.
 #[derive(Clone, Debug, Serialize)]
 #[non_exhaustive]
 pub struct WindowStatus {

@@ -12,7 +12,8 @@ pub(crate) const BUCKETS: usize = 10;
 /// Latency histogram slots: exact microseconds below 16, then 4 slots per
 /// power of two up to 2^31 µs (~36 minutes), the last of which holds every
 /// longer latency too. A reported percentile is the upper edge of its slot:
-/// at most ~19% above the true value, and never above
+/// at most ~25% above the true value (a slot spans a quarter of its
+/// power of two), and never above
 /// [`MAX_P99_MICROS`].
 const SLOTS: usize = 16 + (31 - 4 + 1) * 4;
 
@@ -47,7 +48,7 @@ pub(crate) struct Summary {
     pub(crate) p99: Option<Duration>,
 }
 
-/// Outcomes of the calls that were not faulted, over the last window.
+/// Outcomes of the calls that reached the service, over the last window.
 ///
 /// Each thread records into its own copy of the window (its counter
 /// stripe's, see `engine::stats`; threads without one share the last), so

@@ -382,5 +382,30 @@ async fn a_delayed_request_counts_for_the_abort_conditions_without_its_delay() {
     let guard = chaos.status().guard.unwrap();
     let window = guard.window.as_ref().unwrap();
     assert_eq!((window.calls, window.errors), (20, 5), "every delayed request measured, its own 500s counted");
+    assert!(window.latency_p99_ms.is_some_and(|p99| p99 < 100.0), "timed without the delay: {window:?}");
     assert!(guard.tripped.is_none(), "150 ms of injected delay is not the dependency's latency: {guard:?}");
+}
+
+/// A request whose timeout an injected delay shortened, and which then
+/// times out, timed out because of the delay: the abort conditions do not
+/// count it against the dependency. Here the dependency answers in 200 ms,
+/// the request allows 300 ms, and 150 ms of it go to the delay.
+#[cfg(feature = "guard")]
+#[tokio::test]
+async fn a_timeout_the_delay_caused_is_not_the_dependencys() {
+    let chaos = Chaos::new(support::watching_delayed(rule_on("/slow"))).unwrap();
+    let app = axum::Router::new().route(
+        "/slow",
+        axum::routing::get(|| async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            "late"
+        }),
+    );
+    let url = serve(app).await;
+    let c = client(&chaos, &[]);
+    let err = c.get(format!("{url}/slow")).timeout(Duration::from_millis(300)).send().await.unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    assert!(injected_fault(&err).is_none(), "the real call timed out, not an injected fault");
+    let window = chaos.status().guard.unwrap().window.unwrap();
+    assert_eq!((window.calls, window.errors), (0, 0), "not counted: {window:?}");
 }

@@ -625,6 +625,7 @@ async fn a_delayed_call_is_timed_without_its_delay() {
     let guard = chaos.status().guard.unwrap();
     let window = guard.window.as_ref().unwrap();
     assert_eq!((window.calls, window.errors), (40, 10), "every delayed call measured, its own errors counted");
+    assert!(window.latency_p99_ms.is_some_and(|p99| p99 < 100.0), "timed without the delay: {window:?}");
     assert!(guard.tripped.is_none(), "150 ms of injected delay is not the service's latency: {guard:?}");
 }
 
