@@ -141,7 +141,8 @@ async fn main() {
     let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
     println!("  latency p50 {:.1} ms, p90 {:.1} ms, max {:.1} ms", ms(at(0.5)), ms(at(0.9)), ms(at(1.0)));
 
-    println!("\nengine counters (Chaos::status):");
+    println!("\nengine counters (Chaos::status; two points per order: payments.charge, then");
+    println!("payments.receipt for the orders that got that far, so more calls than orders):");
     for r in &Chaos::global().status().rules {
         println!(
             "  rule {:?}: matched {} delayed {} aborted {} skipped {}",
