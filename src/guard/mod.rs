@@ -785,6 +785,7 @@ impl GuardState {
                 .map(|(r, c)| (r.as_str(), c.0.load(Ordering::Relaxed)))
                 .filter(|(_, n)| *n > 0)
                 .collect(),
+            timezone: guard.and_then(|g| g.window.tz.iana_name()).unwrap_or("UTC").to_owned(),
         }
     }
 }
@@ -818,6 +819,9 @@ pub struct GuardStatus {
     pub window: Option<WindowStatus>,
     /// Faults skipped, by reason (only reasons that occurred).
     pub skipped: BTreeMap<&'static str, u64>,
+    /// The time zone of `allowed_hours`, `allowed_days`, `blackout_dates`
+    /// and rule schedules: the `timezone` set, else `UTC`.
+    pub timezone: String,
 }
 
 impl GuardStatus {

@@ -120,6 +120,16 @@ fn allowed_days_and_blackout_dates_in_the_time_zone() {
     assert_eq!(skipped(&chaos, SkipReason::OutsideWindow), 1);
 }
 
+/// The status names the time zone the hours, days and dates are read in:
+/// UTC unless `timezone` says otherwise (the seed's file sets none).
+#[test]
+fn the_status_names_the_time_zone_in_effect() {
+    let clock = ManualClock::new(at("2026-11-25T10:00:00Z"));
+    let zone = |g: Guardrails| engine(&clock, g, always("r")).status().guard.unwrap().timezone;
+    assert_eq!(zone(Guardrails::new().allowed_hours("09:00-16:00")), "UTC");
+    assert_eq!(zone(Guardrails::new().allowed_hours("09:00-16:00").timezone("Europe/Berlin")), "Europe/Berlin");
+}
+
 #[test]
 fn arm_after_keeps_start_up_quiet() {
     let clock = ManualClock::new(at("2026-11-25T10:00:00Z"));
