@@ -351,9 +351,9 @@ async fn rules_select_by_port() {
 
 /// A request only delayed is sent, and its answer is the dependency's own:
 /// the guardrails' abort conditions count it, timed from the end of the
-/// delay. Every request here waits 150 ms and the server answers at once
+/// delay. Every request here waits 500 ms and the server answers at once
 /// (a 500 for one in four), so the window holds every request and every
-/// 500, and the 100 ms p99 condition does not trip.
+/// 500, and the 400 ms p99 condition does not trip.
 #[cfg(feature = "guard")]
 #[tokio::test]
 async fn a_delayed_request_counts_for_the_abort_conditions_without_its_delay() {
@@ -377,19 +377,20 @@ async fn a_delayed_request_counts_for_the_abort_conditions_without_its_delay() {
     while let Some(status) = tasks.join_next().await {
         errors += usize::from(status.unwrap() == StatusCode::INTERNAL_SERVER_ERROR);
     }
-    assert!(started.elapsed() >= Duration::from_millis(150), "the requests were delayed");
+    assert!(started.elapsed() >= support::INJECTED_DELAY, "the requests were delayed");
     assert_eq!(errors, 5);
     let guard = chaos.status().guard.unwrap();
     let window = guard.window.as_ref().unwrap();
     assert_eq!((window.calls, window.errors), (20, 5), "every delayed request measured, its own 500s counted");
-    assert!(window.latency_p99_ms.is_some_and(|p99| p99 < 100.0), "timed without the delay: {window:?}");
-    assert!(guard.tripped.is_none(), "150 ms of injected delay is not the dependency's latency: {guard:?}");
+    let limit_ms = support::P99_LIMIT.as_secs_f64() * 1e3;
+    assert!(window.latency_p99_ms.is_some_and(|p99| p99 < limit_ms), "timed without the delay: {window:?}");
+    assert!(guard.tripped.is_none(), "injected delay is not the dependency's latency: {guard:?}");
 }
 
 /// A request whose timeout an injected delay shortened, and which then
 /// times out, timed out because of the delay: the abort conditions do not
-/// count it against the dependency. Here the dependency answers in 200 ms,
-/// the request allows 300 ms, and 150 ms of it go to the delay.
+/// count it against the dependency. Here the dependency answers after as
+/// long as the delay (500 ms), and the request allows 200 ms more than that.
 #[cfg(feature = "guard")]
 #[tokio::test]
 async fn a_timeout_the_delay_caused_is_not_the_dependencys() {
@@ -397,13 +398,18 @@ async fn a_timeout_the_delay_caused_is_not_the_dependencys() {
     let app = axum::Router::new().route(
         "/slow",
         axum::routing::get(|| async {
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            tokio::time::sleep(support::INJECTED_DELAY).await;
             "late"
         }),
     );
     let url = serve(app).await;
     let c = client(&chaos, &[]);
-    let err = c.get(format!("{url}/slow")).timeout(Duration::from_millis(300)).send().await.unwrap_err();
+    let err = c
+        .get(format!("{url}/slow"))
+        .timeout(support::INJECTED_DELAY + Duration::from_millis(200))
+        .send()
+        .await
+        .unwrap_err();
     assert!(err.is_timeout(), "{err:?}");
     assert!(injected_fault(&err).is_none(), "the real call timed out, not an injected fault");
     let window = chaos.status().guard.unwrap().window.unwrap();

@@ -104,10 +104,17 @@ pub fn watching(limit: f64) -> mischief::config::Config {
         .rule(Rule::new("zero").abort(Abort::status(503).percentage(0.0)))
 }
 
-/// Abort conditions on the p99 (over 100 ms) and the error rate (over 50%)
-/// of at least 10 calls in a minute, and `rule` delaying every call it
-/// matches by 150 ms: longer than the p99 allows, so a delayed call must
-/// count, and be timed without its delay, for the guard to hold.
+/// The delay [`watching_delayed`] injects.
+pub const INJECTED_DELAY: std::time::Duration = std::time::Duration::from_millis(500);
+/// The p99 limit of [`watching_delayed`]: below the delay, with room for a
+/// loaded machine's own latency.
+pub const P99_LIMIT: std::time::Duration = std::time::Duration::from_millis(400);
+
+/// Abort conditions on the p99 (over [`P99_LIMIT`]) and the error rate
+/// (over 50%) of at least 10 calls in a minute, and `rule` delaying every
+/// call it matches by [`INJECTED_DELAY`]: longer than the p99 allows, so a
+/// delayed call must count, and be timed without its delay, for the guard
+/// to hold.
 pub fn watching_delayed(rule: mischief::config::Rule) -> mischief::config::Config {
     use mischief::config::{AbortCondition, Config, Delay, Guardrails};
     use std::time::Duration;
@@ -116,10 +123,10 @@ pub fn watching_delayed(rule: mischief::config::Rule) -> mischief::config::Confi
             Guardrails::new()
                 .window(Duration::from_secs(60))
                 .min_samples(10)
-                .abort_condition(AbortCondition::latency_p99(Duration::from_millis(100)))
+                .abort_condition(AbortCondition::latency_p99(P99_LIMIT))
                 .abort_condition(AbortCondition::error_rate(0.5)),
         )
-        .rule(rule.delay(Delay::fixed(Duration::from_millis(150)).percentage(100.0)))
+        .rule(rule.delay(Delay::fixed(INJECTED_DELAY).percentage(100.0)))
 }
 
 /// A service failing every other call, behind the generic layer.
