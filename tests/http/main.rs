@@ -206,7 +206,9 @@ async fn kill_switch_during_a_delay_cancels_the_abort() {
     let chaos = Chaos::new(
         Config::new().rule(
             Rule::new("slow-fail")
-                .delay(Delay::fixed(Duration::from_millis(700)).percentage(100.0))
+                // Long enough that only a stall of the test thread as long
+                // could let the delay end before the switch below.
+                .delay(Delay::fixed(Duration::from_millis(1500)).percentage(100.0))
                 .abort(Abort::status(503).percentage(100.0)),
         ),
     )
@@ -215,7 +217,7 @@ async fn kill_switch_during_a_delay_cancels_the_abort() {
     let client = client();
     let t = Instant::now();
     assert_eq!(client.get(format!("{url}/x")).send().await.unwrap().status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert!(t.elapsed() >= Duration::from_millis(700), "delayed, then aborted");
+    assert!(t.elapsed() >= Duration::from_millis(1500), "delayed, then aborted");
     assert_eq!(hits.get(), 0);
 
     let req = tokio::spawn({
