@@ -40,6 +40,12 @@ fn every_invalid_field_is_named_with_its_value() {
     expect(r("s").abort(Abort::status(503)), "abort.percentage", "none");
     expect(r("s").abort(Abort::status(503).percentage(5.0).every(3)), "abort.every", "3");
     expect(r("s").abort(Abort::status(503).every(0)), "abort.every", "0");
+    // More headers than an answer may carry (a `HeaderMap` panics past
+    // 24,576 names; the bound is far below).
+    let many = (0..65).fold(Abort::status(503).every(1), |a, i| a.header(format!("x-h{i}"), "1"));
+    expect(r("h").abort(many), "abort.headers", "65");
+    let enough = (0..64).fold(Abort::status(503).every(1), |a, i| a.header(format!("x-h{i}"), "1"));
+    Chaos::new(Config::new().rule(r("h").abort(enough))).expect("64 headers are allowed");
     let mut bad_grpc = abort();
     bad_grpc.grpc_status = Some(GrpcStatus::Name("SOMETIMES".into()));
     expect(r("g").abort(bad_grpc), "abort.grpc_status", "SOMETIMES");

@@ -6,8 +6,9 @@
 //! [`Config::validate`] on single fields (ranges, enums, non-empty names,
 //! a file's `rules` key); rules that tie several fields together (one delay
 //! shape, `percentage` or `every`), the contents of strings (cron
-//! expressions, hours, time zones) and the lower bounds of durations
-//! (`window`, `cooldown`, `for`) are only checked by the loader.
+//! expressions, hours, time zones), the lower bounds of durations
+//! (`window`, `cooldown`, `for`) and the number of an abort's headers (64)
+//! are only checked by the loader.
 
 use std::borrow::Cow;
 

@@ -324,6 +324,36 @@ impl Chaos {
     // is one load and a branch (the initialization stays out of line).
     #[inline]
     pub fn global() -> &'static Chaos {
+        match GLOBAL.get() {
+            Some(chaos) => chaos,
+            None => Self::build_global(),
+        }
+    }
+
+    /// Builds the process-wide handle, once. Building it logs; code reached
+    /// from that logging on this thread (a tracing subscriber calling a
+    /// `#[chaos]` function, say) that asks for the global handle meanwhile
+    /// gets a switched-off one, where it would re-enter the cell's
+    /// initialization and deadlock.
+    #[cold]
+    #[inline(never)]
+    fn build_global() -> &'static Chaos {
+        thread_local! {
+            static BUILDING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+        }
+        static OFF: OnceLock<Chaos> = OnceLock::new();
+        /// Clears the flag however the build ends.
+        struct Building;
+        impl Drop for Building {
+            fn drop(&mut self) {
+                let _ = BUILDING.try_with(|b| b.set(false));
+            }
+        }
+        if BUILDING.try_with(std::cell::Cell::get).unwrap_or(true) {
+            return OFF.get_or_init(Chaos::disabled);
+        }
+        let _ = BUILDING.try_with(|b| b.set(true));
+        let _building = Building;
         GLOBAL.get_or_init(|| {
             let chaos = match Chaos::from_env() {
                 Ok(chaos) => chaos,

@@ -418,6 +418,9 @@ fn trigger(
     }
 }
 
+/// The most headers an abort may set.
+const MAX_ABORT_HEADERS: usize = 64;
+
 fn compile_abort(index: usize, rule: &str, a: &Abort) -> Result<CompiledAbort, ConfigError> {
     let err = |field: &str, value: &dyn Debug, reason: &str| {
         ConfigError::field(index, rule, format!("abort.{field}"), value, reason)
@@ -453,6 +456,11 @@ fn compile_abort(index: usize, rule: &str, a: &Abort) -> Result<CompiledAbort, C
     // Only a gRPC code given: callers that are not gRPC's get the HTTP
     // status that says the same (NOT_FOUND: 404).
     let status = if a.status.is_none() && a.grpc_status.is_some() { grpc.http_status() } else { status };
+    // A bound well inside what a `HeaderMap` holds (it panics past 24,576
+    // names), with room for the headers the answer adds.
+    if a.headers.len() > MAX_ABORT_HEADERS {
+        return Err(err("headers", &a.headers.len(), &format!("at most {MAX_ABORT_HEADERS} headers")));
+    }
     let mut http_headers = HeaderMap::new();
     for (k, v) in &a.headers {
         let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| err("headers", k, "not a valid header name"))?;

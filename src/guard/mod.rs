@@ -663,10 +663,10 @@ impl GuardState {
         if cps.back().is_some_and(|c| c.at_ms > now_ms) {
             cps.clear();
         }
-        if cps.back().is_none_or(|c| now_ms - c.at_ms >= g.bucket_ms()) {
+        if cps.back().is_none_or(|c| now_ms.saturating_sub(c.at_ms) >= g.bucket_ms()) {
             cps.push_back(Checkpoint { at_ms: now_ms, calls, faulted });
         }
-        let start = now_ms - g.window_ms;
+        let start = now_ms.saturating_sub(g.window_ms);
         // The newest checkpoint at or before the start, and older ones gone.
         while cps.len() >= 2 && cps[1].at_ms <= start {
             cps.pop_front();
@@ -724,10 +724,15 @@ impl GuardState {
 
     fn trip(&self, c: &Condition, value: f64) {
         let (value, threshold) = c.describe(value);
-        let mut trip = self.lock_trip();
-        if self.tripped.swap(true, Ordering::AcqRel) {
-            return;
+        {
+            let mut trip = self.lock_trip();
+            if self.tripped.swap(true, Ordering::AcqRel) {
+                return;
+            }
+            *trip = Some(Trip { metric: c.metric, value: value.clone(), threshold: threshold.clone(), at: self.now() });
         }
+        // Logged with the lock released: a subscriber whose code reaches a
+        // door would take it again on this thread.
         tracing::warn!(
             target: "mischief",
             metric = c.metric.as_str(),
@@ -738,7 +743,6 @@ impl GuardState {
             value,
             threshold
         );
-        *trip = Some(Trip { metric: c.metric, value, threshold, at: self.now() });
     }
 
     pub(crate) fn rearm(&self) {
