@@ -205,10 +205,9 @@ pub(crate) fn start(
     seed: Option<u64>,
     options: WatchOptions,
 ) -> Result<WatchGuard, ConfigError> {
-    let path = std::path::absolute(path)
-        .map_err(|e| ConfigError::Read { path: path.display().to_string(), message: e.to_string() })?;
+    let path = std::path::absolute(path).map_err(|e| ConfigError::read(path, &e))?;
     let (Some(dir), Some(name)) = (path.parent().map(Path::to_path_buf), path.file_name().map(OsString::from)) else {
-        return Err(ConfigError::Read { path: path.display().to_string(), message: "not a file path".to_owned() });
+        return Err(ConfigError::refused(&path, "not a file path"));
     };
     let (tx, rx) = mpsc::channel();
     let mut state = State {
@@ -237,6 +236,7 @@ pub(crate) fn start(
             ConfigError::Read {
                 path: path.display().to_string(),
                 message: format!("cannot start the watcher thread: {e}"),
+                kind: Some(e.kind()),
             }
         })?;
     Ok(WatchGuard { path, tx, thread: Some(thread) })

@@ -488,3 +488,22 @@ fn a_cancelled_failure_gives_back_its_allowance() {
     let rule = chaos.status().rule("once").unwrap().clone();
     assert_eq!((rule.timed_out, rule.skipped), (1, 1));
 }
+
+/// The builders take the `http` crate's methods and header names as they
+/// take strings.
+#[test]
+fn builders_take_http_methods_and_header_names() {
+    use http::{Method, header};
+    let typed = Rule::new("t")
+        .when(
+            Match::new()
+                .method(Method::POST)
+                .header_equals(header::ACCEPT, "*/*")
+                .header_present(header::COOKIE, false),
+        )
+        .abort(Abort::status(503).header(header::RETRY_AFTER, "1").every(2));
+    let spelled = Rule::new("t")
+        .when(Match::new().method("POST").header_equals("accept", "*/*").header_present("cookie", false))
+        .abort(Abort::status(503).header("retry-after", "1").every(2));
+    assert_eq!(typed, spelled);
+}

@@ -93,6 +93,7 @@ use crate::{Chaos, Door, FaultKind, InjectedFault, Target};
 /// Injects faults into the calls of a `reqwest_middleware::ClientWithMiddleware`.
 /// See the [module docs](self).
 #[derive(Clone, Debug)]
+#[must_use]
 pub struct ChaosMiddleware {
     chaos: Chaos,
     name: Option<Arc<str>>,
@@ -110,7 +111,6 @@ impl ChaosMiddleware {
     }
 
     /// Names this client, so rules can select it with `match.name`.
-    #[must_use]
     pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
         self.name = Some(name.into());
         self

@@ -51,11 +51,15 @@ pub enum ConfigError {
     /// A configuration file could not be read: it is missing, unreadable,
     /// a directory, or implausibly large.
     #[error("cannot read {path}: {message}")]
+    #[non_exhaustive]
     Read {
         /// The file, as given.
         path: String,
         /// Why (the operating system's message, e.g. "No such file or directory").
         message: String,
+        /// The operating system's error kind, when it failed
+        /// (`NotFound` lets a caller treat a missing file as optional).
+        kind: Option<std::io::ErrorKind>,
     },
     /// A configuration file parsed, but a value in it is invalid: `error`
     /// names the rule, the field and the value.
@@ -70,6 +74,7 @@ pub enum ConfigError {
 
 /// Identifies a rule in an error: its position and its name.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RuleRef {
     /// Zero-based position in `rules`.
     pub index: usize,
@@ -84,6 +89,16 @@ impl fmt::Display for RuleRef {
 }
 
 impl ConfigError {
+    /// A file that could not be read, for the operating system's `error`.
+    pub(crate) fn read(path: &std::path::Path, error: &std::io::Error) -> Self {
+        ConfigError::Read { path: path.display().to_string(), message: error.to_string(), kind: Some(error.kind()) }
+    }
+
+    /// A file refused before reading it all (not a regular file, too large).
+    pub(crate) fn refused(path: &std::path::Path, message: impl Into<String>) -> Self {
+        ConfigError::Read { path: path.display().to_string(), message: message.into(), kind: None }
+    }
+
     /// Wraps a validation error of a file's content with the file's path.
     pub(crate) fn in_file(path: &std::path::Path, error: ConfigError) -> Self {
         ConfigError::File { path: path.display().to_string(), error: Box::new(error) }

@@ -181,16 +181,15 @@ pub(crate) fn content_hash(bytes: &[u8]) -> u64 {
 
 /// Reads a file, refusing what cannot be a configuration file.
 pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, ConfigError> {
-    let read_err = |message: String| ConfigError::Read { path: path.display().to_string(), message };
-    let file = std::fs::File::open(path).map_err(|e| read_err(e.to_string()))?;
-    let meta = file.metadata().map_err(|e| read_err(e.to_string()))?;
+    let file = std::fs::File::open(path).map_err(|e| ConfigError::read(path, &e))?;
+    let meta = file.metadata().map_err(|e| ConfigError::read(path, &e))?;
     if !meta.is_file() {
-        return Err(read_err("not a regular file".to_owned()));
+        return Err(ConfigError::refused(path, "not a regular file"));
     }
     let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(|e| read_err(e.to_string()))?;
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(|e| ConfigError::read(path, &e))?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(read_err(format!("larger than {MAX_FILE_BYTES} bytes; is this the right file?")));
+        return Err(ConfigError::refused(path, format!("larger than {MAX_FILE_BYTES} bytes; is this the right file?")));
     }
     Ok(bytes)
 }

@@ -473,10 +473,11 @@ impl Match {
         self
     }
 
-    /// Adds an HTTP method.
+    /// Adds an HTTP method: a string, or an [`http::Method`] such as
+    /// `Method::POST`.
     #[must_use]
-    pub fn method(mut self, method: impl Into<String>) -> Self {
-        self.method.push(method.into());
+    pub fn method(mut self, method: impl AsRef<str>) -> Self {
+        self.method.push(method.as_ref().to_owned());
         self
     }
 
@@ -516,17 +517,19 @@ impl Match {
         self
     }
 
-    /// Requires a header with exactly this value.
+    /// Requires a header (a string, or an [`http::HeaderName`]) with
+    /// exactly this value.
     #[must_use]
-    pub fn header_equals(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.push(HeaderMatch { name: name.into(), equals: Some(value.into()), present: None });
+    pub fn header_equals(mut self, name: impl AsRef<str>, value: impl Into<String>) -> Self {
+        self.headers.push(HeaderMatch { name: name.as_ref().to_owned(), equals: Some(value.into()), present: None });
         self
     }
 
-    /// Requires a header to be present (`true`) or absent (`false`).
+    /// Requires a header (a string, or an [`http::HeaderName`]) to be
+    /// present (`true`) or absent (`false`).
     #[must_use]
-    pub fn header_present(mut self, name: impl Into<String>, present: bool) -> Self {
-        self.headers.push(HeaderMatch { name: name.into(), equals: None, present: Some(present) });
+    pub fn header_present(mut self, name: impl AsRef<str>, present: bool) -> Self {
+        self.headers.push(HeaderMatch { name: name.as_ref().to_owned(), equals: None, present: Some(present) });
         self
     }
 
@@ -662,10 +665,11 @@ impl Abort {
         self
     }
 
-    /// Adds a header to HTTP aborts.
+    /// Adds a header (its name a string, or an [`http::HeaderName`]) to
+    /// HTTP aborts.
     #[must_use]
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.insert(name.into(), value.into());
+    pub fn header(mut self, name: impl AsRef<str>, value: impl Into<String>) -> Self {
+        self.headers.insert(name.as_ref().to_owned(), value.into());
         self
     }
 }
