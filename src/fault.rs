@@ -72,6 +72,18 @@ impl fmt::Display for FaultKind {
 /// }
 /// # }
 /// ```
+///
+/// To test your own handling of one (a `From<InjectedFault>` for your
+/// error type, say), take it from an engine whose rule always fails:
+///
+/// ```
+/// use mischief::config::{Config, ErrorFault, Rule};
+/// use mischief::{Chaos, Door, FaultKind, Target};
+///
+/// let chaos = Chaos::new(Config::new().rule(Rule::new("down").error(ErrorFault::percentage(100.0)))).unwrap();
+/// let fault = chaos.decide(&Target::new(Door::Service)).fault().expect("every call fails");
+/// assert_eq!((fault.rule(), fault.kind()), ("down", FaultKind::Error));
+/// ```
 #[derive(Clone)]
 pub struct InjectedFault {
     /// The rule (for its name and messages), by the handle of the stripe
@@ -168,11 +180,14 @@ impl std::error::Error for InjectedFault {}
 /// partitions, `ConnectionReset` for errors, `Other` for aborts.
 ///
 /// ```
-/// # fn fault() -> mischief::InjectedFault { unimplemented!() }
-/// # fn demo() {
+/// # use mischief::config::{Config, ErrorFault, Rule};
+/// # use mischief::{Chaos, Door, Target};
+/// # let chaos = Chaos::new(Config::new().rule(Rule::new("down").error(ErrorFault::percentage(100.0)))).unwrap();
+/// # let fault = || chaos.decide(&Target::new(Door::Service)).fault().unwrap();
 /// let err = std::io::Error::from(fault());
+/// assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset);
 /// let fault: &mischief::InjectedFault = err.get_ref().and_then(|e| e.downcast_ref()).expect("the fault");
-/// # let _ = fault; }
+/// assert_eq!(fault.rule(), "down");
 /// ```
 impl From<InjectedFault> for std::io::Error {
     fn from(fault: InjectedFault) -> Self {
