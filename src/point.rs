@@ -170,8 +170,9 @@
 //! - A handle given as `chaos = ...` that borrows an argument the body
 //!   takes (`self.chaos` in a `&mut self` or `self` method) is cloned (an
 //!   `Arc` increment) on each call while it is on.
-//! - The expansion names the crate `::mischief`: a dependency renamed in
-//!   `Cargo.toml` is not supported.
+//! - The expansion names the crate `::mischief`; a dependency renamed in
+//!   `Cargo.toml`, or mischief re-exported by another crate, needs
+//!   `#[chaos(crate = path::to::mischief)]`.
 //! - A plain `fn` that returns a future (`impl Future`, `Pin<Box<dyn
 //!   Future>>`, any type named `...Future`) is a compile error: the point
 //!   would block the thread that creates the future, not delay the future.

@@ -16,7 +16,7 @@ use syn::parse::{Parse, ParseStream};
 use syn::spanned::Spanned;
 use syn::{Expr, Ident, ItemFn, LitStr, ReturnType, Token, Type};
 
-const USAGE: &str = "expected `name = \"...\"`, `chaos = <handle>` or `delay_only`";
+const USAGE: &str = "expected `name = \"...\"`, `chaos = <handle>`, `delay_only` or `crate = <path>`";
 
 /// The attribute's options.
 #[derive(Default)]
@@ -24,6 +24,8 @@ struct Options {
     name: Option<LitStr>,
     chaos: Option<Expr>,
     delay_only: Option<Ident>,
+    /// Where mischief is, when not at `::mischief` (renamed, or re-exported).
+    krate: Option<syn::Path>,
 }
 
 impl Parse for Options {
@@ -63,6 +65,13 @@ impl Parse for Options {
                         return Err(input.error("`delay_only` is a flag and takes no value"));
                     }
                     options.delay_only = Some(key);
+                }
+                "crate" => {
+                    if options.krate.is_some() {
+                        return Err(duplicate());
+                    }
+                    value_sign(input, &key)?;
+                    options.krate = Some(input.call(syn::Path::parse_mod_style)?);
                 }
                 _ => return Err(syn::Error::new(key.span(), format!("unknown option `{key}`: {USAGE}"))),
             }
@@ -123,6 +132,12 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
         ));
     }
 
+    // The default path takes the span it is used at, so that an error in
+    // the expansion (a missing `From<InjectedFault>`) points there.
+    let krate_at = |span: Span| {
+        options.krate.as_ref().map_or_else(|| quote_spanned!(span=> ::mischief), ToTokens::to_token_stream)
+    };
+    let krate = krate_at(Span::call_site());
     let sig = &function.sig;
     let name = match &options.name {
         Some(name) => name.to_token_stream(),
@@ -160,12 +175,13 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
             // Spanned on the return type: a missing `E: From<InjectedFault>`
             // is reported there.
             Some(ty) => {
-                (quote!(new), quote_spanned!(ty.span()=> ::core::option::Option::Some(::mischief::__private::fail)))
+                let krate = krate_at(ty.span());
+                (quote!(new), quote_spanned!(ty.span()=> ::core::option::Option::Some(#krate::__private::fail)))
             }
             None => (quote!(delay_only), quote!(::core::option::Option::None)),
         };
         let stmts = std::mem::take(&mut function.block.stmts);
-        let point = quote!(::mischief::__point!(sync_fn, #ctor, #handle, #name, #ret, { #(#stmts)* }, #fail));
+        let point = quote!(#krate::__point!(sync_fn, #ctor, #handle, #name, #ret, { #(#stmts)* }, #fail));
         function.block.stmts.push(syn::Stmt::Expr(syn::parse2(point)?, None));
         return Ok(function.into_token_stream());
     }
@@ -175,12 +191,13 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
     let point = match (fallible, sig.asyncness.is_some()) {
         (Some(ty), asyncness) => {
             let mode = if asyncness { quote!(async) } else { quote!(sync) };
-            let fail = quote_spanned!(ty.span()=> |__mischief_fault| ::mischief::__private::fail(__mischief_fault));
-            quote!(::mischief::__point!(#mode, #handle, #name, #fail);)
+            let krate_ty = krate_at(ty.span());
+            let fail = quote_spanned!(ty.span()=> |__mischief_fault| #krate_ty::__private::fail(__mischief_fault));
+            quote!(#krate::__point!(#mode, #handle, #name, #fail);)
         }
         (None, asyncness) => {
             let mode = if asyncness { quote!(async_delay) } else { quote!(sync_delay) };
-            quote!(::mischief::__point!(#mode, #handle, #name);)
+            quote!(#krate::__point!(#mode, #handle, #name);)
         }
     };
     function.block.stmts.insert(0, syn::parse2(point)?);
@@ -308,6 +325,8 @@ mod tests {
         let o = options(quote!(chaos = self.chaos,)).unwrap();
         assert!(o.name.is_none() && o.chaos.is_some());
         assert!(options(quote!()).unwrap().chaos.is_none());
+        let o = options(quote!(crate = platform::faults)).unwrap();
+        assert_eq!(o.krate.unwrap().to_token_stream().to_string(), "platform :: faults");
     }
 
     #[test]

@@ -48,6 +48,9 @@ mod chaos;
 ///   or anything that dereferences to it (a `static LazyLock<Chaos>`, an
 ///   `Arc<Chaos>`, `self.chaos`). Default: `mischief::Chaos::global()`.
 /// - `delay_only`: never fail the call, even if it returns a `Result`.
+/// - `crate = <path>`: where mischief is, when not at `::mischief` (a
+///   dependency renamed in `Cargo.toml`, or mischief re-exported by another
+///   crate). Default: `::mischief`.
 ///
 /// A function whose written return type is a `Result` (`Result<T, E>`,
 /// `io::Result<T>`, any path ending in `Result`) needs
