@@ -146,6 +146,10 @@ impl Current {
                 cache[..=pos].rotate_right(1);
             }
             None => {
+                // Entries of engines dropped since go first: they would hold
+                // their plans (and clocks) until pushed out.
+                #[cfg(feature = "guard")]
+                cache.retain(|e| e.guard.plan_stamp() != 0);
                 if cache.len() == CACHED_ENGINES {
                     cache.pop();
                 }

@@ -423,13 +423,17 @@ impl Chaos {
                 // no cooldown to lift it, would stop injection for good, and
                 // unseen (no guardrails, no guard status).
                 #[cfg(feature = "guard")]
-                if !judged && self.inner.guard.is_tripped() {
-                    self.inner.guard.rearm();
-                    tracing::info!(target: "mischief", "guardrail re-armed: the new configuration has no abort condition");
-                }
+                let rearmed = self.inner.guard.installed(judged);
                 admin.last_error = None;
                 admin.source = source.map(Path::to_path_buf);
                 admin.loaded_at = SystemTime::now();
+                // Logged with the admin lock released: a subscriber may ask
+                // for the status.
+                drop(admin);
+                #[cfg(feature = "guard")]
+                if rearmed {
+                    tracing::info!(target: "mischief", "guardrail re-armed: the new configuration has no abort condition");
+                }
                 match source {
                     Some(file) => {
                         tracing::info!(target: "mischief", generation, rules, file = %file.display(), "chaos configuration installed");

@@ -452,6 +452,9 @@ pub(crate) struct GuardState {
     enabled_since_ms: AtomicI64,
     tripped: AtomicBool,
     trip: Mutex<Option<Trip>>,
+    /// Moved on, under the trip's lock, by every re-arm and every plan
+    /// installed: a judgement of a window read before either does not trip.
+    epoch: AtomicU64,
     active: AtomicU64,
     active_peak: AtomicU64,
     /// Faults injected under `max_injections`: one shared count, for an
@@ -486,6 +489,7 @@ impl GuardState {
             enabled_since_ms: AtomicI64::new(now),
             tripped: AtomicBool::new(false),
             trip: Mutex::new(None),
+            epoch: AtomicU64::new(0),
             active: AtomicU64::new(0),
             active_peak: AtomicU64::new(0),
             injections: AtomicU64::new(0),
@@ -703,6 +707,9 @@ impl GuardState {
         {
             return;
         }
+        // Read before the window: a re-arm or a new plan meanwhile (which
+        // moves it on) makes this judgement stale.
+        let epoch = self.epoch.load(Ordering::Acquire);
         if self.is_tripped() {
             return;
         }
@@ -716,17 +723,20 @@ impl GuardState {
                 Metric::LatencyP99 => sum.p99.map_or(0.0, |d| d.as_micros() as f64),
             };
             if value > c.limit {
-                self.trip(c, value);
+                self.trip(c, value, epoch);
                 return;
             }
         }
     }
 
-    fn trip(&self, c: &Condition, value: f64) {
+    /// Trips on condition `c`, judged at `epoch`, unless the guard was
+    /// re-armed or a new plan installed since (the window read then may
+    /// hold discarded outcomes, or the new plan no such condition).
+    fn trip(&self, c: &Condition, value: f64, epoch: u64) {
         let (value, threshold) = c.describe(value);
         {
             let mut trip = self.lock_trip();
-            if self.tripped.swap(true, Ordering::AcqRel) {
+            if self.epoch.load(Ordering::Relaxed) != epoch || self.tripped.swap(true, Ordering::AcqRel) {
                 return;
             }
             *trip = Some(Trip { metric: c.metric, value: value.clone(), threshold: threshold.clone(), at: self.now() });
@@ -749,10 +759,25 @@ impl GuardState {
         self.clear_trip(&mut self.lock_trip());
     }
 
+    /// A plan was installed, `judged` if it has abort conditions: judgements
+    /// begun before it do not trip, and a trip with no abort condition left
+    /// to have tripped it (nor a cooldown to lift it, which only conditions
+    /// come with) is lifted. Returns whether it was.
+    pub(crate) fn installed(&self, judged: bool) -> bool {
+        let mut trip = self.lock_trip();
+        self.epoch.fetch_add(1, Ordering::Release);
+        if judged || !self.is_tripped() {
+            return false;
+        }
+        self.clear_trip(&mut trip);
+        true
+    }
+
     /// Clears the trip and the outcome window, under the trip's lock.
     fn clear_trip(&self, trip: &mut Option<Trip>) {
         *trip = None;
         self.outcomes.clear();
+        self.epoch.fetch_add(1, Ordering::Release);
         self.tripped.store(false, Ordering::Release);
     }
 
