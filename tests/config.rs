@@ -465,28 +465,30 @@ fn custom_doors_count_their_failures_with_into_fault() {
 }
 
 /// A failure cancelled by the kill switch during its wait injected nothing:
-/// the rule's `max_injections` allowance it took goes back. (A delay that
-/// did happen keeps it.)
+/// the `max_injections` allowance it took goes back, the rule's or the
+/// guardrails'. (A delay that did happen keeps it.)
 #[test]
 fn a_cancelled_failure_gives_back_its_allowance() {
-    use mischief::config::Timeout;
+    use mischief::config::{Guardrails, Timeout};
     use mischief::{Door, Target};
-    let chaos =
-        Chaos::new(Config::new().rule(
-            Rule::new("once").timeout(Timeout::after(Duration::from_millis(1)).percentage(100.0)).max_injections(1),
-        ))
-        .unwrap();
-    let target = Target::new(Door::Service);
-    let held = chaos.decide(&target);
-    assert!(held.fault().is_some());
-    chaos.set_enabled(false);
-    assert!(held.into_fault(&chaos).is_none(), "cancelled during the wait");
-    chaos.set_enabled(true);
-    let again = chaos.decide(&target).into_fault(&chaos);
-    assert!(again.is_some(), "the allowance came back");
-    assert!(chaos.decide(&target).fault().is_none(), "and is used up now");
-    let rule = chaos.status().rule("once").unwrap().clone();
-    assert_eq!((rule.timed_out, rule.skipped), (1, 1));
+    let timeout = || Rule::new("once").timeout(Timeout::after(Duration::from_millis(1)).percentage(100.0));
+    for config in [
+        Config::new().rule(timeout().max_injections(1)),
+        Config::new().guardrails(Guardrails::new().max_injections(1)).rule(timeout()),
+    ] {
+        let chaos = Chaos::new(config).unwrap();
+        let target = Target::new(Door::Service);
+        let held = chaos.decide(&target);
+        assert!(held.fault().is_some());
+        chaos.set_enabled(false);
+        assert!(held.into_fault(&chaos).is_none(), "cancelled during the wait");
+        chaos.set_enabled(true);
+        let again = chaos.decide(&target).into_fault(&chaos);
+        assert!(again.is_some(), "the allowance came back");
+        assert!(chaos.decide(&target).fault().is_none(), "and is used up now");
+        let rule = chaos.status().rule("once").unwrap().clone();
+        assert_eq!((rule.timed_out, rule.skipped), (1, 1));
+    }
 }
 
 /// The builders take the `http` crate's methods and header names as they

@@ -436,6 +436,9 @@ pub(crate) struct Injection {
     #[cfg(feature = "guard")]
     #[allow(dead_code)]
     pub(crate) slot: Option<crate::guard::ActiveSlot>,
+    /// Did the guardrails count this fault against their `max_injections`?
+    #[cfg(feature = "guard")]
+    pub(crate) guard_counted: bool,
     /// Do the guardrails want the outcome of the call, should it reach the
     /// service after its delay? (As [`Decision::observe`] for a pass.)
     #[cfg_attr(not(any(feature = "tower", feature = "client")), allow(dead_code))]
@@ -498,14 +501,28 @@ impl Injection {
     /// the wait). Returns `false` when the kill switch went off during the
     /// wait: then the call must go on instead. Counts and traces the failure
     /// otherwise.
+    /// Gives back the `max_injections` allowances taken for this injection
+    /// (the rule's, the guardrails'): it was cancelled before anything was
+    /// injected.
+    fn give_back(&self, chaos: &Chaos) {
+        if self.rule.max_injections.is_some() {
+            self.rule.stats.injections.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        #[cfg(feature = "guard")]
+        if self.guard_counted {
+            chaos.inner.guard.give_back_injection();
+        }
+        #[cfg(not(feature = "guard"))]
+        let _ = chaos;
+    }
+
     pub(crate) fn confirm_failure(&self, chaos: &Chaos) -> bool {
         let Some(failure) = self.failure() else { return false };
         if !self.total_wait().is_zero() && !chaos.is_injecting() {
             tracing::debug!(target: "mischief", rule = %self.rule.name, fault = failure.kind.as_str(), "fault cancelled: chaos was disabled during the wait");
-            // Nothing was injected unless a delay was: the rule's
-            // `max_injections` allowance taken for it goes back.
-            if self.delay.is_none() && self.rule.max_injections.is_some() {
-                self.rule.stats.injections.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            // Nothing was injected unless a delay was.
+            if self.delay.is_none() {
+                self.give_back(chaos);
             }
             return false;
         }

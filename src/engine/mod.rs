@@ -713,6 +713,8 @@ impl Chaos {
             failure,
             #[cfg(feature = "guard")]
             slot,
+            #[cfg(feature = "guard")]
+            guard_counted: guard.1.is_some_and(crate::guard::Guard::caps_injections),
             observe: pass.observe(),
         })
     }

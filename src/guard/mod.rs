@@ -344,6 +344,11 @@ impl Guard {
         !self.conditions.is_empty()
     }
 
+    /// Does [`GuardState::reserve`] count faults against `max_injections`?
+    pub(crate) fn caps_injections(&self) -> bool {
+        self.max_injections.is_some()
+    }
+
     fn bucket_ms(&self) -> i64 {
         (self.window_ms / BUCKETS as i64).max(1)
     }
@@ -643,6 +648,12 @@ impl GuardState {
         self.injected.incr(stripe);
         self.faulted.incr(stripe);
         Ok(slot)
+    }
+
+    /// Gives back a fault's `max_injections` allowance: the fault was
+    /// cancelled before anything was injected.
+    pub(crate) fn give_back_injection(&self) {
+        let _ = self.injections.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
     }
 
     /// Would one more fault keep the faulted share of the window's calls at
