@@ -90,6 +90,14 @@ fn point(c: &mut Criterion) {
     let mut group = c.benchmark_group("point");
     group.bench_function("baseline", |b| b.iter(|| baseline(black_box(7)).ok()));
     group.bench_function("disabled", |b| b.iter(|| disabled(black_box(7)).ok()));
+    // Before timing: each id does what it is named for. The body's answer,
+    // and the catch-all-at-zero rule counts the matched point only.
+    let matched = || ENABLED.status().rule("matched-at-zero").map(|r| r.matched);
+    assert_eq!(enabled_no_match(7).ok(), body(7).ok(), "enabled_no_match passes");
+    assert_eq!(matched(), Some(0), "enabled_no_match is selected by no rule");
+    assert_eq!(enabled_match_pass(7).ok(), body(7).ok(), "enabled_match_pass passes");
+    assert_eq!(matched(), Some(1), "enabled_match_pass is selected by its rule");
+    assert_eq!(disabled(7).ok(), body(7).ok(), "disabled passes");
     group.bench_function("enabled_no_match", |b| b.iter(|| enabled_no_match(black_box(7)).ok()));
     group.bench_function("enabled_match_pass", |b| b.iter(|| enabled_match_pass(black_box(7)).ok()));
     // fail-rs with its `failpoints` feature on and nothing configured.

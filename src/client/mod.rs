@@ -62,13 +62,14 @@
 //!
 //! # Example
 //!
-//! ```no_run
+//! ```
 //! use mischief::Chaos;
 //! use mischief::client::{ChaosMiddleware, injected_fault};
 //! use mischief::config::{Config, Match, Partition, Rule};
 //! use reqwest_middleware::ClientBuilder;
 //!
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let chaos = Chaos::new(
 //!     Config::new().rule(Rule::new("db-partition").when(Match::new().host("db.internal")).partition(Partition::new())),
 //! )?;

@@ -108,7 +108,17 @@ mod tests {
     #[test]
     fn up_to_stays_in_range() {
         let rng = Rng::new(Some(1));
-        assert!((0..10_000).all(|_| rng.up_to(3) <= 3));
+        // In range, and every value of it drawn about equally: each of the
+        // four has n = 10,000 draws at p = 1/4, so within 5 sigma
+        // (sqrt(n p (1 - p)) = 43.3) of 2,500.
+        let mut seen = [0u32; 4];
+        for _ in 0..10_000 {
+            let v = rng.up_to(3);
+            assert!(v <= 3, "{v}");
+            seen[v as usize] += 1;
+        }
+        assert!(seen.iter().all(|&n| n.abs_diff(2_500) <= 217), "{seen:?}");
         assert!((0..100).all(|_| rng.up_to(0) == 0));
+        assert!((0..100).any(|_| rng.up_to(u64::MAX) > u64::MAX / 2), "the whole range is reachable");
     }
 }

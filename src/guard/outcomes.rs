@@ -192,6 +192,40 @@ mod tests {
         assert_eq!(o.summary(1_099 + 10 * 100, 100).calls, 0);
     }
 
+    /// Calls spread over the ten buckets of a window are all counted, and
+    /// the oldest bucket leaves it first, exactly when its time is past.
+    #[test]
+    fn window_spans_ten_buckets() {
+        let o = Outcomes::default();
+        // Bucket b (epoch 10 + b) holds b + 1 calls, the first failing.
+        for b in 0..10i64 {
+            for i in 0..=b {
+                o.record(0, 1_000 + b * 100 + i, 100, i == 0, Duration::from_millis(10));
+            }
+        }
+        let s = o.summary(1_950, 100);
+        assert_eq!((s.calls, s.errors), (55, 10), "all ten buckets");
+        let s = o.summary(2_000, 100);
+        assert_eq!((s.calls, s.errors), (54, 9), "the first bucket (one call) gone");
+        let s = o.summary(2_450, 100);
+        assert_eq!((s.calls, s.errors), (55 - 15, 5), "the first five gone");
+    }
+
+    /// The 99th percentile is the call at rank ceil(0.99 n): with 3 slow
+    /// calls in 100 it is a slow one; with 1 in 100, a fast one.
+    #[test]
+    fn p99_is_the_rank_of_the_99th_percentile() {
+        for (slow, in_slow_slot) in [(3u64, true), (2, true), (1, false)] {
+            let o = Outcomes::default();
+            for i in 0..100 {
+                let latency = Duration::from_millis(if i < slow { 900 } else { 10 });
+                o.record(0, 1_000, 100, false, latency);
+            }
+            let p99 = o.summary(1_000, 100).p99.unwrap();
+            assert_eq!(p99 >= Duration::from_millis(900), in_slow_slot, "{slow} slow calls: p99 {p99:?}");
+        }
+    }
+
     /// Threads record into their own stripes, or share the last one, at
     /// once; the summary adds them all up, and loses nothing once a
     /// bucket's time is set.

@@ -84,16 +84,22 @@ fn the_layers_add_no_allocation_when_not_injecting() {
     let base = allocations(bare());
     assert!(base >= CALLS, "building the request allocates; the counter must see it (saw {base})");
 
-    let http = |chaos: Chaos| mischief::http::ChaosLayer::new(chaos).layer(bare());
+    let http = |chaos: &Chaos| mischief::http::ChaosLayer::new(chaos.clone()).layer(bare());
+    let (pass, guarded) = (enabled_pass(), guarded_pass());
     let cases = [
-        ("http layer, disabled", allocations(http(Chaos::disabled()))),
-        ("http layer, enabled, catch-all rule at 0%", allocations(http(enabled_pass()))),
-        ("http layer, enabled, 16 rules, no match", allocations(http(sixteen_rules_no_match()))),
-        ("http layer, enabled, under guardrails that record every outcome", allocations(http(guarded_pass()))),
+        ("http layer, disabled", allocations(http(&Chaos::disabled()))),
+        ("http layer, enabled, catch-all rule at 0%", allocations(http(&pass))),
+        ("http layer, enabled, 16 rules, no match", allocations(http(&sixteen_rules_no_match()))),
+        ("http layer, enabled, under guardrails that record every outcome", allocations(http(&guarded))),
     ];
     for (what, n) in cases {
         assert_eq!(n, base, "{what}: {n} allocations for {CALLS} calls, bare service: {base}");
     }
+    // The enabled paths ran: every call (10 to warm up, then CALLS) was
+    // decided, and under the guardrails each outcome was recorded.
+    assert_eq!(pass.status().rules[0].matched, 10 + CALLS);
+    assert_eq!(guarded.status().rules[0].matched, 10 + CALLS);
+    assert_eq!(guarded.status().guard.unwrap().window.unwrap().calls, 10 + CALLS);
 }
 
 #[test]
@@ -103,7 +109,9 @@ fn the_service_layer_adds_no_allocation_when_not_injecting() {
     let base = allocations(bare());
     let layered = |chaos: Chaos| mischief::service::ChaosLayer::new(chaos, "db").layer(bare());
     assert_eq!(allocations(layered(Chaos::disabled())), base, "service layer, disabled");
-    assert_eq!(allocations(layered(enabled_pass())), base, "service layer, enabled, catch-all rule at 0%");
+    let pass = enabled_pass();
+    assert_eq!(allocations(layered(pass.clone())), base, "service layer, enabled, catch-all rule at 0%");
+    assert_eq!(pass.status().rules[0].matched, 10 + CALLS, "the enabled path ran");
     // And an injected abort does allocate (the boxed error): the counter works.
     let aborting = Chaos::new(
         mischief::Config::new()
