@@ -530,3 +530,55 @@ async fn the_global_handle_and_a_named_layer() {
     assert_eq!(hits.get(), 1);
     assert_eq!(Chaos::global().status().rules[0].aborted, 1);
 }
+
+/// On Tokio's paused clock, which moves only when every task waits: the
+/// HTTP layer holds a call exactly its delay before the inner service sees
+/// it, and a delayed abort answers exactly at the end of its delay (not
+/// after waiting twice), whatever the machine's load. (Called directly,
+/// without a server: the paused clock would jump over a real socket's
+/// waits.)
+#[tokio::test(start_paused = true)]
+async fn delays_are_waited_exactly_once() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use tower::{Layer, ServiceExt};
+    let chaos = Chaos::new(
+        Config::new()
+            .rule(
+                Rule::new("slow")
+                    .when(Match::new().path("/slow"))
+                    .delay(Delay::fixed(Duration::from_millis(200)).percentage(100.0)),
+            )
+            .rule(
+                Rule::new("slow-fail")
+                    .when(Match::new().path("/slow-fail"))
+                    .delay(Delay::fixed(Duration::from_millis(300)).percentage(100.0))
+                    .abort(Abort::status(503).percentage(100.0)),
+            ),
+    )
+    .unwrap();
+    let calls = Arc::new(AtomicU64::new(0));
+    let inner = {
+        let calls = calls.clone();
+        tower::service_fn(move |_: http::Request<String>| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            std::future::ready(Ok::<_, std::convert::Infallible>(http::Response::new(String::from("ok"))))
+        })
+    };
+    let svc = ChaosLayer::new(chaos.clone()).layer(inner);
+    let request = |path: &str| http::Request::builder().uri(path).body(String::new()).unwrap();
+
+    let t = tokio::time::Instant::now();
+    let held = tokio::spawn(svc.clone().oneshot(request("/slow")));
+    tokio::time::sleep(Duration::from_millis(199)).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "the inner service is not called during the delay");
+    assert_eq!(held.await.unwrap().unwrap().status(), 200);
+    assert_eq!(t.elapsed(), Duration::from_millis(200));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+
+    let t = tokio::time::Instant::now();
+    let res = svc.clone().oneshot(request("/slow-fail")).await.unwrap();
+    assert_eq!(res.status(), 503);
+    assert_eq!(t.elapsed(), Duration::from_millis(300));
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "an abort never reaches the inner service");
+}
