@@ -771,9 +771,9 @@ impl GuardState {
     }
 
     /// A plan was installed, `judged` if it has abort conditions: judgements
-    /// begun before it do not trip, and a trip with no abort condition left
-    /// to have tripped it (nor a cooldown to lift it, which only conditions
-    /// come with) is lifted. Returns whether it was.
+    /// begun before it do not trip, and without abort conditions a trip is
+    /// lifted (nothing would judge the service again, and no status might
+    /// show the trip). Returns whether it was.
     pub(crate) fn installed(&self, judged: bool) -> bool {
         let mut trip = self.lock_trip();
         self.epoch.fetch_add(1, Ordering::Release);
