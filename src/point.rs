@@ -334,6 +334,15 @@ impl Point {
         }
     }
 
+    /// [`run`](Self::run) on the process-wide handle, found here, out of
+    /// line: the function's own code then only tests and tail-calls, where
+    /// finding the handle itself (a call on its first use) made it keep a
+    /// stack frame on its off path too.
+    #[inline(never)]
+    pub fn run_global<R, F: FnOnce() -> R>(&self, body: F, fail: Option<fn(InjectedFault) -> R>) -> R {
+        self.run(Chaos::global(), body, fail)
+    }
+
     #[cold]
     #[inline(never)]
     fn blocking(&self, chaos: &Chaos) -> Option<InjectedFault> {
@@ -439,7 +448,7 @@ macro_rules! __point {
         static __MISCHIEF_POINT: $crate::__private::Point = $crate::__private::Point::$ctor($name);
         let body = $crate::__private::body::<$ret, _>(move || $body);
         if $crate::__private::any_enabled() {
-            return __MISCHIEF_POINT.run($crate::Chaos::global(), body, $fail);
+            return __MISCHIEF_POINT.run_global(body, $fail);
         }
         body()
     }};
