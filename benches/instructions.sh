@@ -46,10 +46,7 @@ need valgrind valgrind
 # counted. Without it the counts depended on the heap's layout (see the
 # note under the budgets).
 export GLIBC_TUNABLES=glibc.malloc.tcache_count=65535
-# The executable's path as cargo reports it (CARGO_TARGET_DIR may move it).
-bin=$(cargo build --quiet --profile bench --all-features --example call_cost --message-format=json-render-diagnostics |
-    sed -n 's/.*"executable":"\([^"]*call_cost\)".*/\1/p' | tail -1)
-[[ -x "$bin" ]] || { echo "instructions.sh: could not find the call_cost binary" >&2; exit 1; }
+bin=$(build_example call_cost --quiet --all-features)
 count() { # variant calls -> instructions of the whole run
     valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" "$1" "$2" 2>&1 |
         awk '/Collected/ { print $4 }'

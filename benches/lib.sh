@@ -19,12 +19,21 @@ need() {
 # only (HELLO_SERVER_ONLY, see the example's docs), else with every variant
 # whatever the environment says.
 build_hello_server() {
-    local bin only=${1:-}
+    local only=${1:-}
     if [[ -n "$only" ]]; then export HELLO_SERVER_ONLY=$only; else unset HELLO_SERVER_ONLY; fi
     echo "==> building examples/hello_server.rs (bench profile${only:+, $only only})" >&2
-    bin=$(cargo build --profile bench --example hello_server --message-format=json-render-diagnostics |
-        sed -n 's/.*"executable":"\([^"]*hello_server\)".*/\1/p' | tail -1)
-    [[ -x "$bin" ]] || { echo "$(basename "$0"): could not find the hello_server binary" >&2; return 1; }
+    build_example hello_server
+}
+
+# `build_example NAME [CARGO_ARGS...]`: builds examples/NAME.rs in the bench
+# profile and prints the executable's path, as cargo reports it (so it
+# follows CARGO_TARGET_DIR).
+build_example() {
+    local bin name=$1
+    shift
+    bin=$(cargo build "$@" --profile bench --example "$name" --message-format=json-render-diagnostics |
+        sed -n "s/.*\"executable\":\"\([^\"]*$name\)\".*/\1/p" | tail -1)
+    [[ -x "$bin" ]] || { echo "$(basename "$0"): could not find the $name binary" >&2; return 1; }
     echo "$bin"
 }
 

@@ -501,21 +501,6 @@ impl Injection {
     /// the wait). Returns `false` when the kill switch went off during the
     /// wait: then the call must go on instead. Counts and traces the failure
     /// otherwise.
-    /// Gives back the `max_injections` allowances taken for this injection
-    /// (the rule's, the guardrails'): it was cancelled before anything was
-    /// injected.
-    fn give_back(&self, chaos: &Chaos) {
-        if self.rule.max_injections.is_some() {
-            self.rule.stats.injections.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-        }
-        #[cfg(feature = "guard")]
-        if self.guard_counted {
-            chaos.inner.guard.give_back_injection();
-        }
-        #[cfg(not(feature = "guard"))]
-        let _ = chaos;
-    }
-
     pub(crate) fn confirm_failure(&self, chaos: &Chaos) -> bool {
         let Some(failure) = self.failure() else { return false };
         if !self.total_wait().is_zero() && !chaos.is_injecting() {
@@ -547,5 +532,18 @@ impl Injection {
             "injected fault"
         );
         true
+    }
+
+    /// Gives back the `max_injections` allowances taken for this injection
+    /// (the rule's, the guardrails'): it was cancelled before anything was
+    /// injected.
+    fn give_back(&self, chaos: &Chaos) {
+        self.rule.give_back_injection();
+        #[cfg(feature = "guard")]
+        if self.guard_counted {
+            chaos.inner.guard.give_back_injection();
+        }
+        #[cfg(not(feature = "guard"))]
+        let _ = chaos;
     }
 }

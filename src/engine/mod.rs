@@ -697,9 +697,7 @@ impl Chaos {
             Err(reason) => {
                 guard.0.skip(reason);
                 rule.stats.add(Count::Skipped);
-                if rule.max_injections.is_some() {
-                    rule.stats.injections.fetch_sub(1, Ordering::Relaxed);
-                }
+                rule.give_back_injection();
                 return pass;
             }
         };

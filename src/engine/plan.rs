@@ -163,6 +163,16 @@ pub(crate) struct CompiledRule {
     pub(crate) timing: Option<crate::guard::RuleTiming>,
 }
 
+impl CompiledRule {
+    /// Gives back an allowance taken under `max_injections` (none is taken
+    /// without it), for a fault that was not injected after all.
+    pub(crate) fn give_back_injection(&self) {
+        if self.max_injections.is_some() {
+            self.stats.injections.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
 /// When a fault fires.
 #[derive(Debug)]
 pub(crate) enum Trigger {

@@ -637,7 +637,7 @@ impl GuardState {
                     self.active.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1))
                 else {
                     if g.max_injections.is_some() {
-                        self.injections.fetch_sub(1, Ordering::Relaxed);
+                        self.give_back_injection();
                     }
                     return Err(SkipReason::CapActive);
                 };
