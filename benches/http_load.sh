@@ -12,8 +12,10 @@
 #   benches/http_load.sh --short    # CI:   2 rounds of 3 s per variant (~35 s)
 #
 # Options: --rounds N, --duration SECONDS, --connections N; --outer (the
-# layers wrap the whole Router from outside instead of going through
-# Router::layer); --strict (exit 1 when a goal is missed; by default a missed
+# layers wrap the whole Router from outside, as the README shows, instead
+# of going through Router::layer; `noop` is then tower's `Identity`, which
+# returns the Router itself: the bare app served as a wrapped service, with
+# `into_make_service`); --strict (exit 1 when a goal is missed; by default a missed
 # goal is reported, not fatal, because a shared CI machine is noisy);
 # --paired (see below).
 #

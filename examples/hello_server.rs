@@ -26,9 +26,11 @@
 //! prints one line per rule with the engine's counters, e.g.
 //! `rule catch-all matched 123 delayed 0 aborted 0`.
 //!
-//! The layers wrap the route with axum's `Router::layer`, as the README
-//! shows; with `--outer` they wrap the whole `Router` from outside instead
+//! The layers wrap the route with axum's `Router::layer`; with `--outer`
+//! they wrap the whole `Router` from outside instead, as the README shows
 //! (served with `into_make_service`), which spares axum's per-route boxing.
+//! `noop` is then the bare `Router` served that way (`Identity` returns it
+//! as it is).
 //!
 //! Options: `--outer`, `--threads N` (Tokio worker threads, default 1),
 //! `--max-seconds N` (default 3600), `--exit-on-eof`.

@@ -12,10 +12,12 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use axum::Router;
+use axum::extract::Request;
 use axum::routing::get;
+use axum::{Router, ServiceExt};
 use mischief::Chaos;
 use mischief::http::ChaosLayer;
+use tower::Layer;
 
 const REQUESTS: usize = 2_000;
 const CONCURRENCY: usize = 16;
@@ -39,11 +41,12 @@ async fn main() {
         }
     };
 
-    let app = Router::new()
-        .route("/api/orders/{id}", get(|| async { "order" }))
-        .layer(ChaosLayer::new(chaos.clone()).abort_body(axum::body::Body::from));
+    // The layer around the whole router: every request, before routing.
+    let router = Router::new().route("/api/orders/{id}", get(|| async { "order" }));
+    let app = ChaosLayer::new(chaos.clone()).abort_body(axum::body::Body::from).layer(router);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
     let addr = listener.local_addr().expect("local address");
+    let app = ServiceExt::<Request>::into_make_service(app);
     tokio::spawn(async move { axum::serve(listener, app).await.expect("server") });
 
     println!("mischief quickstart: an axum service on http://{addr} behind mischief::http::ChaosLayer");

@@ -18,10 +18,12 @@
 //!
 //! ```no_run
 //! # #[cfg(feature = "http")] {
-//! use mischief::{Chaos, http::ChaosLayer};
+//! use mischief::{Chaos, http::{ChaosLayer, ChaosService}};
+//! use tower_layer::Layer;
 //! # fn router() -> axum::Router { axum::Router::new() }
 //! let chaos = Chaos::from_env().expect("valid CHAOS_* variables");
-//! let app: axum::Router = router().layer(ChaosLayer::new(chaos));
+//! // Around the whole router (see `http` for why there).
+//! let app: ChaosService<axum::Router> = ChaosLayer::new(chaos).layer(router());
 //! # }
 //! ```
 //!
