@@ -582,3 +582,78 @@ async fn delays_are_waited_exactly_once() {
     assert_eq!(t.elapsed(), Duration::from_millis(300));
     assert_eq!(calls.load(Ordering::SeqCst), 1, "an abort never reaches the inner service");
 }
+
+/// The placement the README shows: the layer around the whole `Router`,
+/// served with `into_make_service`. It sees every request before routing,
+/// with the path as the client sent it (a nested router's prefix
+/// included), those no route matches too, and an abort reaches no handler.
+#[tokio::test]
+async fn around_the_whole_router_every_request_is_seen_before_routing() {
+    use axum::ServiceExt;
+    use axum::routing::get;
+    use tower::Layer;
+
+    let chaos = Chaos::new(
+        Config::new()
+            .rule(
+                Rule::new("nested")
+                    .when(Match::new().path_prefix("/v1/users"))
+                    .abort(Abort::status(503).body("nested down").percentage(100.0)),
+            )
+            .rule(Rule::new("unrouted").when(Match::new().path("/nowhere")).abort(Abort::status(418).percentage(100.0)))
+            .rule(
+                Rule::new("slow")
+                    .when(Match::new().path("/api/orders/*").header_present("x-slow", true))
+                    .delay(Delay::fixed(Duration::from_millis(60)).percentage(100.0)),
+            ),
+    )
+    .unwrap();
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let count = || hits.load(std::sync::atomic::Ordering::SeqCst);
+    let counted = |hits: &std::sync::Arc<std::sync::atomic::AtomicU64>| {
+        let hits = hits.clone();
+        get(move || async move {
+            hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            "ok"
+        })
+    };
+    let router = axum::Router::new()
+        .route("/api/orders/{id}", counted(&hits))
+        .nest("/v1", axum::Router::new().route("/users/{id}", counted(&hits)));
+    let app = ChaosLayer::new(chaos.clone()).abort_body(axum::body::Body::from).layer(router);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(listener, ServiceExt::<axum::extract::Request>::into_make_service(app)).await.expect("server runs")
+    });
+    let c = client();
+
+    // The nested route, by its full path: aborted before the handler.
+    let res = c.get(format!("{url}/v1/users/7")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(res.headers()["x-mischief-rule"], "nested");
+    assert_eq!(res.text().await.unwrap(), "nested down");
+    // A path no route has (404 without mischief) is faulted too.
+    let res = c.get(format!("{url}/nowhere")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::IM_A_TEAPOT);
+    assert_eq!(count(), 0, "no aborted request reached a handler");
+    // Without a matching rule: routed as usual.
+    assert_eq!(c.get(format!("{url}/api/orders/1")).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(c.get(format!("{url}/elsewhere")).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    assert_eq!(count(), 1);
+    // A delayed request waits, then reaches its handler.
+    let t = Instant::now();
+    let res = c.get(format!("{url}/api/orders/2")).header("x-slow", "1").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(t.elapsed() >= Duration::from_millis(60), "held {:?}", t.elapsed());
+    assert_eq!(count(), 2);
+
+    let status = chaos.status();
+    let counts = |name: &str| {
+        let r = status.rule(name).unwrap();
+        (r.matched, r.aborted, r.delayed)
+    };
+    assert_eq!(counts("nested"), (1, 1, 0));
+    assert_eq!(counts("unrouted"), (1, 1, 0));
+    assert_eq!(counts("slow"), (1, 0, 1));
+}
