@@ -19,7 +19,7 @@
 //! ```no_run
 //! # #[cfg(feature = "http")] {
 //! use mischief::{Chaos, http::{ChaosLayer, ChaosService}};
-//! use tower_layer::Layer;
+//! use tower::Layer;
 //! # fn router() -> axum::Router { axum::Router::new() }
 //! let chaos = Chaos::from_env().expect("valid CHAOS_* variables");
 //! // Around the whole router (see `http` for why there).

@@ -330,9 +330,9 @@ impl Point {
     /// A call that goes on at once runs `body` here; only a call the
     /// engine must look at goes further out of line
     /// ([`run_slow`](Self::run_slow)). Matching on the fault and `fail`
-    /// together here built the pair on the stack on every call, and the
-    /// point cost 2.8 ns over the bare function where no rule selected it
-    /// (1.1 ns since).
+    /// together here built the pair on the stack on every call, more than
+    /// doubling what a point that no rule selects costs (benches/HISTORY.md,
+    /// "Sitting W").
     #[inline(never)]
     pub fn run<R, F: FnOnce() -> R>(&self, chaos: &Chaos, body: F, fail: Option<fn(InjectedFault) -> R>) -> R {
         if !chaos.is_enabled() || chaos.point_passes(&self.cache) {

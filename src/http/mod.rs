@@ -23,19 +23,31 @@
 //!
 //! # Example
 //!
-//! Around a whole axum app, served with `into_make_service`:
+//! Around a whole axum app:
 //!
-//! ```no_run
-//! use axum::{Router, ServiceExt, extract::Request, routing::get};
+//! ```
+//! use axum::{Router, routing::get};
 //! use mischief::{Chaos, config::{Abort, Config, Match, Rule}, http::ChaosLayer};
-//! use tower_layer::Layer;
+//! use tower::Layer;
 //!
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let chaos = Chaos::new(
 //!     Config::new().rule(Rule::new("flaky-users").when(Match::new().path_prefix("/users")).abort(Abort::status(503).percentage(5.0))),
 //! )?;
-//! let router = Router::new().route("/users/{id}", get(|| async { "alice" }));
+//! let router: Router = Router::new().route("/users/{id}", get(|| async { "alice" }));
 //! let app = ChaosLayer::new(chaos).abort_body(axum::body::Body::from).layer(router);
+//! # fn is_service<S: tower::Service<axum::extract::Request, Response = axum::response::Response>>(_: &S) {}
+//! # is_service(&app);
+//! # Ok::<(), mischief::ConfigError>(())
+//! ```
+//!
+//! Served with `into_make_service` (a router with state gets it first, with
+//! `.with_state(..)`; `into_make_service_with_connect_info` works too):
+//!
+//! ```no_run
+//! # use axum::{Router, ServiceExt, extract::Request};
+//! # use tower::Layer;
+//! # async fn run(router: Router) -> Result<(), Box<dyn std::error::Error>> {
+//! let app = mischief::http::ChaosLayer::new(mischief::Chaos::from_env()?).layer(router);
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
 //! axum::serve(listener, ServiceExt::<Request>::into_make_service(app)).await?;
 //! # Ok(()) }
@@ -57,11 +69,12 @@
 //! # Where to put the layer
 //!
 //! Around the whole app, as above, the layer runs once per request, before
-//! routing: it sees every request as the client sent it (method, full path,
-//! headers), those that no route matches too, and an aborted request costs
-//! no routing.
+//! routing: an aborted request costs no routing, and routes and fallbacks
+//! added to the router later are covered too.
 //!
-//! axum's `Router::layer` works too, as with any Tower layer:
+//! axum's `Router::layer` works too, as with any Tower layer. Added to the
+//! top-level router after its routes and fallback, it sees the same
+//! requests (the full path, and those no route matches):
 //!
 //! ```
 //! use axum::{Router, routing::get};
@@ -76,10 +89,11 @@
 //! clones the layered route for every request, which costs something
 //! whatever the layer does. Counted in the load test's server
 //! (`benches/server_instructions.sh`, a "hello" route; BENCHMARKS.md has
-//! the runs), a layer that does nothing costs about 890 instructions per
-//! request through `Router::layer`; mischief switched on and not injecting
-//! (16 rules that do not match, then a catch-all at 0%) costs about 575
-//! around the whole router, and about 1,460 through `Router::layer`.
+//! the runs), mischief switched on and not injecting (16 rules that do not
+//! match, then a catch-all at 0%) costs about 1,460 instructions per
+//! request over the bare server through `Router::layer`, and about 775
+//! around the whole router, about 200 of which are for serving a wrapped
+//! service with `into_make_service` rather than the `Router` itself.
 //!
 //! [`Door::Http`]: crate::Door::Http
 

@@ -583,12 +583,15 @@ async fn delays_are_waited_exactly_once() {
     assert_eq!(calls.load(Ordering::SeqCst), 1, "an abort never reaches the inner service");
 }
 
-/// The placement the README shows: the layer around the whole `Router`,
-/// served with `into_make_service`. It sees every request before routing,
-/// with the path as the client sent it (a nested router's prefix
-/// included), those no route matches too, and an abort reaches no handler.
+/// The placement the README shows, on a real server: the layer around the
+/// whole `Router`, served with `into_make_service`. A nested route is
+/// matched by its full path, a path no route has is faulted without
+/// reaching the fallback, an abort reaches no handler, and a delayed request
+/// reaches its handler only after the delay.
 #[tokio::test]
-async fn around_the_whole_router_every_request_is_seen_before_routing() {
+async fn the_readme_placement_on_a_real_server() {
+    use std::sync::{Arc, Mutex};
+
     use axum::ServiceExt;
     use axum::routing::get;
     use tower::Layer;
@@ -608,18 +611,21 @@ async fn around_the_whole_router_every_request_is_seen_before_routing() {
             ),
     )
     .unwrap();
-    let hits = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let count = || hits.load(std::sync::atomic::Ordering::SeqCst);
-    let counted = |hits: &std::sync::Arc<std::sync::atomic::AtomicU64>| {
-        let hits = hits.clone();
-        get(move || async move {
-            hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            "ok"
-        })
+    // Which handler started, and when.
+    type Log = Arc<Mutex<Vec<(&'static str, Instant)>>>;
+    let log: Log = Log::default();
+    let handled = |log: &Log, what: &'static str| {
+        let log = log.clone();
+        move || async move {
+            log.lock().unwrap().push((what, Instant::now()));
+            (if what == "fallback" { StatusCode::NOT_FOUND } else { StatusCode::OK }, what)
+        }
     };
+    let seen = || log.lock().unwrap().iter().map(|(what, _)| *what).collect::<Vec<_>>();
     let router = axum::Router::new()
-        .route("/api/orders/{id}", counted(&hits))
-        .nest("/v1", axum::Router::new().route("/users/{id}", counted(&hits)));
+        .route("/api/orders/{id}", get(handled(&log, "orders")))
+        .nest("/v1", axum::Router::new().route("/users/{id}", get(handled(&log, "users"))))
+        .fallback(handled(&log, "fallback"));
     let app = ChaosLayer::new(chaos.clone()).abort_body(axum::body::Body::from).layer(router);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -628,25 +634,26 @@ async fn around_the_whole_router_every_request_is_seen_before_routing() {
     });
     let c = client();
 
-    // The nested route, by its full path: aborted before the handler.
+    // The nested route, by its full path: aborted before its handler.
     let res = c.get(format!("{url}/v1/users/7")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(res.headers()["x-mischief-rule"], "nested");
     assert_eq!(res.text().await.unwrap(), "nested down");
-    // A path no route has (404 without mischief) is faulted too.
+    // A path no route has: faulted, and the fallback never runs.
     let res = c.get(format!("{url}/nowhere")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::IM_A_TEAPOT);
-    assert_eq!(count(), 0, "no aborted request reached a handler");
+    assert_eq!(seen(), Vec::<&str>::new(), "no aborted request reached a handler or the fallback");
     // Without a matching rule: routed as usual.
     assert_eq!(c.get(format!("{url}/api/orders/1")).send().await.unwrap().status(), StatusCode::OK);
     assert_eq!(c.get(format!("{url}/elsewhere")).send().await.unwrap().status(), StatusCode::NOT_FOUND);
-    assert_eq!(count(), 1);
-    // A delayed request waits, then reaches its handler.
-    let t = Instant::now();
+    assert_eq!(seen(), ["orders", "fallback"]);
+    // A delayed request reaches its handler only after the delay.
+    let sent = Instant::now();
     let res = c.get(format!("{url}/api/orders/2")).header("x-slow", "1").send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    assert!(t.elapsed() >= Duration::from_millis(60), "held {:?}", t.elapsed());
-    assert_eq!(count(), 2);
+    let started = log.lock().unwrap().last().map(|(_, at)| *at).unwrap();
+    assert!(started.duration_since(sent) >= Duration::from_millis(60), "handler started after {:?}", started - sent);
+    assert_eq!(seen(), ["orders", "fallback", "orders"]);
 
     let status = chaos.status();
     let counts = |name: &str| {
