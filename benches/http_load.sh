@@ -15,7 +15,7 @@
 # layers wrap the whole Router from outside, as the README shows, instead
 # of going through Router::layer; `noop` is then tower's `Identity`, which
 # returns the Router itself: the bare app served as a wrapped service, with
-# `into_make_service`); --strict (exit 1 when a goal is missed; by default a missed
+# `.with_state(())` and `into_make_service`); --strict (exit 1 when a goal is missed; by default a missed
 # goal is reported, not fatal, because a shared CI machine is noisy);
 # --paired (see below).
 #

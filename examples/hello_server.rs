@@ -28,9 +28,9 @@
 //!
 //! The layers wrap the route with axum's `Router::layer`; with `--outer`
 //! they wrap the whole `Router` from outside instead, as the README shows
-//! (served with `into_make_service`), which spares axum's per-route boxing.
-//! `noop` is then the bare `Router` served that way (`Identity` returns it
-//! as it is).
+//! (given its state first, `.with_state(())`, and served with
+//! `into_make_service`), which spares axum's per-route boxing. `noop` is
+//! then the bare `Router` served that way (`Identity` returns it as it is).
 //!
 //! Options: `--outer`, `--threads N` (Tokio worker threads, default 1),
 //! `--max-seconds N` (default 3600), `--exit-on-eof`.
@@ -182,19 +182,19 @@ async fn serve(args: &Args) -> std::io::Result<()> {
             axum::serve(listener, app).with_graceful_shutdown(stop).await?;
         }
         (Variant::Noop, true) if const { serves("noop-outer") } => {
-            let app = identity.layer(hello);
+            let app = identity.layer(hello.with_state(()));
             axum::serve(listener, ServiceExt::<axum::extract::Request>::into_make_service(app))
                 .with_graceful_shutdown(stop)
                 .await?;
         }
         (Variant::Map, true) if const { serves("map-outer") } => {
-            let app = tower::util::MapResponseLayer::new(identity_response).layer(hello);
+            let app = tower::util::MapResponseLayer::new(identity_response).layer(hello.with_state(()));
             axum::serve(listener, ServiceExt::<axum::extract::Request>::into_make_service(app))
                 .with_graceful_shutdown(stop)
                 .await?;
         }
         (Variant::Chaos(chaos), true) if const { serves("chaos-outer") } => {
-            let app = ChaosLayer::new(chaos.clone()).layer(hello);
+            let app = ChaosLayer::new(chaos.clone()).layer(hello.with_state(()));
             axum::serve(listener, ServiceExt::<axum::extract::Request>::into_make_service(app))
                 .with_graceful_shutdown(stop)
                 .await?;

@@ -43,7 +43,7 @@ async fn main() {
 
     // The layer around the whole router: every request, before routing.
     let router = Router::new().route("/api/orders/{id}", get(|| async { "order" }));
-    let app = ChaosLayer::new(chaos.clone()).abort_body(axum::body::Body::from).layer(router);
+    let app = ChaosLayer::new(chaos.clone()).abort_body(axum::body::Body::from).layer(router.with_state(()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
     let addr = listener.local_addr().expect("local address");
     let app = ServiceExt::<Request>::into_make_service(app);

@@ -23,7 +23,7 @@
 //! # fn router() -> axum::Router { axum::Router::new() }
 //! let chaos = Chaos::from_env().expect("valid CHAOS_* variables");
 //! // Around the whole router (see `http` for why there).
-//! let app: ChaosService<axum::Router> = ChaosLayer::new(chaos).layer(router());
+//! let app: ChaosService<axum::Router> = ChaosLayer::new(chaos).layer(router().with_state(()));
 //! # }
 //! ```
 //!

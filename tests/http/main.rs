@@ -626,7 +626,7 @@ async fn the_readme_placement_on_a_real_server() {
         .route("/api/orders/{id}", get(handled(&log, "orders")))
         .nest("/v1", axum::Router::new().route("/users/{id}", get(handled(&log, "users"))))
         .fallback(handled(&log, "fallback"));
-    let app = ChaosLayer::new(chaos.clone()).abort_body(axum::body::Body::from).layer(router);
+    let app = ChaosLayer::new(chaos.clone()).abort_body(axum::body::Body::from).layer(router.with_state(()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move {
