@@ -73,12 +73,13 @@
 //! # Where to put the layer
 //!
 //! Around the whole app, as above, the layer runs once per request, before
-//! routing: an aborted request costs no routing, and routes and fallbacks
-//! added to the router later are covered too.
+//! routing: an aborted request costs no routing, and every route and
+//! fallback of the router is covered, wherever it was added.
 //!
-//! axum's `Router::layer` works too, as with any Tower layer. Added to the
-//! top-level router after its routes and fallback, it sees the same
-//! requests (the full path, and those no route matches):
+//! axum's `Router::layer` works too, as with any Tower layer. It covers the
+//! routes and fallback added before it; added to the top-level router
+//! after all of them, it sees the same requests (the full path, and those
+//! no route matches):
 //!
 //! ```
 //! use axum::{Router, routing::get};
