@@ -42,10 +42,10 @@
 //!
 //! The router gets its state before it is wrapped (`.with_state(..)`, or
 //! `.with_state(())` for a router without state): axum then turns its
-//! routes into services once, where a wrapped router without it does so on
-//! every request, as `axum::serve` avoids for a bare router. Serve the
-//! wrapped router with `into_make_service`
-//! (`into_make_service_with_connect_info` works too):
+//! routes into services once, as `axum::serve` does for a bare router; a
+//! wrapped router without it does so on every request. Serve the wrapped
+//! router with `into_make_service` (`into_make_service_with_connect_info`
+//! works too):
 //!
 //! ```no_run
 //! # use axum::{Router, ServiceExt, extract::Request};
