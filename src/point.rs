@@ -291,11 +291,18 @@ impl Point {
         Point { name: checked(name), fails: false, cache: SiteCache::new() }
     }
 
+    /// Does this call go on at once, without asking the engine: chaos is
+    /// off, or the call site's cache says no rule selects this point?
+    #[inline(always)]
+    fn goes_on(&self, chaos: &Chaos) -> bool {
+        !chaos.is_enabled() || chaos.point_passes(&self.cache)
+    }
+
     /// Asks the engine about this call. `None`: go on at once (the hot
     /// path: chaos off, or the cache says no rule selects this point).
     #[inline(always)]
     pub fn enter(&self, chaos: &Chaos) -> Option<Hit> {
-        if !chaos.is_enabled() || chaos.point_passes(&self.cache) {
+        if self.goes_on(chaos) {
             return None;
         }
         self.decide(chaos)
@@ -312,7 +319,7 @@ impl Point {
     /// delay, and returns the fault to fail with, if any.
     #[inline(always)]
     pub fn enter_blocking(&self, chaos: &Chaos) -> Option<InjectedFault> {
-        if !chaos.is_enabled() || chaos.point_passes(&self.cache) {
+        if self.goes_on(chaos) {
             return None;
         }
         self.blocking(chaos)
@@ -335,7 +342,7 @@ impl Point {
     /// "Sitting W").
     #[inline(never)]
     pub fn run<R, F: FnOnce() -> R>(&self, chaos: &Chaos, body: F, fail: Option<fn(InjectedFault) -> R>) -> R {
-        if !chaos.is_enabled() || chaos.point_passes(&self.cache) {
+        if self.goes_on(chaos) {
             return body();
         }
         self.run_slow(chaos, body, fail)
