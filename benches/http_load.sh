@@ -69,6 +69,8 @@ if ((paired)); then
     fi
     server_cpu=${cpu_ids[cpus - 1]} load_cpu=${cpu_ids[0]}
 fi
+placement="through Router::layer"
+[ -z "$outer" ] || placement="wrapping the whole Router"
 for n in "$rounds" "$duration" "$connections"; do
     [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "http_load.sh: $n is not a positive integer" >&2; exit 2; }
 done
@@ -210,7 +212,7 @@ drive_pair() {
 }
 
 if ((paired)); then
-    echo "==> paired: $rounds rounds; each variant runs ${duration} s at the same time as bare (servers on CPU $server_cpu, wrk on CPU $load_cpu), $connections connections each, layers ${outer:+wrapping the whole Router}${outer:-through Router::layer}"
+    echo "==> paired: $rounds rounds; each variant runs ${duration} s at the same time as bare (servers on CPU $server_cpu, wrk on CPU $load_cpu), $connections connections each, layers $placement"
     others=(noop disabled enabled)
     for ((r = 0; r < rounds; r++)); do
         order=("${others[@]:r%3}" "${others[@]:0:r%3}")
@@ -223,7 +225,7 @@ if ((paired)); then
         echo "round $((r + 1)):$line"
     done
 else
-    echo "==> $rounds rounds of ${duration} s per variant, $connections connections, wrk -t1, server 1 worker thread, layers ${outer:+wrapping the whole Router}${outer:-through Router::layer}"
+    echo "==> $rounds rounds of ${duration} s per variant, $connections connections, wrk -t1, server 1 worker thread, layers $placement"
     for ((r = 0; r < rounds; r++)); do
         order=("${variants[@]:r%4}" "${variants[@]:0:r%4}")
         line=""
