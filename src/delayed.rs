@@ -51,13 +51,14 @@ impl<S, Req> Delayed<S, Req> {
         let Some((svc, req)) = this.call.take() else {
             return Poll::Ready(None);
         };
-        Poll::Ready(Some(match this.injection.take() {
-            Some(inj) if inj.confirm_failure(this.chaos) => AfterDelay::Fail(inj, req),
-            inj => {
-                let observer = inj.is_some_and(|i| i.observe).then(|| Observer::new(this.chaos));
-                AfterDelay::Call(svc, req, observer)
-            }
-        }))
+        let mut injection = this.injection.take();
+        if let Some(inj) = &mut injection
+            && inj.confirm_failure(this.chaos)
+        {
+            return Poll::Ready(injection.map(|inj| AfterDelay::Fail(inj, req)));
+        }
+        let observer = injection.is_some_and(|i| i.observe).then(|| Observer::new(this.chaos));
+        Poll::Ready(Some(AfterDelay::Call(svc, req, observer)))
     }
 }
 
@@ -92,7 +93,7 @@ impl Action {
         if decision.is_pass() {
             return if decision.observe() { Action::Observe } else { Action::Pass };
         }
-        let Some(injection) = decision.into_injection() else {
+        let Some(mut injection) = decision.into_injection() else {
             return Action::Pass;
         };
         if !injection.total_wait().is_zero() && can_sleep() {

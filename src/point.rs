@@ -431,7 +431,7 @@ impl Hit {
 
     /// After the wait: the fault to fail with, if the injection has one
     /// (never at a point that cannot fail) and the kill switch is still on.
-    pub fn end(self, chaos: &Chaos) -> Option<InjectedFault> {
+    pub fn end(mut self, chaos: &Chaos) -> Option<InjectedFault> {
         self.injection.confirm_failure(chaos).then(|| self.injection.fault())
     }
 }

@@ -464,11 +464,11 @@ fn custom_doors_count_their_failures_with_into_fault() {
     assert_eq!((rule.delayed, rule.aborted), (1, 0));
 }
 
-/// A failure cancelled by the kill switch during its wait injected nothing:
-/// the `max_injections` allowance it took goes back, the rule's or the
-/// guardrails'. (A delay that did happen keeps it.)
+/// A failure cancelled by the kill switch during its wait still held the
+/// call for that wait: it is counted as a delay, and keeps the
+/// `max_injections` allowance it took, the rule's or the guardrails'.
 #[test]
-fn a_cancelled_failure_gives_back_its_allowance() {
+fn a_cancelled_failure_counts_as_the_delay_it_was() {
     use mischief::config::{Guardrails, Timeout};
     use mischief::{Door, Target};
     let timeout = || Rule::new("once").timeout(Timeout::after(Duration::from_millis(1)).percentage(100.0));
@@ -483,12 +483,40 @@ fn a_cancelled_failure_gives_back_its_allowance() {
         chaos.set_enabled(false);
         assert!(held.into_fault(&chaos).is_none(), "cancelled during the wait");
         chaos.set_enabled(true);
-        let again = chaos.decide(&target).into_fault(&chaos);
-        assert!(again.is_some(), "the allowance came back");
-        assert!(chaos.decide(&target).fault().is_none(), "and is used up now");
+        assert!(chaos.decide(&target).is_pass(), "the allowance is used up");
         let rule = chaos.status().rule("once").unwrap().clone();
-        assert_eq!((rule.timed_out, rule.skipped), (1, 1));
+        assert_eq!((rule.delayed, rule.timed_out, rule.skipped), (1, 0, 1));
+        if let Some(guard) = chaos.status().guard {
+            assert_eq!(guard.injections, 1, "the guardrails counted one fault");
+        }
     }
+}
+
+/// A door of your own that drops a decision during its wait (its caller
+/// gave up) has the failure counted: the caller saw the call fail. A
+/// failure that does not wait is counted only by `into_fault`.
+#[test]
+fn a_failure_abandoned_during_its_wait_is_counted() {
+    use mischief::config::Loss;
+    use mischief::{Door, Target};
+    let chaos = Chaos::new(
+        Config::new()
+            .rule(
+                Rule::new("lossy")
+                    .when(Match::new().name("lossy"))
+                    .loss(Loss::timeout(Duration::from_secs(30)).percentage(100.0)),
+            )
+            .rule(Rule::new("down").abort(Abort::status(503).percentage(100.0))),
+    )
+    .unwrap();
+    let held = chaos.decide(&Target::new(Door::Service).name("lossy"));
+    assert_eq!(held.total_wait(), Duration::from_secs(30));
+    drop(held);
+    drop(chaos.decide(&Target::new(Door::Service).name("other")));
+    let status = chaos.status();
+    let (lossy, down) = (status.rule("lossy").unwrap(), status.rule("down").unwrap());
+    assert_eq!((lossy.matched, lossy.lost), (1, 1));
+    assert_eq!((down.matched, down.aborted), (1, 0), "no wait: only into_fault counts it");
 }
 
 /// The builders take the `http` crate's methods and header names as they

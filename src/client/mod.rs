@@ -167,7 +167,7 @@ impl Middleware for ChaosMiddleware {
         }
         let decision = self.decide(&req);
         let observe = decision.observe();
-        let Some(injection) = decision.into_injection() else {
+        let Some(mut injection) = decision.into_injection() else {
             if !observe {
                 return next.run(req, extensions).await;
             }

@@ -328,6 +328,9 @@ mod tests {
 /// The doors act on it; code that calls [`Chaos::decide`] directly acts on
 /// it as they do: wait [`total_wait`](Self::total_wait), then end it with
 /// [`into_fault`](Self::into_fault), which counts and traces the failure.
+/// A decision whose failure waits (`total_wait` is not zero), dropped
+/// before `into_fault`, counts the failure too: its caller gave up during
+/// the wait.
 ///
 /// ```
 /// use mischief::config::{Abort, Config, Rule};
@@ -407,7 +410,7 @@ impl Decision {
     /// wait. The fault in flight ends here too, for `max_active_faults`.
     /// Pass the handle that decided: its switch is the one checked.
     pub fn into_fault(self, chaos: &Chaos) -> Option<InjectedFault> {
-        let injection = self.injection?;
+        let mut injection = self.injection?;
         injection.confirm_failure(chaos).then(|| injection.fault())
     }
 
@@ -436,9 +439,13 @@ pub(crate) struct Injection {
     #[cfg(feature = "guard")]
     #[allow(dead_code)]
     pub(crate) slot: Option<crate::guard::ActiveSlot>,
-    /// Did the guardrails count this fault against their `max_injections`?
-    #[cfg(feature = "guard")]
-    pub(crate) guard_counted: bool,
+    /// A failure decided and not yet ended: [`confirm_failure`] clears it.
+    /// An injection dropped with it set was abandoned during its wait (the
+    /// caller gave up: a client timeout, a closed connection), and its
+    /// drop counts the failure: the caller saw the call fail.
+    ///
+    /// [`confirm_failure`]: Injection::confirm_failure
+    pub(crate) pending: bool,
     /// Do the guardrails want the outcome of the call, should it reach the
     /// service after its delay? (As [`Decision::observe`] for a pass.)
     #[cfg_attr(not(any(feature = "tower", feature = "client")), allow(dead_code))]
@@ -499,20 +506,30 @@ impl Injection {
 
     /// Called by a door when it is about to fail the call (at once, or after
     /// the wait). Returns `false` when the kill switch went off during the
-    /// wait: then the call must go on instead. Counts and traces the failure
-    /// otherwise.
-    pub(crate) fn confirm_failure(&self, chaos: &Chaos) -> bool {
+    /// wait: then the call must go on instead, and the wait it was held for
+    /// is counted as a delay (if a delay was not counted already). Counts
+    /// and traces the failure otherwise. Either way the injection is ended:
+    /// its drop counts nothing more.
+    pub(crate) fn confirm_failure(&mut self, chaos: &Chaos) -> bool {
+        self.pending = false;
         let Some(failure) = self.failure() else { return false };
         if !self.total_wait().is_zero() && !chaos.is_injecting() {
             tracing::debug!(target: "mischief", rule = %self.rule.name, fault = failure.kind.as_str(), "fault cancelled: chaos was disabled during the wait");
-            // Nothing was injected unless a delay was.
+            // The call was held all the same: a delay, as far as the caller
+            // can tell, and it keeps the `max_injections` allowances it took.
             if self.delay.is_none() {
-                self.give_back(chaos);
+                self.rule.stats.add(Count::Delayed);
             }
             return false;
         }
-        let stats = &self.rule.stats;
-        stats.add(match failure.kind {
+        self.count_failure(failure, false);
+        true
+    }
+
+    /// Counts the failure in the rule's status and traces it; `abandoned`
+    /// when the caller gave up during the wait.
+    fn count_failure(&self, failure: &CompiledFailure, abandoned: bool) {
+        self.rule.stats.add(match failure.kind {
             FaultKind::Abort | FaultKind::Delay => Count::Aborted,
             FaultKind::Error => Count::Errored,
             FaultKind::Timeout => Count::TimedOut,
@@ -529,21 +546,22 @@ impl Injection {
             status = status.as_u16(),
             grpc_status = grpc.as_i32(),
             wait_ms = failure.wait.as_secs_f64() * 1e3,
+            abandoned,
             "injected fault"
         );
-        true
     }
+}
 
-    /// Gives back the `max_injections` allowances taken for this injection
-    /// (the rule's, the guardrails'): it was cancelled before anything was
-    /// injected.
-    fn give_back(&self, chaos: &Chaos) {
-        self.rule.give_back_injection();
-        #[cfg(feature = "guard")]
-        if self.guard_counted {
-            chaos.inner.guard.give_back_injection();
+/// A failure still pending when its injection is dropped was abandoned
+/// during its wait: the caller gave up (its own timeout, a closed
+/// connection, a cancelled task) while the call was held. Counted then, as
+/// the failure the caller saw.
+impl Drop for Injection {
+    fn drop(&mut self) {
+        if self.pending
+            && let Some(failure) = self.failure()
+        {
+            self.count_failure(failure, true);
         }
-        #[cfg(not(feature = "guard"))]
-        let _ = chaos;
     }
 }

@@ -705,16 +705,19 @@ impl Chaos {
             rule.stats.add(Count::Delayed);
             tracing::debug!(target: "mischief", rule = %rule.name, fault = "delay", delay_ms = d.as_secs_f64() * 1e3, "injected fault");
         }
-        Decision::inject(Injection {
+        let mut injection = Injection {
             rule: plan.handle(rule, stripe),
             delay,
             failure,
             #[cfg(feature = "guard")]
             slot,
-            #[cfg(feature = "guard")]
-            guard_counted: guard.1.is_some_and(crate::guard::Guard::caps_injections),
+            pending: false,
             observe: pass.observe(),
-        })
+        };
+        // A failure that waits first can be abandoned during the wait; one
+        // that fails at once is ended by the door before anything else.
+        injection.pending = failure.is_some() && !injection.total_wait().is_zero();
+        Decision::inject(injection)
     }
 
     fn admin(&self) -> std::sync::MutexGuard<'_, Admin> {

@@ -238,7 +238,8 @@ pub struct RuleStatus {
     pub name: String,
     /// Calls the rule matched (it was the first matching rule).
     pub matched: u64,
-    /// Calls it delayed.
+    /// Calls it delayed; also a failure's wait that the kill switch ended
+    /// without the failure (the call was held, then went on).
     pub delayed: u64,
     /// Calls it aborted.
     pub aborted: u64,
@@ -249,6 +250,10 @@ pub struct RuleStatus {
     /// Calls it failed with a `partition` fault.
     pub partitioned: u64,
     /// Calls it lost (`loss` fault).
+    ///
+    /// A failure that waits (timeout, partition, loss) is counted when it
+    /// ends the call, or when the caller gives up during the wait (its own
+    /// timeout, a closed connection, a dropped future).
     pub lost: u64,
     /// Faults it rolled but did not inject: `max_injections` was reached, a
     /// guardrail forbade it (outside the allowed hours, the rule's schedule

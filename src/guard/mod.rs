@@ -344,11 +344,6 @@ impl Guard {
         !self.conditions.is_empty()
     }
 
-    /// Does [`GuardState::reserve`] count faults against `max_injections`?
-    pub(crate) fn caps_injections(&self) -> bool {
-        self.max_injections.is_some()
-    }
-
     fn bucket_ms(&self) -> i64 {
         (self.window_ms / BUCKETS as i64).max(1)
     }

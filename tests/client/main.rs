@@ -201,7 +201,28 @@ async fn the_kill_switch_lets_a_waiting_call_through() {
     chaos.set_enabled(false);
     assert_eq!(call.await.unwrap().unwrap(), StatusCode::OK);
     assert_eq!(hits.get(), 1);
-    assert_eq!(chaos.status().rules[0].timed_out, 0);
+    let rule = chaos.status().rules[0].clone();
+    assert_eq!((rule.timed_out, rule.delayed), (0, 1), "held, then let through: a delay");
+}
+
+/// A lost call that its caller gives up on (the request's own timeout, or
+/// the caller's future dropped) is counted as lost: the caller saw it fail.
+#[tokio::test]
+async fn a_lost_call_its_caller_gives_up_on_is_counted() {
+    let chaos = Chaos::new(
+        Config::new().rule(Rule::new("lossy").loss(Loss::timeout(Duration::from_secs(30)).percentage(100.0))),
+    )
+    .unwrap();
+    let (addr, hits) = server().await;
+    let c = client(&chaos, &[]);
+    let err = c.get(format!("http://{addr}/x")).timeout(Duration::from_millis(100)).send().await.unwrap_err();
+    assert_eq!(injected_fault(&err).map(InjectedFault::kind), Some(FaultKind::Timeout), "{err:?}");
+    assert_eq!(chaos.status().rules[0].lost, 1, "the request's timeout");
+    let dropped = tokio::time::timeout(Duration::from_millis(100), c.get(format!("http://{addr}/x")).send()).await;
+    assert!(dropped.is_err(), "held past the caller's timeout");
+    let rule = chaos.status().rules[0].clone();
+    assert_eq!((rule.matched, rule.lost), (2, 2), "and the dropped call");
+    assert_eq!(hits.get(), 0);
 }
 
 #[tokio::test]

@@ -664,3 +664,28 @@ async fn the_readme_placement_on_a_real_server() {
     assert_eq!(counts("unrouted"), (1, 1, 0));
     assert_eq!(counts("slow"), (1, 0, 1));
 }
+
+/// A lost request whose client gives up (its own timeout closes the
+/// connection, and the server drops the held call) is counted as lost: the
+/// client saw it fail. The handler never ran.
+#[tokio::test]
+async fn a_lost_request_abandoned_by_its_client_is_counted() {
+    use mischief::config::Loss;
+    let chaos = Chaos::new(
+        Config::new().rule(Rule::new("lossy").loss(Loss::timeout(Duration::from_secs(30)).percentage(100.0))),
+    )
+    .unwrap();
+    let (url, hits) = serve_with(&chaos).await;
+    let client = reqwest::Client::builder().timeout(Duration::from_millis(200)).build().unwrap();
+    let err = client.get(format!("{url}/x")).send().await.expect_err("held past the client's timeout");
+    assert!(err.is_timeout(), "{err}");
+    // The server notices the closed connection on its own time: wait for it,
+    // boundedly.
+    let start = Instant::now();
+    while chaos.status().rules[0].lost == 0 && start.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let rule = chaos.status().rules[0].clone();
+    assert_eq!((rule.matched, rule.lost), (1, 1), "{rule:?}");
+    assert_eq!(hits.get(), 0);
+}

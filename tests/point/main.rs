@@ -571,3 +571,17 @@ fn points_obey_the_guardrails() {
     assert_eq!(failed, 100);
     assert_eq!(capped.status().guard.unwrap().calls_seen, 200);
 }
+
+/// An async function whose caller gives up during an injected timeout's
+/// wait (its future dropped) has the failure counted: the caller saw the
+/// call fail.
+#[tokio::test]
+async fn a_timeout_abandoned_by_the_caller_is_counted() {
+    let chaos = handle(
+        Config::new().rule(Rule::new("hang").timeout(Timeout::after(Duration::from_secs(30)).percentage(100.0))),
+    );
+    let gave_up = tokio::time::timeout(Duration::from_millis(50), charge_async(&chaos, 9)).await;
+    assert!(gave_up.is_err(), "held past the caller's timeout");
+    let rule = chaos.status().rules[0].clone();
+    assert_eq!((rule.matched, rule.timed_out), (1, 1), "{rule:?}");
+}
