@@ -7,31 +7,39 @@ use std::time::Duration;
 
 use pin_project_lite::pin_project;
 use tokio::time::Sleep;
+use tower_service::Service;
 
 use crate::Chaos;
 use crate::engine::Injection;
 
 pin_project! {
-    /// The service (already ready), the request and the injection, waiting
-    /// for the delay to elapse. The doors keep it in a box, so a
-    /// pass-through future stays as small as the inner one.
+    /// A clone of the service (not yet ready), the request and the
+    /// injection, waiting for the delay to elapse; then for the clone to be
+    /// ready. The doors keep it in a box, so a pass-through future stays as
+    /// small as the inner one.
     pub(crate) struct Delayed<S, Req> {
         #[pin]
         sleep: Sleep,
         call: Option<(S, Req)>,
         injection: Option<Box<Injection>>,
+        // The delay is over and the call goes on: the guardrails want its
+        // outcome (decided once, when the delay ended).
+        observe: bool,
         chaos: Chaos,
     }
 }
 
 /// What to do once the delay is over.
-pub(crate) enum AfterDelay<S, Req> {
-    /// Go on: call the service with the request, and report the outcome to
-    /// the guardrails' abort conditions if there is an observer (timed from
-    /// here: the service's own latency, without the injected wait).
+pub(crate) enum AfterDelay<S, Req, E> {
+    /// Go on: call the service (ready now) with the request, and report the
+    /// outcome to the guardrails' abort conditions if there is an observer
+    /// (timed from here: the service's own latency, without the injected
+    /// wait).
     Call(S, Req, Option<Observer>),
     /// Fail the call (the request is handed back so the door can inspect it).
     Fail(Box<Injection>, Req),
+    /// The service failed while getting ready: the call ends with its error.
+    NotReady(E),
 }
 
 impl<S, Req> Delayed<S, Req> {
@@ -40,25 +48,35 @@ impl<S, Req> Delayed<S, Req> {
             sleep: tokio::time::sleep(delay),
             call: Some((svc, req)),
             injection: Some(injection),
+            observe: false,
             chaos: chaos.clone(),
         }
     }
 
-    /// Polls the delay. Must not be polled again after it returned `Ready`.
-    pub(crate) fn poll_delay(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<AfterDelay<S, Req>>> {
+    /// Polls the delay, then the service's readiness. Must not be polled
+    /// again after it returned `Ready`.
+    pub(crate) fn poll_delay(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<AfterDelay<S, Req, S::Error>>>
+    where
+        S: Service<Req>,
+    {
         let this = self.project();
         ready!(this.sleep.poll(cx));
-        let Some((svc, req)) = this.call.take() else {
+        // Once, when the delay ends: fail the call, or let it go on.
+        if let Some(mut injection) = this.injection.take() {
+            if injection.confirm_failure(this.chaos) {
+                return Poll::Ready(this.call.take().map(|(_, req)| AfterDelay::Fail(injection, req)));
+            }
+            *this.observe = injection.observe;
+        }
+        let Some((svc, _)) = this.call.as_mut() else {
             return Poll::Ready(None);
         };
-        let mut injection = this.injection.take();
-        if let Some(inj) = &mut injection
-            && inj.confirm_failure(this.chaos)
-        {
-            return Poll::Ready(injection.map(|inj| AfterDelay::Fail(inj, req)));
+        if let Err(e) = ready!(svc.poll_ready(cx)) {
+            *this.call = None;
+            return Poll::Ready(Some(AfterDelay::NotReady(e)));
         }
-        let observer = injection.is_some_and(|i| i.observe).then(|| Observer::new(this.chaos));
-        Poll::Ready(Some(AfterDelay::Call(svc, req, observer)))
+        let observer = this.observe.then(|| Observer::new(this.chaos));
+        Poll::Ready(this.call.take().map(|(svc, req)| AfterDelay::Call(svc, req, observer)))
     }
 }
 
@@ -110,12 +128,13 @@ impl Action {
 }
 
 impl<S: Clone, Req> Delayed<S, Req> {
-    /// Takes the ready service out of `inner` (leaving a clone in its place,
-    /// as Tower's readiness contract requires) and holds it with the request.
-    pub(crate) fn hold(inner: &mut S, req: Req, injection: Box<Injection>, chaos: &Chaos) -> Self {
-        let clone = inner.clone();
-        let svc = std::mem::replace(inner, clone);
-        Self::new(injection.total_wait(), svc, req, injection, chaos)
+    /// Holds the request with a clone of `inner`, which is made ready only
+    /// once the delay is over. The ready `inner` stays where it is, for the
+    /// next call: a delayed call holds none of the service's capacity (a
+    /// concurrency limit's permit, a buffer's slot, a rate limit's token)
+    /// while it waits, as a request slowed down on the network would not.
+    pub(crate) fn hold(inner: &S, req: Req, injection: Box<Injection>, chaos: &Chaos) -> Self {
+        Self::new(injection.total_wait(), inner.clone(), req, injection, chaos)
     }
 }
 

@@ -233,3 +233,64 @@ async fn the_global_handle_selects_layers_by_name() {
     assert_eq!(cache.oneshot(1).await.unwrap(), 2);
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
+
+/// A delayed call holds none of the inner service's capacity while it
+/// waits: above tower's concurrency limit of one, a call that is not
+/// delayed goes through at once while a delayed one waits, and the delayed
+/// one gets its permit after its delay.
+#[tokio::test]
+async fn a_delayed_call_holds_no_capacity_while_it_waits() {
+    let chaos =
+        Chaos::new(Config::new().rule(
+            Rule::new("slow").delay(Delay::fixed(Duration::from_millis(800)).percentage(100.0)).max_injections(1),
+        ))
+        .unwrap();
+    let calls = Arc::new(AtomicU64::new(0));
+    let svc = ServiceBuilder::new()
+        .layer(ChaosLayer::new(chaos.clone(), "db"))
+        .concurrency_limit(1)
+        .service(counting(&calls));
+    let start = Instant::now();
+    let delayed = tokio::spawn(svc.clone().oneshot(1));
+    while chaos.status().rules[0].delayed == 0 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert_eq!(svc.clone().oneshot(2).await.unwrap(), 3);
+    let fast = start.elapsed();
+    assert_eq!(delayed.await.unwrap().unwrap(), 2);
+    assert!(fast < Duration::from_millis(500), "the undelayed call waited {fast:?} for the delayed one's permit");
+    assert!(start.elapsed() >= Duration::from_millis(800));
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+/// After its delay, a call readies its own clone of the inner service; a
+/// service that fails to get ready ends the call with its error.
+#[tokio::test]
+async fn a_delayed_call_whose_service_fails_to_get_ready_ends_with_its_error() {
+    #[derive(Clone)]
+    struct ReadyOnce(Arc<AtomicU64>);
+    impl Service<u32> for ReadyOnce {
+        type Response = u32;
+        type Error = std::io::Error;
+        type Future = std::future::Ready<Result<u32, std::io::Error>>;
+        fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+            // Ready the first time; after that, broken.
+            std::task::Poll::Ready(match self.0.fetch_add(1, Ordering::SeqCst) {
+                0 => Ok(()),
+                _ => Err(std::io::Error::other("backend gone")),
+            })
+        }
+        fn call(&mut self, x: u32) -> Self::Future {
+            std::future::ready(Ok(x))
+        }
+    }
+    let chaos = Chaos::new(
+        Config::new().rule(Rule::new("slow").delay(Delay::fixed(Duration::from_millis(20)).percentage(100.0))),
+    )
+    .unwrap();
+    let polls = Arc::new(AtomicU64::new(0));
+    let svc = ServiceBuilder::new().layer(ChaosLayer::new(chaos, "db")).service(ReadyOnce(polls.clone()));
+    let err = svc.oneshot(1).await.unwrap_err();
+    assert_eq!(err.downcast_ref::<std::io::Error>().map(ToString::to_string).as_deref(), Some("backend gone"));
+    assert_eq!(polls.load(Ordering::SeqCst), 2, "readied once by the caller, once after the delay");
+}

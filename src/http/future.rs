@@ -46,7 +46,9 @@ pin_project! {
         S: Service<Request<ReqBody>>,
     {
         Delayed { #[pin] delayed: Delayed<S, Request<ReqBody>>, body: M },
-        Ready { res: Option<S::Response> },
+        // An injected abort's answer, or the error of a delayed call's
+        // service that failed to get ready.
+        Ready { out: Option<Result<S::Response, S::Error>> },
     }
 }
 
@@ -88,7 +90,7 @@ where
     #[cold]
     #[inline(never)]
     pub(crate) fn aborted(injection: &Injection, req: &Request<ReqBody>, body: &M) -> ColdBox<Self> {
-        ColdBox::new(Fault::Ready { res: Some(fault_response(injection, req, body)) })
+        ColdBox::new(Fault::Ready { out: Some(Ok(fault_response(injection, req, body))) })
     }
 }
 
@@ -106,9 +108,9 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         while let Some(mut state) = this.fault.as_mut() {
-            if let FaultProj::Ready { res } = state.as_mut().project() {
+            if let FaultProj::Ready { out } = state.as_mut().project() {
                 // Taken already: stay pending rather than panic.
-                return res.take().map_or(Poll::Pending, |res| Poll::Ready(Ok(res)));
+                return out.take().map_or(Poll::Pending, Poll::Ready);
             }
             // Only the boxed state goes out of line: were this future's own
             // address passed to a function that is not inlined, it could not
@@ -148,7 +150,8 @@ enum Step<F> {
     /// The delay is over: the inner service was called (its outcome
     /// observed for the guardrails if there is an observer).
     Call(F, Option<Observer>),
-    /// The delay is over and the answer is in the state (an abort).
+    /// The delay is over and the answer is in the state (an abort, or the
+    /// error of a service that failed to get ready).
     Answered,
 }
 
@@ -172,7 +175,11 @@ where
         Poll::Ready(Some(AfterDelay::Call(mut svc, req, observer))) => Step::Call(svc.call(req), observer),
         Poll::Ready(Some(AfterDelay::Fail(injection, req))) => {
             let res = fault_response(&injection, &req, body);
-            state.set(Fault::Ready { res: Some(res) });
+            state.set(Fault::Ready { out: Some(Ok(res)) });
+            Step::Answered
+        }
+        Poll::Ready(Some(AfterDelay::NotReady(e))) => {
+            state.set(Fault::Ready { out: Some(Err(e)) });
             Step::Answered
         }
     }

@@ -7,7 +7,10 @@
 //! - A **delay** holds the request before the inner service sees it. It
 //!   needs a Tokio runtime with its timers (`enable_time`; axum, hyper and
 //!   tonic servers always run in one); outside a runtime the delay is
-//!   skipped.
+//!   skipped. A delayed request holds none of the inner service's capacity
+//!   while it waits (a concurrency limit's permit, a buffer's slot): it
+//!   calls a clone of the service, made ready when the delay is over, and
+//!   ends with the service's error if that fails to get ready.
 //! - An **abort** answers without calling the inner service. An HTTP request
 //!   gets the configured status, headers and an `x-mischief-rule` header
 //!   naming the rule. A gRPC request (`content-type: application/grpc*`)

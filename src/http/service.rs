@@ -61,8 +61,9 @@ const INLINE_FUTURE_MAX: usize = 144;
 /// Injects faults into the requests of an HTTP service. Made by
 /// [`ChaosLayer`](super::ChaosLayer); see the [module docs](super).
 ///
-/// The inner service must be `Clone`: a delayed request keeps the service
-/// that was polled ready and leaves a clone in its place, as Tower requires.
+/// The inner service must be `Clone`: a delayed request takes a clone of it,
+/// made ready once the delay is over; the service that was polled ready
+/// stays for the next request, so a delay holds none of its capacity.
 #[derive(Clone)]
 pub struct ChaosService<S, M = EmptyBody> {
     inner: S,
@@ -244,7 +245,7 @@ impl<S, M> ChaosService<S, M> {
         S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
         M: AbortBody<ResBody> + Clone,
     {
-        Fault::delayed(Delayed::hold(&mut self.inner, req, injection, &self.chaos), self.body.clone())
+        Fault::delayed(Delayed::hold(&self.inner, req, injection, &self.chaos), self.body.clone())
     }
 }
 

@@ -37,7 +37,9 @@ pin_project! {
     #[project = FaultProj]
     enum Fault<S, Req> {
         Delayed { #[pin] delayed: Delayed<S, Req> },
-        Failed { fault: Option<InjectedFault> },
+        // The injected error, or the error of a delayed call's service
+        // that failed to get ready.
+        Failed { error: Option<BoxError> },
     }
 }
 
@@ -57,7 +59,7 @@ impl<S: Service<Req>, Req> ResponseFuture<S, Req> {
     }
 
     pub(crate) fn abort(injection: &Injection) -> Self {
-        Self { kind: Kind::Faulted { fault: ColdBox::new(Fault::Failed { fault: Some(injection.fault()) }) } }
+        Self { kind: Kind::Faulted { fault: ColdBox::new(Fault::Failed { error: Some(boxed(injection.fault())) }) } }
     }
 }
 
@@ -86,8 +88,8 @@ where
                 KindProj::Faulted { fault } => {
                     // Polled again after completion: stay pending rather than panic.
                     let Some(mut state) = fault.as_mut() else { return Poll::Pending };
-                    if let FaultProj::Failed { fault } = state.as_mut().project() {
-                        return fault.take().map_or(Poll::Pending, |f| Poll::Ready(Err(boxed(f))));
+                    if let FaultProj::Failed { error } = state.as_mut().project() {
+                        return error.take().map_or(Poll::Pending, |e| Poll::Ready(Err(e)));
                     }
                     // Only the boxed state goes out of line: were this
                     // future's own address passed to a function that is not
@@ -116,7 +118,8 @@ enum Step<F> {
     /// The delay is over: the inner service was called (its outcome
     /// observed for the guardrails if there is an observer).
     Call(F, Option<Observer>),
-    /// The delay is over and the call failed (the fault is in the state).
+    /// The delay is over and the call failed (the error is in the state:
+    /// the injected fault, or the service's own while getting ready).
     Failed,
 }
 
@@ -128,14 +131,22 @@ enum Step<F> {
 /// in `peers`). An executor's `Context` that arrives by reference is in
 /// memory anyway.
 #[inline(never)]
-fn advance<S: Service<Req>, Req>(mut state: Pin<&mut Fault<S, Req>>, waker: &Waker) -> Step<S::Future> {
+fn advance<S, Req>(mut state: Pin<&mut Fault<S, Req>>, waker: &Waker) -> Step<S::Future>
+where
+    S: Service<Req>,
+    S::Error: Into<BoxError>,
+{
     let FaultProj::Delayed { delayed } = state.as_mut().project() else { return Step::Failed };
     let mut cx = Context::from_waker(waker);
     match delayed.poll_delay(&mut cx) {
         Poll::Pending | Poll::Ready(None) => Step::Pending,
         Poll::Ready(Some(AfterDelay::Call(mut svc, req, observer))) => Step::Call(svc.call(req), observer),
         Poll::Ready(Some(AfterDelay::Fail(injection, _req))) => {
-            state.set(Fault::Failed { fault: Some(injection.fault()) });
+            state.set(Fault::Failed { error: Some(boxed(injection.fault())) });
+            Step::Failed
+        }
+        Poll::Ready(Some(AfterDelay::NotReady(e))) => {
+            state.set(Fault::Failed { error: Some(e.into()) });
             Step::Failed
         }
     }

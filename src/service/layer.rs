@@ -39,8 +39,9 @@ impl<S> Layer<S> for ChaosLayer {
 
 /// Injects faults into the calls of a service. Made by [`ChaosLayer`].
 ///
-/// The inner service must be `Clone`: a delayed call keeps the service that
-/// was polled ready and leaves a clone in its place, as Tower requires.
+/// The inner service must be `Clone`: a delayed call takes a clone of it,
+/// made ready once the delay is over; the service that was polled ready
+/// stays for the next call, so a delay holds none of its capacity.
 #[derive(Clone, Debug)]
 pub struct ChaosService<S> {
     inner: S,
@@ -130,6 +131,6 @@ impl<S> ChaosService<S> {
     where
         S: Clone,
     {
-        Delayed::hold(&mut self.inner, req, injection, &self.chaos)
+        Delayed::hold(&self.inner, req, injection, &self.chaos)
     }
 }

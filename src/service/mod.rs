@@ -7,7 +7,9 @@
 //!
 //! - A **delay** holds the call before the inner service sees it (needs a
 //!   Tokio runtime with its timers, `enable_time`, as for `tokio::time`;
-//!   outside a runtime the delay is skipped).
+//!   outside a runtime the delay is skipped). It holds none of the inner
+//!   service's capacity while it waits: it calls a clone of the service,
+//!   made ready when the delay is over.
 //! - An **abort** fails the call without calling the inner service, with a
 //!   boxed [`InjectedFault`](crate::InjectedFault) as the error. The layer's
 //!   error type is [`BoxError`](crate::BoxError), like `tower::timeout`;

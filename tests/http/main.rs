@@ -689,3 +689,45 @@ async fn a_lost_request_abandoned_by_its_client_is_counted() {
     assert_eq!((rule.matched, rule.lost), (1, 1), "{rule:?}");
     assert_eq!(hits.get(), 0);
 }
+
+/// An injected delay holds none of the app's capacity while it waits: with
+/// tower's concurrency limit of one inside the layer, a request that is not
+/// delayed is answered at once while a delayed one waits (as a request slowed
+/// down on the network would not have reached the server yet).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delayed_request_holds_no_capacity_while_it_waits() {
+    use axum::ServiceExt;
+    use tower::Layer;
+
+    let chaos = Chaos::new(
+        Config::new().rule(
+            Rule::new("slow")
+                .when(Match::new().path("/slow"))
+                .delay(Delay::fixed(Duration::from_millis(800)).percentage(100.0)),
+        ),
+    )
+    .unwrap();
+    let hits = Hits::default();
+    let limited = tower::limit::ConcurrencyLimit::new(counting_app(&hits).with_state(()), 1);
+    let app = ChaosLayer::new(chaos.clone()).layer(limited);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(listener, ServiceExt::<axum::extract::Request>::into_make_service(app)).await.expect("server runs")
+    });
+    let c = client();
+    let start = Instant::now();
+    let slow = tokio::spawn({
+        let (c, url) = (c.clone(), url.clone());
+        async move { c.get(format!("{url}/slow")).send().await.unwrap().status() }
+    });
+    while chaos.status().rules[0].delayed == 0 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert_eq!(c.get(format!("{url}/fast")).send().await.unwrap().status(), StatusCode::OK);
+    let fast = start.elapsed();
+    assert_eq!(slow.await.unwrap(), StatusCode::OK);
+    assert!(fast < Duration::from_millis(500), "the undelayed request waited {fast:?} for the delayed one");
+    assert!(start.elapsed() >= Duration::from_millis(800));
+    assert_eq!(hits.get(), 2);
+}
