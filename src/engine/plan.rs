@@ -477,13 +477,19 @@ fn compile_abort(index: usize, rule: &str, a: &Abort) -> Result<CompiledAbort, C
         let value = HeaderValue::from_str(v).map_err(|_| err("headers", v, "not a valid header value"))?;
         http_headers.append(name, value);
     }
-    if let Ok(v) = HeaderValue::from_str(rule) {
-        http_headers.insert(RULE_HEADER, v);
+    let rule_header = HeaderValue::from_str(rule).ok();
+    if let Some(v) = &rule_header {
+        http_headers.insert(RULE_HEADER, v.clone());
     }
     let default_message = format!("chaos: abort injected by rule `{rule}`");
     let mut grpc_headers = HeaderMap::new();
     grpc_headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
     grpc_headers.insert("grpc-status", HeaderValue::from(grpc.as_i32()));
+    // Custom metadata, allowed in a trailers-only response: a client can
+    // tell an injected status from a real one.
+    if let Some(v) = rule_header {
+        grpc_headers.insert(RULE_HEADER, v);
+    }
     let grpc_message = grpc_message(a.message.as_deref().unwrap_or(&default_message));
     if let Ok(v) = HeaderValue::from_str(&grpc_message) {
         grpc_headers.insert("grpc-message", v);

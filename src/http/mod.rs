@@ -15,8 +15,9 @@
 //!   gets the configured status, headers and an `x-mischief-rule` header
 //!   naming the rule. A gRPC request (`content-type: application/grpc*`)
 //!   gets a trailers-only response: HTTP 200 with `grpc-status` (the
-//!   configured code, or `UNAVAILABLE`) and `grpc-message`, which clients
-//!   such as tonic report as a `Status` with that code.
+//!   configured code, or `UNAVAILABLE`), `grpc-message` and the
+//!   `x-mischief-rule` metadata, which clients such as tonic report as a
+//!   `Status` with that code (the rule in `Status::metadata`).
 //!
 //! Abort responses use the inner service's body type. By default the body is
 //! `ResBody::default()` (empty), which works with every body type that

@@ -75,6 +75,9 @@ pub(crate) fn fault_response<B, ReqBody>(
         if let Ok(v) = HeaderValue::from_str(&grpc_message(&message)) {
             headers.insert("grpc-message", v);
         }
+        if let Ok(v) = HeaderValue::from_str(fault.rule()) {
+            headers.insert(RULE_HEADER, v);
+        }
         return res;
     }
     let mut res = Response::new(make.make_body(Bytes::from(message)));

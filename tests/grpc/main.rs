@@ -50,6 +50,8 @@ async fn the_client_sees_the_configured_grpc_code_and_other_rpcs_succeed() {
     let status = client.check(check("orders")).await.unwrap_err();
     assert_eq!(status.code(), Code::ResourceExhausted);
     assert_eq!(status.message(), "quota gone: 100%");
+    let rule = status.metadata().get("x-mischief-rule").map(|v| v.to_str().unwrap());
+    assert_eq!(rule, Some("check-exhausted"), "an injected status is told from a real one");
 
     // Watch is another method of the same service: untouched.
     let mut stream = client.watch(check("orders")).await.unwrap().into_inner();
@@ -161,5 +163,7 @@ async fn each_failure_kind_has_its_grpc_code() {
         let status = client.check(check("orders")).await.unwrap_err();
         assert_eq!(status.code(), code, "{name}: {status:?}");
         assert!(status.message().contains(&name), "{name}: the message names the rule: {status:?}");
+        let rule = status.metadata().get("x-mischief-rule").map(|v| v.to_str().unwrap());
+        assert_eq!(rule, Some(name.as_str()), "{name}: the rule in the metadata");
     }
 }
