@@ -697,8 +697,10 @@ impl GuardState {
     /// mischief; timed from after any delay), which started at
     /// `start` and has just ended, in counter stripe `stripe` (the calling
     /// thread's); and judges the abort conditions now and then (at most once
-    /// per tenth of the window).
-    pub(crate) fn record(&self, guard: &Guard, failed: bool, start: std::time::Instant, stripe: usize) {
+    /// per tenth of the window). `guard` is the guardrails of the plan
+    /// stamped `stamp`: a judgement by them trips only while that plan is
+    /// the installed one.
+    pub(crate) fn record(&self, guard: &Guard, stamp: u64, failed: bool, start: std::time::Instant, stripe: usize) {
         let end = std::time::Instant::now();
         let latency = end.saturating_duration_since(start);
         let now_ms = match &self.wall {
@@ -734,20 +736,34 @@ impl GuardState {
                 Metric::LatencyP99 => sum.p99.map_or(0.0, |d| d.as_micros() as f64),
             };
             if value > c.limit {
-                self.trip(c, value, epoch);
+                self.trip(c, value, epoch, stamp);
                 return;
             }
         }
     }
 
-    /// Trips on condition `c`, judged at `epoch`, unless the guard was
-    /// re-armed or a new plan installed since (the window read then may
-    /// hold discarded outcomes, or the new plan no such condition).
-    fn trip(&self, c: &Condition, value: f64, epoch: u64) {
+    /// Trips on condition `c` of the plan stamped `stamp`, judged at
+    /// `epoch`, unless the guard was re-armed or a new plan installed since
+    /// the epoch was read (the window read then may hold discarded
+    /// outcomes, or the new plan no such condition), or that plan is not
+    /// the installed one.
+    ///
+    /// The epoch alone cannot tell the last: the caller took its plan (from
+    /// a thread's cache, or a load) before it read the epoch, and an update
+    /// in between leaves an old plan judging under the new epoch. The stamp
+    /// check closes that: an update sets the plan stamp before
+    /// [`installed`](Self::installed) takes this lock, so a trip that takes
+    /// the lock after an update sees the new stamp; one that takes it
+    /// before is under the plan it judged by, and `installed` lifts it if
+    /// the new plan has no abort condition.
+    fn trip(&self, c: &Condition, value: f64, epoch: u64, stamp: u64) {
         let (value, threshold) = c.describe(value);
         {
             let mut trip = self.lock_trip();
-            if self.epoch.load(Ordering::Relaxed) != epoch || self.tripped.swap(true, Ordering::AcqRel) {
+            if self.epoch.load(Ordering::Relaxed) != epoch
+                || self.plan_stamp() != stamp
+                || self.tripped.swap(true, Ordering::AcqRel)
+            {
                 return;
             }
             *trip = Some(Trip { metric: c.metric, value: value.clone(), threshold: threshold.clone(), at: self.now() });
