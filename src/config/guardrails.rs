@@ -308,6 +308,7 @@ impl<'de> Deserialize<'de> for Threshold {
 ///
 /// The cron expression has five fields (minute hour day-of-month month
 /// day-of-week) or six with seconds first, in the guardrails' `timezone`.
+/// A seventh field, a year, is an error.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -363,9 +363,14 @@ impl RuleTiming {
             .schedule
             .as_ref()
             .map(|s| {
-                let cron = s
-                    .cron
-                    .parse::<croner::Cron>()
+                // Five fields, or six with seconds first; not croner's
+                // default seventh, a year: once its years have passed, the
+                // `never fires` check below no longer catches it, and every
+                // call would search until year 5000 for the next firing.
+                let cron = croner::parser::CronParser::builder()
+                    .year(croner::parser::Year::Disallowed)
+                    .build()
+                    .parse(&s.cron)
                     .map_err(|e| ConfigError::field(index, &rule.name, "schedule.cron", &s.cron, e.to_string()))?;
                 // A schedule no date matches (30 February) would never fire,
                 // and every call would search centuries for its next firing.

@@ -262,6 +262,20 @@ fn invalid_guardrails_name_the_field_and_value() {
             .unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("schedule.cron") && msg.contains("0 0 30 2 *") && msg.contains("never fires"), "{msg}");
+    // A seventh field, a year, which croner reads by default: once the
+    // year has passed, every call would search until year 5000 for the
+    // next firing. Five or six fields (seconds first) only.
+    for cron in ["0 0 9 * * * 2999", "0 0 9 * * * *"] {
+        let err = Chaos::new(Config::new().rule(always("r").schedule(Schedule::new(cron, Duration::from_secs(60)))))
+            .map(|_| ())
+            .expect_err(cron);
+        let msg = err.to_string();
+        assert!(msg.contains("schedule.cron") && msg.contains(cron) && msg.contains("year"), "{msg}");
+    }
+    for cron in ["0 9 * * 1-5", "30 0 9 * * 1-5", "@daily"] {
+        Chaos::new(Config::new().rule(always("r").schedule(Schedule::new(cron, Duration::from_secs(60)))))
+            .unwrap_or_else(|e| panic!("{cron}: {e}"));
+    }
     // A rule's `for` of zero would be over before its first call, and an
     // active span beyond the dates the cron search covers never active.
     let err = Chaos::new(Config::new().rule(always("r").active_for(Duration::ZERO))).unwrap_err();
