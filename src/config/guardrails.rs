@@ -85,7 +85,9 @@ pub struct Guardrails {
     #[cfg_attr(feature = "schema", schemars(with = "Option<super::schema::DurationSchema>"))]
     #[serde(default, with = "duration::option", skip_serializing_if = "Option::is_none")]
     pub window: Option<Duration>,
-    /// Calls that are never faulted, whatever the rules say.
+    /// Calls that are never faulted, whatever the rules say. Each entry needs
+    /// at least one condition: an empty one would match every call, and is
+    /// an error.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exclude: Vec<Match>,
     /// Stop all injection when the service's own calls cross one of these

@@ -269,6 +269,18 @@ impl Guard {
             .iter()
             .enumerate()
             .map(|(i, m)| {
+                // A match with no condition matches every call: an entry
+                // left empty (`exclude = [{}]`, YAML's `- path:` with no
+                // value) would keep every call from being faulted.
+                if m.is_empty() {
+                    return Err(ConfigError::Global {
+                        field: format!("guardrails.exclude[{i}]"),
+                        value: "{}".to_owned(),
+                        reason: "an entry without a condition matches every call, and would keep every call \
+                                 from being faulted (switch chaos off for that)"
+                            .to_owned(),
+                    });
+                }
                 Matcher::compile(m, i, "guardrails.exclude").map_err(|e| match e {
                     ConfigError::Field { field, value, reason, .. } => {
                         ConfigError::Global { field: format!("guardrails.exclude[{i}].{field}"), value, reason }

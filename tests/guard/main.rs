@@ -232,6 +232,12 @@ fn invalid_guardrails_name_the_field_and_value() {
             "5",
         ),
         (Guardrails::new().exclude(Match::new().method("GE T")), "guardrails.exclude[0].match.method", "GE T"),
+        // An exclusion with no condition would exclude every call.
+        (
+            Guardrails::new().exclude(Match::new().path("/health")).exclude(Match::new()),
+            "guardrails.exclude[1]",
+            "matches every call",
+        ),
         // Accepted once, and silently never (or always) applying:
         (Guardrails::new().allowed_hours("24:00-06:00"), "guardrails.allowed_hours", "24:00-06:00"),
         (Guardrails::new().blackout_date("2026-12-24T23:00:00+05:00"), "guardrails.blackout_dates", "T23:00"),
