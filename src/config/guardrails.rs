@@ -66,6 +66,8 @@ pub struct Guardrails {
     /// here too: under a cap of 10, a rule that delays every call (as
     /// `CHAOS_LATENCY_MS` builds) delays about one call in ten. (The seed's
     /// field of this name counts pods; here it counts calls, at every door.)
+    /// The share is compared with the number as written, exactly, to 12
+    /// decimal places (a cap of 29 allows 29 faults in 100 calls).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 100)))]
     pub max_percentage_affected: Option<f64>,

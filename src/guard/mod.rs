@@ -163,8 +163,7 @@ impl fmt::Display for SkipReason {
 pub(crate) struct Guard {
     window: TimeWindow,
     arm_after_ms: Option<i64>,
-    /// A fraction `0..=1`.
-    max_share: Option<f64>,
+    max_share: Option<ShareCap>,
     window_ms: i64,
     max_active: Option<u64>,
     max_injections: Option<u64>,
@@ -190,6 +189,40 @@ impl Condition {
                 crate::config::duration::format(Duration::from_micros(self.limit as u64)),
             ),
         }
+    }
+}
+
+/// `max_percentage_affected` as written, in whole units of 10^-12 percent,
+/// so that a share is compared with it in integers: in floating point,
+/// `0.29 * 100.0` is `28.999999999999996`, and a cap of 29% over 100 calls
+/// allowed 28 faults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct ShareCap(u64);
+
+impl ShareCap {
+    /// Decimal places of a percentage kept; any further are dropped (the
+    /// cap rounded down, never up).
+    const DIGITS: usize = 12;
+    /// 100% in these units.
+    const ALL: u128 = 100 * 10u128.pow(Self::DIGITS as u32);
+
+    /// `percent`, finite and in `0..=100`. Read from its shortest decimal
+    /// form, the one `Display` prints, which reads back as the same `f64`:
+    /// the number as it was written (`0.29`, not the binary value a little
+    /// under it), whenever it was written with 15 significant digits or
+    /// fewer.
+    fn new(percent: f64) -> Self {
+        let text = percent.to_string();
+        let (whole, fraction) = text.split_once('.').unwrap_or((&text, ""));
+        let fraction: String = fraction.chars().chain(std::iter::repeat('0')).take(Self::DIGITS).collect();
+        // Digits only, at most 3 + 12 of them; "-0" (from -0.0) is 0.
+        ShareCap(format!("{whole}{fraction}").parse().unwrap_or(0))
+    }
+
+    /// Is a share of `faulted` in `calls` at most the cap? Exact: both
+    /// sides are under 2^112.
+    fn allows(self, faulted: u128, calls: u64) -> bool {
+        faulted * Self::ALL <= u128::from(self.0) * u128::from(calls)
     }
 }
 
@@ -257,7 +290,7 @@ impl Guard {
             .collect::<Result<Box<[Date]>, _>>()?;
         let max_share = match g.max_percentage_affected {
             None => None,
-            Some(p) if p.is_finite() && (0.0..=100.0).contains(&p) => Some(p / 100.0),
+            Some(p) if p.is_finite() && (0.0..=100.0).contains(&p) => Some(ShareCap::new(p)),
             Some(p) => return Err(global_err("max_percentage_affected", p, "must be between 0 and 100")),
         };
         let window = g.window.unwrap_or(Duration::from_secs(30));
@@ -674,7 +707,7 @@ impl GuardState {
     }
 
     /// Would one more fault keep the faulted share of the window's calls at
-    /// or under `max`? The window is measured between checkpoints of the
+    /// or under `max` (compared exactly)? The window is measured between checkpoints of the
     /// call and fault totals, taken on this (fault) path only, one per
     /// bucket at most. When it would, returns the checkpoints' lock, for the
     /// caller to hold until it has counted the fault.
@@ -686,7 +719,7 @@ impl GuardState {
     /// or before the start (more than the window's, if anything), calls
     /// since the oldest one after it (fewer). The share may read higher than
     /// it is, never lower.
-    fn share_allows(&self, g: &Guard, max: f64) -> Option<MutexGuard<'_, VecDeque<Checkpoint>>> {
+    fn share_allows(&self, g: &Guard, max: ShareCap) -> Option<MutexGuard<'_, VecDeque<Checkpoint>>> {
         let now_ms = self.now_ms();
         let mut cps = self.checkpoints.lock().unwrap_or_else(PoisonError::into_inner);
         let (calls, faulted) = (self.calls.get(), self.faulted.get());
@@ -707,7 +740,7 @@ impl GuardState {
         let before = cps.front().copied().unwrap_or(now);
         let after = cps.iter().find(|c| c.at_ms > start).copied().unwrap_or(now);
         let (calls, faulted) = (calls.saturating_sub(after.calls), faulted.saturating_sub(before.faulted));
-        ((faulted + 1) as f64 <= max * calls as f64).then_some(cps)
+        max.allows(u128::from(faulted) + 1, calls).then_some(cps)
     }
 
     /// Records the outcome of a call that reached the service (not failed by
@@ -931,4 +964,46 @@ pub struct WindowStatus {
     /// The 99th percentile latency, in milliseconds (the upper edge of its
     /// histogram slot: at most ~25% above the true value).
     pub latency_p99_ms: Option<f64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn share_caps_read_the_percentage_as_written() {
+        // Every percentage with two decimals, exactly, though most have no
+        // exact binary value.
+        for hundredths in 0..=10_000_u64 {
+            let p = hundredths as f64 / 100.0;
+            assert_eq!(ShareCap::new(p), ShareCap(hundredths * 10_000_000_000), "{p}");
+        }
+        assert_eq!(ShareCap::new(-0.0), ShareCap(0));
+        assert_eq!(ShareCap::new(100.0), ShareCap(100_000_000_000_000));
+        // Beyond 12 decimals the cap is rounded down, never up.
+        assert_eq!(ShareCap::new(1e-13), ShareCap(0));
+        assert_eq!(ShareCap::new(5e-324), ShareCap(0));
+        assert_eq!(ShareCap::new(33.333_333_333_333_336), ShareCap(33_333_333_333_333));
+    }
+
+    #[test]
+    fn share_caps_compare_exactly() {
+        for hundredths in [1_u64, 10, 29, 57, 1_250, 2_900, 5_700, 9_999, 10_000] {
+            let cap = ShareCap::new(hundredths as f64 / 100.0);
+            for calls in [1_u64, 7, 100, 999, 10_000, 123_457] {
+                for faulted in [0_u64, 1, 2, 28, 29, 30, 56, 57, 58, 99, 100, 3_579, 123_457] {
+                    let want = faulted * 10_000 <= hundredths * calls;
+                    assert_eq!(
+                        cap.allows(faulted.into(), calls),
+                        want,
+                        "{faulted} of {calls} under {hundredths}/100 %"
+                    );
+                }
+            }
+        }
+        // The extremes do not overflow.
+        assert!(!ShareCap::new(100.0).allows(u128::from(u64::MAX) + 1, u64::MAX));
+        assert!(ShareCap::new(100.0).allows(u64::MAX.into(), u64::MAX));
+        assert!(!ShareCap::new(0.0).allows(1, u64::MAX));
+    }
 }

@@ -367,6 +367,24 @@ fn the_share_cap_holds_exactly_when_threads_race_for_the_last_fault() {
 }
 
 #[test]
+fn the_share_cap_allows_exactly_its_share() {
+    // The clock stands still: every call is in the window, and after the
+    // k-th call the faults are floor(cap * k / 100), the most the cap
+    // allows. In floating point 0.29 * 100.0 is 28.999999999999996 (and
+    // 0.57 * 100.0 is 56.99999999999999), which let through one fault
+    // fewer; and 0.29% of 10,000 calls is 29 faults, where the binary
+    // value of 0.29 (a little under it) would allow 28.
+    let cases = [(29.0, 100, 29), (57.0, 100, 57), (12.5, 8, 1), (0.29, 10_000, 29), (0.1, 999, 0), (100.0, 50, 50)];
+    for (cap, calls, want) in cases {
+        let clock = ManualClock::new(at("2026-11-25T12:00:00Z"));
+        let chaos = engine(&clock, Guardrails::new().max_percentage_affected(cap), always("r"));
+        let faulted = (0..calls).filter(|_| faults(&chaos)).count();
+        assert_eq!(faulted, want, "a cap of {cap}% over {calls} calls");
+        assert_eq!(skipped(&chaos, SkipReason::CapPercentage), (calls - want) as u64);
+    }
+}
+
+#[test]
 fn the_share_cap_counts_only_the_window_after_a_quiet_spell() {
     // 10% of the last 10 s. A thousand calls no rule faults, then a minute
     // without any: none of them is in the window any more. Of the next 20
