@@ -44,13 +44,20 @@ use super::{Match, duration};
 #[non_exhaustive]
 pub struct Guardrails {
     /// `"HH:MM-HH:MM"`: chaos only in this span of local time each day (the
-    /// end is exclusive; a span like `"22:00-06:00"` crosses midnight).
+    /// end is exclusive; a span like `"22:00-06:00"` crosses midnight, and
+    /// its part after midnight belongs to the day it started on).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_hours: Option<String>,
     /// Chaos only on these days (`Mon`/`Monday`, any case). Empty: every day.
+    /// A day's `allowed_hours` span that crosses midnight runs into the next
+    /// morning: with `["Fri"]` and `"22:00-06:00"`, chaos runs from Friday
+    /// 22:00 to Saturday 06:00, and not from Friday 00:00 to 06:00 (that is
+    /// Thursday's night).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_days: Vec<String>,
-    /// No chaos on these dates (`YYYY-MM-DD`, local time).
+    /// No chaos on these dates (`YYYY-MM-DD`, local time), each from 00:00
+    /// to 24:00: a date is read per instant, not per span, so a blackout
+    /// Saturday also stops Friday's overnight span at midnight.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub blackout_dates: Vec<String>,
     /// The IANA time zone of the hours, days and dates above, and of rule

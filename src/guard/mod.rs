@@ -12,7 +12,7 @@
 //! | `tripped` | an abort condition tripped and has not been re-armed |
 //! | `not_armed` | before `arm_after` has passed since the engine started |
 //! | `blackout` | on a blackout date |
-//! | `outside_window` | outside `allowed_hours` or `allowed_days` |
+//! | `outside_window` | outside `allowed_hours` or `allowed_days` (the part after midnight of an overnight span is its starting day's) |
 //! | `schedule` | the rule's cron schedule is not active |
 //! | `expired` | the rule's `for` has run out |
 //! | `excluded` | the call matches an `exclude` matcher |

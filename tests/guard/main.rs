@@ -73,6 +73,57 @@ fn hours_crossing_midnight() {
     }
 }
 
+/// The part after midnight of an overnight span belongs to the day the
+/// span started on: with Fridays allowed, Friday 22:00 to Saturday 06:00
+/// is chaos time, Friday 01:00 (Thursday's night) is not. Blackout dates
+/// are read per instant: a blackout Saturday ends Friday's night at
+/// midnight.
+#[test]
+fn an_overnight_span_belongs_to_the_day_it_starts_on() {
+    // 2026-11-27 is a Friday.
+    let clock = ManualClock::new(at("2026-11-27T12:00:00Z"));
+    let fridays = || Guardrails::new().allowed_hours("22:00-06:00").allowed_days(["Fri"]);
+    let cases = [
+        ("2026-11-27T01:00:00Z", false), // Friday 01:00: Thursday's night
+        ("2026-11-27T05:59:59Z", false),
+        ("2026-11-27T21:59:59Z", false),
+        ("2026-11-27T22:00:00Z", true), // Friday's night
+        ("2026-11-27T23:59:59Z", true),
+        ("2026-11-28T00:00:00Z", true), // Saturday, still Friday's night
+        ("2026-11-28T01:00:00Z", true),
+        ("2026-11-28T05:59:59Z", true),
+        ("2026-11-28T06:00:00Z", false),
+        ("2026-11-28T22:00:00Z", false), // Saturday's night
+        ("2026-11-29T01:00:00Z", false),
+    ];
+    let chaos = engine(&clock, fridays(), always("r"));
+    for (t, want) in cases {
+        clock.set(at(t));
+        assert_eq!(faults(&chaos), want, "at {t}");
+    }
+    assert_eq!(skipped(&chaos, SkipReason::OutsideWindow), 6);
+
+    // In the local time of the time zone (UTC+1 in November).
+    let chaos = engine(&clock, fridays().timezone("Europe/Berlin"), always("r"));
+    for (t, want) in [
+        ("2026-11-27T00:00:00Z", false), // Friday 01:00 local
+        ("2026-11-27T21:00:00Z", true),  // Friday 22:00 local
+        ("2026-11-28T00:00:00Z", true),  // Saturday 01:00 local
+        ("2026-11-28T05:00:00Z", false), // Saturday 06:00 local
+    ] {
+        clock.set(at(t));
+        assert_eq!(faults(&chaos), want, "at {t} (Europe/Berlin)");
+    }
+
+    // A blackout date covers its own calendar day, 00:00 to 24:00.
+    let chaos = engine(&clock, fridays().blackout_date("2026-11-28"), always("r"));
+    for (t, want) in [("2026-11-27T23:00:00Z", true), ("2026-11-28T01:00:00Z", false)] {
+        clock.set(at(t));
+        assert_eq!(faults(&chaos), want, "at {t} (Saturday blacked out)");
+    }
+    assert_eq!(skipped(&chaos, SkipReason::Blackout), 1);
+}
+
 #[test]
 fn hours_follow_the_time_zone_across_a_dst_change() {
     // Europe/Berlin moves from CET (UTC+1) to CEST (UTC+2) on 2026-03-29.
