@@ -228,14 +228,16 @@ impl<'de> Deserialize<'de> for Shown {
 pub struct AbortCondition {
     /// What is measured.
     pub metric: Metric,
-    /// The limit: a fraction `0..=1` for `error_rate`; a duration (`"5s"`, or
+    /// The limit, which the metric trips above: a fraction `0 <= x < 1` for
+    /// `error_rate` (no rate is above 1, so 1 is an error); a duration (`"5s"`, or
     /// milliseconds as a number, as in the seed's `threshold: 5000`) for
     /// `latency_p99`.
     pub threshold: Threshold,
 }
 
 impl AbortCondition {
-    /// Trips when more than `fraction` of the calls fail.
+    /// Trips when more than `fraction` of the calls fail. `fraction` is at
+    /// least 0 and below 1 (at 1 it could never trip, and is an error).
     pub fn error_rate(fraction: f64) -> Self {
         Self { metric: Metric::ErrorRate, threshold: Threshold::Number(fraction) }
     }

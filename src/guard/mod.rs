@@ -329,9 +329,16 @@ impl Guard {
             .map(|(i, c)| {
                 let field = format!("abort_conditions[{i}].threshold");
                 let limit = match (c.metric, &c.threshold) {
-                    (Metric::ErrorRate, Threshold::Number(x)) if x.is_finite() && (0.0..=1.0).contains(x) => *x,
+                    // The condition trips when the rate is above the
+                    // threshold, which a rate of at most 1 never is of 1.
+                    (Metric::ErrorRate, Threshold::Number(x)) if x.is_finite() && (0.0..1.0).contains(x) => *x,
                     (Metric::ErrorRate, t) => {
-                        return Err(global_err(&field, shown(t), "an error rate is a fraction from 0.0 to 1.0"));
+                        return Err(global_err(
+                            &field,
+                            shown(t),
+                            "an error rate threshold is a fraction from 0.0 up to, not including, 1.0 \
+                             (the condition trips above it, and no error rate is above 1.0)",
+                        ));
                     }
                     (Metric::LatencyP99, Threshold::Number(x)) if x.is_finite() && *x > 0.0 => x * 1000.0,
                     (Metric::LatencyP99, Threshold::Text(s)) => match crate::config::duration::parse(s) {

@@ -282,6 +282,12 @@ fn invalid_guardrails_name_the_field_and_value() {
             "guardrails.abort_conditions[0].threshold",
             "5",
         ),
+        // It trips above the threshold: at 1.0, never.
+        (
+            Guardrails::new().abort_condition(AbortCondition::error_rate(1.0)),
+            "guardrails.abort_conditions[0].threshold",
+            "= \"1\": ",
+        ),
         (Guardrails::new().exclude(Match::new().method("GE T")), "guardrails.exclude[0].match.method", "GE T"),
         // An exclusion with no condition would exclude every call.
         (
@@ -342,13 +348,16 @@ fn invalid_guardrails_name_the_field_and_value() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("schedule.active") && err.to_string().contains("100 years"), "{err}");
-    // The edges that stay valid: a span ending at 24:00, a p99 limit of an hour.
+    // The edges that stay valid: a span ending at 24:00, a p99 limit of an
+    // hour, error rates of 0 and just under 1.
     Chaos::new(
         Config::new()
             .guardrails(
                 Guardrails::new()
                     .allowed_hours("18:00-24:00")
-                    .abort_condition(AbortCondition::latency_p99(Duration::from_secs(3600))),
+                    .abort_condition(AbortCondition::latency_p99(Duration::from_secs(3600)))
+                    .abort_condition(AbortCondition::error_rate(0.0))
+                    .abort_condition(AbortCondition::error_rate(0.999)),
             )
             .rule(always("r")),
     )
