@@ -753,8 +753,10 @@ impl GuardState {
     /// Records the outcome of a call that reached the service (not failed by
     /// mischief; timed from after any delay), which started at
     /// `start` and has just ended, in counter stripe `stripe` (the calling
-    /// thread's); and judges the abort conditions now and then (at most once
-    /// per tenth of the window). `guard` is the guardrails of the plan
+    /// thread's); and judges the abort conditions now and then: at most
+    /// once per half a bucket of the window (a twentieth of it), and at
+    /// most 100 ms (at least 1 ms) apart, as the clock reads; at once when
+    /// the clock went back. `guard` is the guardrails of the plan
     /// stamped `stamp`: a judgement by them trips only while that plan is
     /// the installed one.
     pub(crate) fn record(&self, guard: &Guard, stamp: u64, failed: bool, start: std::time::Instant, stripe: usize) {
@@ -976,6 +978,35 @@ pub struct WindowStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The conditions are judged at most once per half a bucket (a
+    /// twentieth of the window), and at most 100 ms apart.
+    #[test]
+    fn abort_conditions_are_judged_every_half_bucket_up_to_100ms() {
+        use crate::config::AbortCondition;
+        use crate::engine::stats::SHARED_STRIPE;
+
+        // (window, the interval between judgements)
+        for (window, every) in
+            [(Duration::from_millis(600), 30), (Duration::from_secs(2), 100), (Duration::from_secs(30), 100)]
+        {
+            let clock = ManualClock::new("2026-11-25T10:00:00Z".parse().unwrap());
+            let state = GuardState::new(Some(Arc::new(clock.clone())));
+            state.set_plan_stamp(1);
+            let g = Guard::compile(
+                &Guardrails::new().window(window).min_samples(2).abort_condition(AbortCondition::error_rate(0.5)),
+            )
+            .unwrap();
+            let fail = || state.record(&g, 1, true, std::time::Instant::now(), SHARED_STRIPE);
+            fail(); // judged: one sample, too few
+            clock.advance(Duration::from_millis(every - 1));
+            fail(); // two failures, not judged yet
+            assert!(!state.is_tripped(), "{window:?}: judged {} ms after the last", every - 1);
+            clock.advance(Duration::from_millis(1));
+            fail();
+            assert!(state.is_tripped(), "{window:?}: not judged {every} ms after the last");
+        }
+    }
 
     #[test]
     fn share_caps_read_the_percentage_as_written() {
