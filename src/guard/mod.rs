@@ -645,9 +645,10 @@ impl GuardState {
         Ok(())
     }
 
-    /// Re-arms when the cooldown has passed since the trip. Checked and
-    /// cleared under one lock: a thread that saw the old trip cool down
-    /// cannot clear a newer one recorded meanwhile.
+    /// Re-arms when the cooldown has passed since the trip (from `admit`
+    /// and from `status`). Checked and cleared under one lock: a thread
+    /// that saw the old trip cool down cannot clear a newer one recorded
+    /// meanwhile.
     fn cooled_down(&self, guard: Option<&Guard>, now_ms: i64) -> bool {
         let Some(cooldown) = guard.and_then(|g| g.cooldown_ms) else { return false };
         let mut trip = self.lock_trip();
@@ -873,6 +874,12 @@ impl GuardState {
 
     pub(crate) fn status(&self, guard: Option<&Guard>) -> GuardStatus {
         let now_ms = self.now_ms();
+        // A cooldown re-arms when a rule next tries to inject (`admit`);
+        // until then the status would show a trip that is over. Re-armed
+        // here as there, off the request path.
+        if self.is_tripped() {
+            self.cooled_down(guard, now_ms);
+        }
         let window = guard.map(|g| {
             let sum = self.outcomes.summary(now_ms, g.bucket_ms());
             WindowStatus {

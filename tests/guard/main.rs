@@ -785,6 +785,28 @@ fn a_cooldown_rearms_by_itself() {
     assert!(chaos.status().guard.unwrap().tripped.is_none());
 }
 
+/// Once the cooldown has passed, the status shows the guard re-armed, though
+/// no rule has tried to inject since (the trip is lifted when either looks).
+#[test]
+fn the_status_shows_the_rearm_once_the_cooldown_has_passed() {
+    let clock = ManualClock::new(at("2026-11-25T10:00:00Z"));
+    let guardrails = Guardrails::new()
+        .window(Duration::from_secs(10))
+        .min_samples(10)
+        .cooldown(Duration::from_secs(60))
+        .abort_condition(AbortCondition::error_rate(0.5));
+    let chaos = engine(&clock, guardrails, always("r").when(Match::new().name("faulty")));
+    service_calls(&chaos, &clock, 20, true);
+    let tripped = chaos.status().guard.unwrap().tripped.expect("tripped");
+    let tripped_at: mischief::guard::jiff::Timestamp = tripped.at.parse().unwrap();
+    clock.set(tripped_at + Duration::from_millis(59_999));
+    assert!(chaos.status().guard.unwrap().tripped.is_some(), "the cooldown has not passed");
+    clock.set(tripped_at + Duration::from_secs(60));
+    let guard = chaos.status().guard.unwrap();
+    assert!(guard.tripped.is_none(), "re-armed after the cooldown: {guard:?}");
+    assert!(chaos.decide(&Target::point("faulty")).fault().is_some());
+}
+
 /// Every call the abort conditions watch is recorded exactly once: when its
 /// future ends on the thread that decided it (from that thread's plan
 /// cache), on another thread (the engine is looked up), and on the deciding
