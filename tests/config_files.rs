@@ -264,6 +264,27 @@ fn the_seeds_guardrails_file_reads_but_for_its_pod_level_fields() {
     assert!(err.contains("unknown field `max_percent_affected`"), "{err}");
 }
 
+/// An `exclude` entry without a condition would match every call and so
+/// keep every call from being faulted, without a word: an error naming the
+/// entry, in every format (YAML's `path:` with no value is such an entry).
+#[test]
+fn an_empty_exclude_entry_is_an_error_in_every_format() {
+    let cases = [
+        (Format::Toml, "rules = []\n[guardrails]\nexclude = [{}]\n", "guardrails.exclude[0]"),
+        (Format::Yaml, "rules: []\nguardrails:\n  exclude: [ {path: } ]\n", "guardrails.exclude[0]"),
+        (
+            Format::Json,
+            r#"{"rules": [], "guardrails": {"exclude": [{"path": "/health"}, {}]}}"#,
+            "guardrails.exclude[1]",
+        ),
+    ];
+    for (format, text, field) in cases {
+        let config = Config::parse(text, format).unwrap_or_else(|e| panic!("{format}: {e}"));
+        let msg = config.validate().expect_err(text).to_string();
+        assert!(msg.contains(field) && msg.contains("every call"), "{format}: {msg}");
+    }
+}
+
 #[test]
 fn from_file_names_the_file_field_and_value() {
     let dir = std::env::temp_dir().join(format!("mischief-config-files-{}", std::process::id()));

@@ -44,13 +44,20 @@ use super::{Match, duration};
 #[non_exhaustive]
 pub struct Guardrails {
     /// `"HH:MM-HH:MM"`: chaos only in this span of local time each day (the
-    /// end is exclusive; a span like `"22:00-06:00"` crosses midnight).
+    /// end is exclusive; a span like `"22:00-06:00"` crosses midnight, and
+    /// its part after midnight belongs to the day it started on).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_hours: Option<String>,
     /// Chaos only on these days (`Mon`/`Monday`, any case). Empty: every day.
+    /// A day's `allowed_hours` span that crosses midnight runs into the next
+    /// morning: with `["Fri"]` and `"22:00-06:00"`, chaos runs from Friday
+    /// 22:00 to Saturday 06:00, and not from Friday 00:00 to 06:00 (that is
+    /// Thursday's night).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_days: Vec<String>,
-    /// No chaos on these dates (`YYYY-MM-DD`, local time).
+    /// No chaos on these dates (`YYYY-MM-DD`, local time), each from 00:00
+    /// to 24:00: a date is read per instant, not per span, so a blackout
+    /// Saturday also stops Friday's overnight span at midnight.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub blackout_dates: Vec<String>,
     /// The IANA time zone of the hours, days and dates above, and of rule
@@ -66,6 +73,8 @@ pub struct Guardrails {
     /// here too: under a cap of 10, a rule that delays every call (as
     /// `CHAOS_LATENCY_MS` builds) delays about one call in ten. (The seed's
     /// field of this name counts pods; here it counts calls, at every door.)
+    /// The share is compared with the number as written, exactly, to 12
+    /// decimal places (a cap of 29 allows 29 faults in 100 calls).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 100)))]
     pub max_percentage_affected: Option<f64>,
@@ -85,7 +94,9 @@ pub struct Guardrails {
     #[cfg_attr(feature = "schema", schemars(with = "Option<super::schema::DurationSchema>"))]
     #[serde(default, with = "duration::option", skip_serializing_if = "Option::is_none")]
     pub window: Option<Duration>,
-    /// Calls that are never faulted, whatever the rules say.
+    /// Calls that are never faulted, whatever the rules say. Each entry needs
+    /// at least one condition: an empty one would match every call, and is
+    /// an error.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exclude: Vec<Match>,
     /// Stop all injection when the service's own calls cross one of these
@@ -217,14 +228,16 @@ impl<'de> Deserialize<'de> for Shown {
 pub struct AbortCondition {
     /// What is measured.
     pub metric: Metric,
-    /// The limit: a fraction `0..=1` for `error_rate`; a duration (`"5s"`, or
+    /// The limit, which the metric trips above: a fraction `0 <= x < 1` for
+    /// `error_rate` (no rate is above 1, so 1 is an error); a duration (`"5s"`, or
     /// milliseconds as a number, as in the seed's `threshold: 5000`) for
     /// `latency_p99`.
     pub threshold: Threshold,
 }
 
 impl AbortCondition {
-    /// Trips when more than `fraction` of the calls fail.
+    /// Trips when more than `fraction` of the calls fail. `fraction` is at
+    /// least 0 and below 1 (at 1 it could never trip, and is an error).
     pub fn error_rate(fraction: f64) -> Self {
         Self { metric: Metric::ErrorRate, threshold: Threshold::Number(fraction) }
     }
@@ -308,6 +321,7 @@ impl<'de> Deserialize<'de> for Threshold {
 ///
 /// The cron expression has five fields (minute hour day-of-month month
 /// day-of-week) or six with seconds first, in the guardrails' `timezone`.
+/// A seventh field, a year, is an error.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -182,7 +182,7 @@ impl Chaos {
         #[cfg(feature = "guard")]
         let cached = current::with_cached(id, stamp, |plan, state, stripe| {
             if let Some(g) = plan.guard.as_deref() {
-                state.record(g, failed, start, stripe);
+                state.record(g, plan.stamp, failed, start, stripe);
             }
         });
         #[cfg(not(feature = "guard"))]
@@ -530,7 +530,7 @@ impl Chaos {
         #[cfg(feature = "guard")]
         self.inner.plan.with(|plan, stripe| {
             if let Some(g) = plan.guard.as_deref() {
-                self.inner.guard.record(g, failed, start, stripe);
+                self.inner.guard.record(g, plan.stamp, failed, start, stripe);
             }
         });
         #[cfg(not(feature = "guard"))]
@@ -823,4 +823,49 @@ fn system_now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[cfg(all(test, feature = "guard"))]
+mod guard_tests {
+    use std::time::Instant;
+
+    use super::stats::SHARED_STRIPE;
+    use super::*;
+    use crate::config::{Abort, AbortCondition, Guardrails};
+    use crate::{Door, Target};
+
+    fn always() -> Rule {
+        Rule::new("r").abort(Abort::status(503).percentage(100.0))
+    }
+
+    /// An engine whose abort condition trips on one failed call in two.
+    fn watched() -> Chaos {
+        let guardrails = Guardrails::new().min_samples(1).abort_condition(AbortCondition::error_rate(0.5));
+        Chaos::new(Config::new().guardrails(guardrails).rule(always())).unwrap()
+    }
+
+    fn faults(chaos: &Chaos) -> bool {
+        chaos.decide(&Target::new(Door::Service).name("svc")).fault().is_some()
+    }
+
+    /// A judgement made with a plan that is no longer installed does not
+    /// trip: `record` took the old plan (from a thread's cache) before an
+    /// update, and read the epoch after it, so the epoch alone cannot tell.
+    #[test]
+    fn a_judgement_by_a_replaced_plan_does_not_trip() {
+        // The control: the same outcome under the installed plan trips.
+        let chaos = watched();
+        let plan = Arc::clone(&*chaos.inner.plan.load());
+        chaos.inner.guard.record(plan.guard.as_deref().unwrap(), plan.stamp, true, Instant::now(), SHARED_STRIPE);
+        assert!(chaos.inner.guard.is_tripped());
+        assert!(!faults(&chaos));
+
+        let chaos = watched();
+        let old = Arc::clone(&*chaos.inner.plan.load());
+        chaos.update(Config::new().rule(always())).unwrap();
+        chaos.inner.guard.record(old.guard.as_deref().unwrap(), old.stamp, true, Instant::now(), SHARED_STRIPE);
+        assert!(chaos.status().guard.is_none());
+        assert!(!chaos.inner.guard.is_tripped(), "tripped under a plan without guardrails");
+        assert!(faults(&chaos), "injection stopped for good, and no status shows why");
+    }
 }

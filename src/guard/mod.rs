@@ -12,7 +12,7 @@
 //! | `tripped` | an abort condition tripped and has not been re-armed |
 //! | `not_armed` | before `arm_after` has passed since the engine started |
 //! | `blackout` | on a blackout date |
-//! | `outside_window` | outside `allowed_hours` or `allowed_days` |
+//! | `outside_window` | outside `allowed_hours` or `allowed_days` (the part after midnight of an overnight span is its starting day's) |
 //! | `schedule` | the rule's cron schedule is not active |
 //! | `expired` | the rule's `for` has run out |
 //! | `excluded` | the call matches an `exclude` matcher |
@@ -163,8 +163,7 @@ impl fmt::Display for SkipReason {
 pub(crate) struct Guard {
     window: TimeWindow,
     arm_after_ms: Option<i64>,
-    /// A fraction `0..=1`.
-    max_share: Option<f64>,
+    max_share: Option<ShareCap>,
     window_ms: i64,
     max_active: Option<u64>,
     max_injections: Option<u64>,
@@ -190,6 +189,40 @@ impl Condition {
                 crate::config::duration::format(Duration::from_micros(self.limit as u64)),
             ),
         }
+    }
+}
+
+/// `max_percentage_affected` as written, in whole units of 10^-12 percent,
+/// so that a share is compared with it in integers: in floating point,
+/// `0.29 * 100.0` is `28.999999999999996`, and a cap of 29% over 100 calls
+/// allowed 28 faults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct ShareCap(u64);
+
+impl ShareCap {
+    /// Decimal places of a percentage kept; any further are dropped (the
+    /// cap rounded down, never up).
+    const DIGITS: usize = 12;
+    /// 100% in these units.
+    const ALL: u128 = 100 * 10u128.pow(Self::DIGITS as u32);
+
+    /// `percent`, finite and in `0..=100`. Read from its shortest decimal
+    /// form, the one `Display` prints, which reads back as the same `f64`:
+    /// the number as it was written (`0.29`, not the binary value a little
+    /// under it), whenever it was written with 15 significant digits or
+    /// fewer.
+    fn new(percent: f64) -> Self {
+        let text = percent.to_string();
+        let (whole, fraction) = text.split_once('.').unwrap_or((&text, ""));
+        let fraction: String = fraction.chars().chain(std::iter::repeat('0')).take(Self::DIGITS).collect();
+        // Digits only, at most 3 + 12 of them; "-0" (from -0.0) is 0.
+        ShareCap(format!("{whole}{fraction}").parse().unwrap_or(0))
+    }
+
+    /// Is a share of `faulted` in `calls` at most the cap? Exact: both
+    /// sides are under 2^112.
+    fn allows(self, faulted: u128, calls: u64) -> bool {
+        faulted * Self::ALL <= u128::from(self.0) * u128::from(calls)
     }
 }
 
@@ -257,7 +290,7 @@ impl Guard {
             .collect::<Result<Box<[Date]>, _>>()?;
         let max_share = match g.max_percentage_affected {
             None => None,
-            Some(p) if p.is_finite() && (0.0..=100.0).contains(&p) => Some(p / 100.0),
+            Some(p) if p.is_finite() && (0.0..=100.0).contains(&p) => Some(ShareCap::new(p)),
             Some(p) => return Err(global_err("max_percentage_affected", p, "must be between 0 and 100")),
         };
         let window = g.window.unwrap_or(Duration::from_secs(30));
@@ -269,6 +302,18 @@ impl Guard {
             .iter()
             .enumerate()
             .map(|(i, m)| {
+                // A match with no condition matches every call: an entry
+                // left empty (`exclude = [{}]`, YAML's `- path:` with no
+                // value) would keep every call from being faulted.
+                if m.is_empty() {
+                    return Err(ConfigError::Global {
+                        field: format!("guardrails.exclude[{i}]"),
+                        value: "{}".to_owned(),
+                        reason: "an entry without a condition matches every call, and would keep every call \
+                                 from being faulted (switch chaos off for that)"
+                            .to_owned(),
+                    });
+                }
                 Matcher::compile(m, i, "guardrails.exclude").map_err(|e| match e {
                     ConfigError::Field { field, value, reason, .. } => {
                         ConfigError::Global { field: format!("guardrails.exclude[{i}].{field}"), value, reason }
@@ -284,9 +329,16 @@ impl Guard {
             .map(|(i, c)| {
                 let field = format!("abort_conditions[{i}].threshold");
                 let limit = match (c.metric, &c.threshold) {
-                    (Metric::ErrorRate, Threshold::Number(x)) if x.is_finite() && (0.0..=1.0).contains(x) => *x,
+                    // The condition trips when the rate is above the
+                    // threshold, which a rate of at most 1 never is of 1.
+                    (Metric::ErrorRate, Threshold::Number(x)) if x.is_finite() && (0.0..1.0).contains(x) => *x,
                     (Metric::ErrorRate, t) => {
-                        return Err(global_err(&field, shown(t), "an error rate is a fraction from 0.0 to 1.0"));
+                        return Err(global_err(
+                            &field,
+                            shown(t),
+                            "an error rate threshold is a fraction from 0.0 up to, not including, 1.0 \
+                             (the condition trips above it, and no error rate is above 1.0)",
+                        ));
                     }
                     (Metric::LatencyP99, Threshold::Number(x)) if x.is_finite() && *x > 0.0 => x * 1000.0,
                     (Metric::LatencyP99, Threshold::Text(s)) => match crate::config::duration::parse(s) {
@@ -358,9 +410,14 @@ impl RuleTiming {
             .schedule
             .as_ref()
             .map(|s| {
-                let cron = s
-                    .cron
-                    .parse::<croner::Cron>()
+                // Five fields, or six with seconds first; not croner's
+                // default seventh, a year: once its years have passed, the
+                // `never fires` check below no longer catches it, and every
+                // call would search until year 5000 for the next firing.
+                let cron = croner::parser::CronParser::builder()
+                    .year(croner::parser::Year::Disallowed)
+                    .build()
+                    .parse(&s.cron)
                     .map_err(|e| ConfigError::field(index, &rule.name, "schedule.cron", &s.cron, e.to_string()))?;
                 // A schedule no date matches (30 February) would never fire,
                 // and every call would search centuries for its next firing.
@@ -583,9 +640,10 @@ impl GuardState {
         Ok(())
     }
 
-    /// Re-arms when the cooldown has passed since the trip. Checked and
-    /// cleared under one lock: a thread that saw the old trip cool down
-    /// cannot clear a newer one recorded meanwhile.
+    /// Re-arms when the cooldown has passed since the trip (from `admit`
+    /// and from `status`). Checked and cleared under one lock: a thread
+    /// that saw the old trip cool down cannot clear a newer one recorded
+    /// meanwhile.
     fn cooled_down(&self, guard: Option<&Guard>, now_ms: i64) -> bool {
         let Some(cooldown) = guard.and_then(|g| g.cooldown_ms) else { return false };
         let mut trip = self.lock_trip();
@@ -652,7 +710,7 @@ impl GuardState {
     }
 
     /// Would one more fault keep the faulted share of the window's calls at
-    /// or under `max`? The window is measured between checkpoints of the
+    /// or under `max` (compared exactly)? The window is measured between checkpoints of the
     /// call and fault totals, taken on this (fault) path only, one per
     /// bucket at most. When it would, returns the checkpoints' lock, for the
     /// caller to hold until it has counted the fault.
@@ -664,7 +722,7 @@ impl GuardState {
     /// or before the start (more than the window's, if anything), calls
     /// since the oldest one after it (fewer). The share may read higher than
     /// it is, never lower.
-    fn share_allows(&self, g: &Guard, max: f64) -> Option<MutexGuard<'_, VecDeque<Checkpoint>>> {
+    fn share_allows(&self, g: &Guard, max: ShareCap) -> Option<MutexGuard<'_, VecDeque<Checkpoint>>> {
         let now_ms = self.now_ms();
         let mut cps = self.checkpoints.lock().unwrap_or_else(PoisonError::into_inner);
         let (calls, faulted) = (self.calls.get(), self.faulted.get());
@@ -685,15 +743,19 @@ impl GuardState {
         let before = cps.front().copied().unwrap_or(now);
         let after = cps.iter().find(|c| c.at_ms > start).copied().unwrap_or(now);
         let (calls, faulted) = (calls.saturating_sub(after.calls), faulted.saturating_sub(before.faulted));
-        ((faulted + 1) as f64 <= max * calls as f64).then_some(cps)
+        max.allows(u128::from(faulted) + 1, calls).then_some(cps)
     }
 
     /// Records the outcome of a call that reached the service (not failed by
     /// mischief; timed from after any delay), which started at
     /// `start` and has just ended, in counter stripe `stripe` (the calling
-    /// thread's); and judges the abort conditions now and then (at most once
-    /// per tenth of the window).
-    pub(crate) fn record(&self, guard: &Guard, failed: bool, start: std::time::Instant, stripe: usize) {
+    /// thread's); and judges the abort conditions now and then: at most
+    /// once per half a bucket of the window (a twentieth of it), and at
+    /// most 100 ms (at least 1 ms) apart, as the clock reads; at once when
+    /// the clock went back. `guard` is the guardrails of the plan
+    /// stamped `stamp`: a judgement by them trips only while that plan is
+    /// the installed one.
+    pub(crate) fn record(&self, guard: &Guard, stamp: u64, failed: bool, start: std::time::Instant, stripe: usize) {
         let end = std::time::Instant::now();
         let latency = end.saturating_duration_since(start);
         let now_ms = match &self.wall {
@@ -729,20 +791,34 @@ impl GuardState {
                 Metric::LatencyP99 => sum.p99.map_or(0.0, |d| d.as_micros() as f64),
             };
             if value > c.limit {
-                self.trip(c, value, epoch);
+                self.trip(c, value, epoch, stamp);
                 return;
             }
         }
     }
 
-    /// Trips on condition `c`, judged at `epoch`, unless the guard was
-    /// re-armed or a new plan installed since (the window read then may
-    /// hold discarded outcomes, or the new plan no such condition).
-    fn trip(&self, c: &Condition, value: f64, epoch: u64) {
+    /// Trips on condition `c` of the plan stamped `stamp`, judged at
+    /// `epoch`, unless the guard was re-armed or a new plan installed since
+    /// the epoch was read (the window read then may hold discarded
+    /// outcomes, or the new plan no such condition), or that plan is not
+    /// the installed one.
+    ///
+    /// The epoch alone cannot tell the last: the caller took its plan (from
+    /// a thread's cache, or a load) before it read the epoch, and an update
+    /// in between leaves an old plan judging under the new epoch. The stamp
+    /// check closes that: an update sets the plan stamp before
+    /// [`installed`](Self::installed) takes this lock, so a trip that takes
+    /// the lock after an update sees the new stamp; one that takes it
+    /// before is under the plan it judged by, and `installed` lifts it if
+    /// the new plan has no abort condition.
+    fn trip(&self, c: &Condition, value: f64, epoch: u64, stamp: u64) {
         let (value, threshold) = c.describe(value);
         {
             let mut trip = self.lock_trip();
-            if self.epoch.load(Ordering::Relaxed) != epoch || self.tripped.swap(true, Ordering::AcqRel) {
+            if self.epoch.load(Ordering::Relaxed) != epoch
+                || self.plan_stamp() != stamp
+                || self.tripped.swap(true, Ordering::AcqRel)
+            {
                 return;
             }
             *trip = Some(Trip { metric: c.metric, value: value.clone(), threshold: threshold.clone(), at: self.now() });
@@ -793,6 +869,12 @@ impl GuardState {
 
     pub(crate) fn status(&self, guard: Option<&Guard>) -> GuardStatus {
         let now_ms = self.now_ms();
+        // A cooldown re-arms when a rule next tries to inject (`admit`);
+        // until then the status would show a trip that is over. Re-armed
+        // here as there, off the request path.
+        if self.is_tripped() {
+            self.cooled_down(guard, now_ms);
+        }
         let window = guard.map(|g| {
             let sum = self.outcomes.summary(now_ms, g.bucket_ms());
             WindowStatus {
@@ -893,4 +975,75 @@ pub struct WindowStatus {
     /// The 99th percentile latency, in milliseconds (the upper edge of its
     /// histogram slot: at most ~25% above the true value).
     pub latency_p99_ms: Option<f64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The conditions are judged at most once per half a bucket (a
+    /// twentieth of the window), and at most 100 ms apart.
+    #[test]
+    fn abort_conditions_are_judged_every_half_bucket_up_to_100ms() {
+        use crate::config::AbortCondition;
+        use crate::engine::stats::SHARED_STRIPE;
+
+        // (window, the interval between judgements)
+        for (window, every) in
+            [(Duration::from_millis(600), 30), (Duration::from_secs(2), 100), (Duration::from_secs(30), 100)]
+        {
+            let clock = ManualClock::new("2026-11-25T10:00:00Z".parse().unwrap());
+            let state = GuardState::new(Some(Arc::new(clock.clone())));
+            state.set_plan_stamp(1);
+            let g = Guard::compile(
+                &Guardrails::new().window(window).min_samples(2).abort_condition(AbortCondition::error_rate(0.5)),
+            )
+            .unwrap();
+            let fail = || state.record(&g, 1, true, std::time::Instant::now(), SHARED_STRIPE);
+            fail(); // judged: one sample, too few
+            clock.advance(Duration::from_millis(every - 1));
+            fail(); // two failures, not judged yet
+            assert!(!state.is_tripped(), "{window:?}: judged {} ms after the last", every - 1);
+            clock.advance(Duration::from_millis(1));
+            fail();
+            assert!(state.is_tripped(), "{window:?}: not judged {every} ms after the last");
+        }
+    }
+
+    #[test]
+    fn share_caps_read_the_percentage_as_written() {
+        // Every percentage with two decimals, exactly, though most have no
+        // exact binary value.
+        for hundredths in 0..=10_000_u64 {
+            let p = hundredths as f64 / 100.0;
+            assert_eq!(ShareCap::new(p), ShareCap(hundredths * 10_000_000_000), "{p}");
+        }
+        assert_eq!(ShareCap::new(-0.0), ShareCap(0));
+        assert_eq!(ShareCap::new(100.0), ShareCap(100_000_000_000_000));
+        // Beyond 12 decimals the cap is rounded down, never up.
+        assert_eq!(ShareCap::new(1e-13), ShareCap(0));
+        assert_eq!(ShareCap::new(5e-324), ShareCap(0));
+        assert_eq!(ShareCap::new(33.333_333_333_333_336), ShareCap(33_333_333_333_333));
+    }
+
+    #[test]
+    fn share_caps_compare_exactly() {
+        for hundredths in [1_u64, 10, 29, 57, 1_250, 2_900, 5_700, 9_999, 10_000] {
+            let cap = ShareCap::new(hundredths as f64 / 100.0);
+            for calls in [1_u64, 7, 100, 999, 10_000, 123_457] {
+                for faulted in [0_u64, 1, 2, 28, 29, 30, 56, 57, 58, 99, 100, 3_579, 123_457] {
+                    let want = faulted * 10_000 <= hundredths * calls;
+                    assert_eq!(
+                        cap.allows(faulted.into(), calls),
+                        want,
+                        "{faulted} of {calls} under {hundredths}/100 %"
+                    );
+                }
+            }
+        }
+        // The extremes do not overflow.
+        assert!(!ShareCap::new(100.0).allows(u128::from(u64::MAX) + 1, u64::MAX));
+        assert!(ShareCap::new(100.0).allows(u64::MAX.into(), u64::MAX));
+        assert!(!ShareCap::new(0.0).allows(1, u64::MAX));
+    }
 }

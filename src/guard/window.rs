@@ -24,24 +24,32 @@ impl TimeWindow {
     }
 
     /// `Ok` when chaos is allowed at `now`.
+    ///
+    /// The part after midnight of a span that crosses it belongs to the day
+    /// the span started on: its weekday is the day before's. A blackout
+    /// date is read per instant: it covers its own calendar day, the part
+    /// after midnight of the previous day's span included.
     pub(crate) fn check(&self, now: Timestamp) -> Result<(), SkipReason> {
         if self.hours.is_none() && self.days == 0 && self.blackout.is_empty() {
             return Ok(());
         }
         let local = now.to_zoned(self.tz.clone());
-        let date = local.date();
-        if self.blackout.contains(&date) {
+        if self.blackout.contains(&local.date()) {
             return Err(SkipReason::Blackout);
         }
-        if self.days != 0 && self.days & (1 << local.weekday().to_monday_zero_offset()) == 0 {
-            return Err(SkipReason::OutsideWindow);
-        }
+        let mut weekday = local.weekday();
         if let Some((start, end)) = self.hours {
             let minute = u16::try_from(i32::from(local.hour()) * 60 + i32::from(local.minute())).unwrap_or(0);
             let inside = if start <= end { start <= minute && minute < end } else { minute >= start || minute < end };
             if !inside {
                 return Err(SkipReason::OutsideWindow);
             }
+            if start > end && minute < end {
+                weekday = weekday.wrapping_sub(1);
+            }
+        }
+        if self.days != 0 && self.days & (1 << weekday.to_monday_zero_offset()) == 0 {
+            return Err(SkipReason::OutsideWindow);
         }
         Ok(())
     }

@@ -73,6 +73,57 @@ fn hours_crossing_midnight() {
     }
 }
 
+/// The part after midnight of an overnight span belongs to the day the
+/// span started on: with Fridays allowed, Friday 22:00 to Saturday 06:00
+/// is chaos time, Friday 01:00 (Thursday's night) is not. Blackout dates
+/// are read per instant: a blackout Saturday ends Friday's night at
+/// midnight.
+#[test]
+fn an_overnight_span_belongs_to_the_day_it_starts_on() {
+    // 2026-11-27 is a Friday.
+    let clock = ManualClock::new(at("2026-11-27T12:00:00Z"));
+    let fridays = || Guardrails::new().allowed_hours("22:00-06:00").allowed_days(["Fri"]);
+    let cases = [
+        ("2026-11-27T01:00:00Z", false), // Friday 01:00: Thursday's night
+        ("2026-11-27T05:59:59Z", false),
+        ("2026-11-27T21:59:59Z", false),
+        ("2026-11-27T22:00:00Z", true), // Friday's night
+        ("2026-11-27T23:59:59Z", true),
+        ("2026-11-28T00:00:00Z", true), // Saturday, still Friday's night
+        ("2026-11-28T01:00:00Z", true),
+        ("2026-11-28T05:59:59Z", true),
+        ("2026-11-28T06:00:00Z", false),
+        ("2026-11-28T22:00:00Z", false), // Saturday's night
+        ("2026-11-29T01:00:00Z", false),
+    ];
+    let chaos = engine(&clock, fridays(), always("r"));
+    for (t, want) in cases {
+        clock.set(at(t));
+        assert_eq!(faults(&chaos), want, "at {t}");
+    }
+    assert_eq!(skipped(&chaos, SkipReason::OutsideWindow), 6);
+
+    // In the local time of the time zone (UTC+1 in November).
+    let chaos = engine(&clock, fridays().timezone("Europe/Berlin"), always("r"));
+    for (t, want) in [
+        ("2026-11-27T00:00:00Z", false), // Friday 01:00 local
+        ("2026-11-27T21:00:00Z", true),  // Friday 22:00 local
+        ("2026-11-28T00:00:00Z", true),  // Saturday 01:00 local
+        ("2026-11-28T05:00:00Z", false), // Saturday 06:00 local
+    ] {
+        clock.set(at(t));
+        assert_eq!(faults(&chaos), want, "at {t} (Europe/Berlin)");
+    }
+
+    // A blackout date covers its own calendar day, 00:00 to 24:00.
+    let chaos = engine(&clock, fridays().blackout_date("2026-11-28"), always("r"));
+    for (t, want) in [("2026-11-27T23:00:00Z", true), ("2026-11-28T01:00:00Z", false)] {
+        clock.set(at(t));
+        assert_eq!(faults(&chaos), want, "at {t} (Saturday blacked out)");
+    }
+    assert_eq!(skipped(&chaos, SkipReason::Blackout), 1);
+}
+
 #[test]
 fn hours_follow_the_time_zone_across_a_dst_change() {
     // Europe/Berlin moves from CET (UTC+1) to CEST (UTC+2) on 2026-03-29.
@@ -231,7 +282,19 @@ fn invalid_guardrails_name_the_field_and_value() {
             "guardrails.abort_conditions[0].threshold",
             "5",
         ),
+        // It trips above the threshold: at 1.0, never.
+        (
+            Guardrails::new().abort_condition(AbortCondition::error_rate(1.0)),
+            "guardrails.abort_conditions[0].threshold",
+            "= \"1\": ",
+        ),
         (Guardrails::new().exclude(Match::new().method("GE T")), "guardrails.exclude[0].match.method", "GE T"),
+        // An exclusion with no condition would exclude every call.
+        (
+            Guardrails::new().exclude(Match::new().path("/health")).exclude(Match::new()),
+            "guardrails.exclude[1]",
+            "matches every call",
+        ),
         // Accepted once, and silently never (or always) applying:
         (Guardrails::new().allowed_hours("24:00-06:00"), "guardrails.allowed_hours", "24:00-06:00"),
         (Guardrails::new().blackout_date("2026-12-24T23:00:00+05:00"), "guardrails.blackout_dates", "T23:00"),
@@ -262,6 +325,20 @@ fn invalid_guardrails_name_the_field_and_value() {
             .unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("schedule.cron") && msg.contains("0 0 30 2 *") && msg.contains("never fires"), "{msg}");
+    // A seventh field, a year, which croner reads by default: once the
+    // year has passed, every call would search until year 5000 for the
+    // next firing. Five or six fields (seconds first) only.
+    for cron in ["0 0 9 * * * 2999", "0 0 9 * * * *"] {
+        let err = Chaos::new(Config::new().rule(always("r").schedule(Schedule::new(cron, Duration::from_secs(60)))))
+            .map(|_| ())
+            .expect_err(cron);
+        let msg = err.to_string();
+        assert!(msg.contains("schedule.cron") && msg.contains(cron) && msg.contains("year"), "{msg}");
+    }
+    for cron in ["0 9 * * 1-5", "30 0 9 * * 1-5", "@daily"] {
+        Chaos::new(Config::new().rule(always("r").schedule(Schedule::new(cron, Duration::from_secs(60)))))
+            .unwrap_or_else(|e| panic!("{cron}: {e}"));
+    }
     // A rule's `for` of zero would be over before its first call, and an
     // active span beyond the dates the cron search covers never active.
     let err = Chaos::new(Config::new().rule(always("r").active_for(Duration::ZERO))).unwrap_err();
@@ -271,13 +348,16 @@ fn invalid_guardrails_name_the_field_and_value() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("schedule.active") && err.to_string().contains("100 years"), "{err}");
-    // The edges that stay valid: a span ending at 24:00, a p99 limit of an hour.
+    // The edges that stay valid: a span ending at 24:00, a p99 limit of an
+    // hour, error rates of 0 and just under 1.
     Chaos::new(
         Config::new()
             .guardrails(
                 Guardrails::new()
                     .allowed_hours("18:00-24:00")
-                    .abort_condition(AbortCondition::latency_p99(Duration::from_secs(3600))),
+                    .abort_condition(AbortCondition::latency_p99(Duration::from_secs(3600)))
+                    .abort_condition(AbortCondition::error_rate(0.0))
+                    .abort_condition(AbortCondition::error_rate(0.999)),
             )
             .rule(always("r")),
     )
@@ -344,6 +424,24 @@ fn the_share_cap_holds_exactly_when_threads_race_for_the_last_fault() {
     assert_eq!(chaos.status().guard.unwrap().calls_seen, calls);
     assert!(faulted * 10 <= calls, "{faulted} faults in {calls} calls: over the 10% cap");
     assert!(faulted * 10 + 10 >= calls, "{faulted} faults in {calls} calls: the cap held back more than it must");
+}
+
+#[test]
+fn the_share_cap_allows_exactly_its_share() {
+    // The clock stands still: every call is in the window, and after the
+    // k-th call the faults are floor(cap * k / 100), the most the cap
+    // allows. In floating point 0.29 * 100.0 is 28.999999999999996 (and
+    // 0.57 * 100.0 is 56.99999999999999), which let through one fault
+    // fewer; and 0.29% of 10,000 calls is 29 faults, where the binary
+    // value of 0.29 (a little under it) would allow 28.
+    let cases = [(29.0, 100, 29), (57.0, 100, 57), (12.5, 8, 1), (0.29, 10_000, 29), (0.1, 999, 0), (100.0, 50, 50)];
+    for (cap, calls, want) in cases {
+        let clock = ManualClock::new(at("2026-11-25T12:00:00Z"));
+        let chaos = engine(&clock, Guardrails::new().max_percentage_affected(cap), always("r"));
+        let faulted = (0..calls).filter(|_| faults(&chaos)).count();
+        assert_eq!(faulted, want, "a cap of {cap}% over {calls} calls");
+        assert_eq!(skipped(&chaos, SkipReason::CapPercentage), (calls - want) as u64);
+    }
 }
 
 #[test]
@@ -685,6 +783,28 @@ fn a_cooldown_rearms_by_itself() {
     clock.set(tripped_at + Duration::from_secs(60));
     assert!(chaos.decide(&Target::point("faulty")).fault().is_some(), "re-armed after the cooldown");
     assert!(chaos.status().guard.unwrap().tripped.is_none());
+}
+
+/// Once the cooldown has passed, the status shows the guard re-armed, though
+/// no rule has tried to inject since (the trip is lifted when either looks).
+#[test]
+fn the_status_shows_the_rearm_once_the_cooldown_has_passed() {
+    let clock = ManualClock::new(at("2026-11-25T10:00:00Z"));
+    let guardrails = Guardrails::new()
+        .window(Duration::from_secs(10))
+        .min_samples(10)
+        .cooldown(Duration::from_secs(60))
+        .abort_condition(AbortCondition::error_rate(0.5));
+    let chaos = engine(&clock, guardrails, always("r").when(Match::new().name("faulty")));
+    service_calls(&chaos, &clock, 20, true);
+    let tripped = chaos.status().guard.unwrap().tripped.expect("tripped");
+    let tripped_at: mischief::guard::jiff::Timestamp = tripped.at.parse().unwrap();
+    clock.set(tripped_at + Duration::from_millis(59_999));
+    assert!(chaos.status().guard.unwrap().tripped.is_some(), "the cooldown has not passed");
+    clock.set(tripped_at + Duration::from_secs(60));
+    let guard = chaos.status().guard.unwrap();
+    assert!(guard.tripped.is_none(), "re-armed after the cooldown: {guard:?}");
+    assert!(chaos.decide(&Target::point("faulty")).fault().is_some());
 }
 
 /// Every call the abort conditions watch is recorded exactly once: when its
