@@ -176,6 +176,7 @@ impl Current {
 /// update yet still holds the old one), or the engine is gone (its entries
 /// linger in caches until evicted).
 #[cfg(feature = "guard")]
+#[inline]
 pub(crate) fn with_cached<R>(id: u64, stamp: u64, f: impl FnOnce(&Plan, &GuardState, usize) -> R) -> Option<R> {
     LOCAL
         .try_with(|local| {

@@ -180,9 +180,10 @@ impl Chaos {
     #[cfg_attr(not(any(feature = "tower", feature = "client")), allow(dead_code))]
     pub(crate) fn record_observed(id: u64, stamp: u64, failed: bool, start: std::time::Instant) {
         #[cfg(feature = "guard")]
+        // The cached plan is the one stamped `stamp`.
         let cached = current::with_cached(id, stamp, |plan, state, stripe| {
             if let Some(g) = plan.guard.as_deref() {
-                state.record(g, plan.stamp, failed, start, stripe);
+                state.record(g, stamp, failed, start, stripe);
             }
         });
         #[cfg(not(feature = "guard"))]
