@@ -205,6 +205,40 @@ fn parse_errors_name_the_field_in_every_format() {
     }
 }
 
+/// A YAML value of the wrong type or out of range is named in the error, as
+/// TOML and JSON name it, in flow (`{ }`) and block style alike.
+#[test]
+fn yaml_type_errors_name_the_value() {
+    for (doc, value) in [
+        ("rules:\n  - name: a\n    abort: { status: teapot, every: 1 }\n", "teapot"),
+        ("rules:\n  - name: a\n    match: { port: 70000 }\n    abort: { status: 503, every: 1 }\n", "70000"),
+        ("rules:\n  - name: a\n    abort: { status: 503, every: -1 }\n", "-1"),
+        ("rules:\n  - name: a\n    abort: { status: 503, percentage: 5% }\n", "5%"),
+    ] {
+        let err = Config::parse(doc, Format::Yaml).unwrap_err().to_string();
+        assert!(err.contains(value), "the error does not name {value:?}: {err}");
+    }
+    // Block style; plain and quoted scalars, a comment after the value, no
+    // newline at the end: the value exactly as written.
+    for (doc, value) in [
+        ("rules:\n  - name: a\n    abort:\n      status: teapot\n      every: 1\n", "teapot"),
+        ("rules:\n  - name: a\n    match:\n      port: 70000   # too big\n    abort:\n      status: 503\n      every: 1\n", "70000"),
+        ("rules:\n  - name: a\n    abort:\n      status: 503\n      every: -1\n", "-1"),
+        ("rules:\n  - name: a\n    abort:\n      status: 503\n      percentage: 5%", "5%"),
+        ("rules:\n  - name: a\n    abort:\n      status: \"I'm a teapot\"\n      every: 1\n", "I'm a teapot"),
+        ("rules:\n  - name: a\n    abort:\n      status: 503\n      every: 1\n    abort_first: maybe\n", "maybe"),
+        ("seed: many\nrules: []\n", "many"),
+        ("rules: []\nguardrails:\n  max_active_faults: 'lots'\n", "lots"),
+    ] {
+        let err = Config::parse(doc, Format::Yaml).unwrap_err().to_string();
+        assert!(err.contains(&format!("(found {value:?})")), "the error does not name {value:?}: {err}");
+    }
+    // An error about a mapping points at a key: that is not the value.
+    let err = Config::parse("rules:\n  - abort:\n      status: 503\n      every: 1\n", Format::Yaml).unwrap_err();
+    let err = err.to_string();
+    assert!(err.contains("missing field `name`") && !err.contains("found"), "{err}");
+}
+
 /// The seed's guardrails file, as the guide prints it, with `rules: []`.
 const SEED_GUARDRAILS: &str = r#"rules: []
 guardrails:

@@ -268,7 +268,15 @@ fn deserialize<T: serde::de::DeserializeOwned>(text: &str, format: Format) -> Re
                 })
             })
             .map_err(|e| {
-                let message = one_line(&e.without_snippet().to_string());
+                let mut message = one_line(&e.without_snippet().to_string());
+                // serde-saphyr's messages for a value of the wrong type or
+                // out of range ("invalid u16") do not say what the value was.
+                if let Some(found) = e.location().and_then(|at| yaml_scalar_at(text, at))
+                    && !message.contains(&format!("`{found}`"))
+                    && !message.contains(&format!("{found:?}"))
+                {
+                    message = format!("{message} (found {found:?})");
+                }
                 match &path {
                     Some(path) => with_path(path, message),
                     None => message,
@@ -292,6 +300,88 @@ fn has_rules_key(text: &str, format: Format) -> bool {
     use serde::de::IgnoredAny;
     use std::collections::BTreeMap;
     deserialize::<BTreeMap<String, IgnoredAny>>(text, format).is_ok_and(|top| top.contains_key("rules"))
+}
+
+/// The scalar value a YAML error points at, as written (without its
+/// quotes), or `None` when the error points at no scalar value (a mapping, a
+/// sequence, a key, the end of the document) or the position is not in
+/// `text`.
+#[cfg(feature = "yaml")]
+fn yaml_scalar_at(text: &str, at: serde_saphyr::Location) -> Option<&str> {
+    // The node's first byte: from its span when the parser recorded it, else
+    // from the line and column (both from 1, the column counting characters).
+    let start = match at.span().byte_offset().and_then(|b| usize::try_from(b).ok()) {
+        Some(start) if text.is_char_boundary(start) && start < text.len() => start,
+        _ => {
+            let line_index = usize::try_from(at.line()).ok()?.checked_sub(1)?;
+            let line_start = if line_index == 0 {
+                0
+            } else {
+                text.match_indices('\n').nth(line_index - 1)?.0 + 1
+            };
+            let column = usize::try_from(at.column()).ok()?.checked_sub(1)?;
+            line_start + text[line_start..].char_indices().nth(column)?.0
+        }
+    };
+    let rest = &text[start..];
+    let rest = &rest[..rest.find(['\n', '\r']).unwrap_or(rest.len())];
+    let (value, len) = scalar_prefix(rest)?;
+    // A key (the error is about its mapping, as "missing field" is).
+    let after = rest[len..].trim_start_matches([' ', '\t']);
+    if after.strip_prefix(':').is_some_and(|a| a.is_empty() || a.starts_with([' ', '\t'])) {
+        return None;
+    }
+    Some(value)
+}
+
+/// The YAML scalar at the start of `rest` (one line): a quoted one without
+/// its quotes, or a plain one up to a flow indicator, a `: ` or a comment;
+/// and the number of bytes it takes in `rest`.
+#[cfg(feature = "yaml")]
+fn scalar_prefix(rest: &str) -> Option<(&str, usize)> {
+    let (scalar, len) = match rest.chars().next()? {
+        quote @ ('"' | '\'') => {
+            // Up to the closing quote; a doubled '' or an escaped \" inside
+            // is shown as written.
+            let body = &rest[1..];
+            let mut chars = body.char_indices().peekable();
+            let mut end = None;
+            while let Some((i, c)) = chars.next() {
+                match c {
+                    '\\' if quote == '"' => {
+                        chars.next();
+                    }
+                    '\'' if quote == '\'' && chars.peek().is_some_and(|&(_, n)| n == '\'') => {
+                        chars.next();
+                    }
+                    c if c == quote => {
+                        end = Some(i);
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            // A quoted scalar that goes on to the next line: its first line.
+            end.map_or((body, rest.len()), |end| (&body[..end], end + 2))
+        }
+        // Not a scalar: a mapping, a sequence, an anchor, an alias, a tag,
+        // a block scalar, a comment.
+        '{' | '[' | '}' | ']' | ',' | '#' | '&' | '*' | '!' | '|' | '>' => return None,
+        _ => {
+            let bytes = rest.as_bytes();
+            let end = rest
+                .char_indices()
+                .find(|&(i, c)| {
+                    let blank_before = i > 0 && matches!(bytes[i - 1], b' ' | b'\t');
+                    let blank_after = matches!(bytes.get(i + 1), None | Some(b' ' | b'\t'));
+                    matches!(c, ',' | '}' | ']') || (c == '#' && blank_before) || (c == ':' && blank_after)
+                })
+                .map_or(rest.len(), |(i, _)| i);
+            let scalar = rest[..end].trim_end();
+            (scalar, scalar.len())
+        }
+    };
+    (!scalar.is_empty()).then_some((scalar, len))
 }
 
 /// Joins a multi-line message into one line.
