@@ -74,7 +74,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::fault::GrpcCode;
 pub use env::vars;
-pub(crate) use env::{EnvSettings, check_unicode as check_env_unicode};
+pub(crate) use env::{EnvSettings, check_unicode as check_env_unicode, warn_misspelt as warn_misspelt_env};
 pub use error::{ConfigError, RuleRef};
 pub use file::Format;
 pub use guardrails::{AbortCondition, Guardrails, Metric, Schedule, Threshold};
