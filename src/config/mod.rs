@@ -549,7 +549,8 @@ impl Match {
 }
 
 /// A gRPC status code in a configuration: a name (`"UNAVAILABLE"`,
-/// `"unavailable"`, `"Unavailable"`) or a number (`14`).
+/// `"unavailable"`, `"Unavailable"`) or a number (`14`). A number written
+/// as text (`"14"`, as YAML files often quote it) is read as the number.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
