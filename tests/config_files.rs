@@ -261,6 +261,16 @@ fn yaml_type_errors_name_the_value() {
     let err = Config::parse("rules:\n  - abort:\n      status: 503\n      every: 1\n", Format::Yaml).unwrap_err();
     let err = err.to_string();
     assert!(err.contains("missing field `name`") && !err.contains("found"), "{err}");
+    // A message that names the value already does not repeat it; one that
+    // names only a number of the position still gets it.
+    let err = Config::parse("rules: []\nguardrails: { max_pods_killed: 1 }\n", Format::Yaml).unwrap_err();
+    let err = err.to_string();
+    assert!(err.contains("max_pods_killed`: 1: limits") && !err.contains("found"), "{err}");
+    let err = Config::parse("rules: []\nseed: 3x\n", Format::Yaml).unwrap_err().to_string();
+    assert!(err.contains("line 2") && err.contains("(found \"3x\")"), "{err}");
+    let err = Config::parse("rules: []\nseed: 2\nguardrails: { max_injections: x2 }\n", Format::Yaml);
+    let err = err.unwrap_err().to_string();
+    assert!(err.contains("(found \"x2\")"), "{err}");
 }
 
 /// The seed's guardrails file, as the guide prints it, with `rules: []`.

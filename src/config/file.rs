@@ -272,8 +272,7 @@ fn deserialize<T: serde::de::DeserializeOwned>(text: &str, format: Format) -> Re
                 // serde-saphyr's messages for a value of the wrong type or
                 // out of range ("invalid u16") do not say what the value was.
                 if let Some(found) = e.location().and_then(|at| yaml_scalar_at(text, at))
-                    && !message.contains(&format!("`{found}`"))
-                    && !message.contains(&format!("{found:?}"))
+                    && !names_value(&message, found)
                 {
                     message = format!("{message} (found {found:?})");
                 }
@@ -300,6 +299,19 @@ fn has_rules_key(text: &str, format: Format) -> bool {
     use serde::de::IgnoredAny;
     use std::collections::BTreeMap;
     deserialize::<BTreeMap<String, IgnoredAny>>(text, format).is_ok_and(|top| top.contains_key("rules"))
+}
+
+/// Does the message already name `value` (as `` `70000` ``, `"abc"` or
+/// `1: ...` do), as a word of its own, before serde-saphyr's " at line N,
+/// column M"?
+#[cfg(feature = "yaml")]
+fn names_value(message: &str, value: &str) -> bool {
+    let head = message.rsplit_once(" at line ").map_or(message, |(head, _)| head);
+    head.match_indices(value).any(|(i, _)| {
+        let before = head[..i].chars().next_back();
+        let after = head[i + value.len()..].chars().next();
+        !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+    })
 }
 
 /// The scalar value a YAML error points at, as written (without its
