@@ -332,6 +332,48 @@ fn the_seeds_guardrails_file_reads_but_for_its_pod_level_fields() {
     assert!(err.contains("unknown field `max_percent_affected`"), "{err}");
 }
 
+/// The seed prints its guardrails file without a `rules` key. That stays an
+/// error (a truncated file must not load as "no rules"), but one that says
+/// what to add, in the file's own syntax, and that comes with the first
+/// error of the file rather than after all the others are fixed.
+#[test]
+fn a_guardrails_file_without_rules_says_to_add_an_empty_list() {
+    let as_printed = SEED_GUARDRAILS.strip_prefix("rules: []\n").unwrap();
+    let err = Config::parse(as_printed, Format::Yaml).unwrap_err().to_string();
+    assert!(err.contains("guardrails.max_pods_killed") && err.contains("add `rules: []`"), "{err}");
+    let in_process = as_printed
+        .replace("  max_pods_killed: 1\n", "")
+        .replace("  excluded_namespaces:\n    - kube-system\n    - monitoring\n", "");
+    let err = Config::parse(&in_process, Format::Yaml).unwrap_err().to_string();
+    assert!(err.contains("no `rules` key") && err.contains("guardrails") && err.contains("add `rules: []`"), "{err}");
+    Config::parse(&format!("rules: []\n{in_process}"), Format::Yaml).unwrap().validate().unwrap();
+
+    let toml = "[guardrails]\nallowed_hours = \"09:00-16:00\"\n";
+    let err = Config::parse(toml, Format::Toml).unwrap_err().to_string();
+    assert!(err.contains("add `rules = []` (at the top"), "{err}");
+    Config::parse(&format!("rules = []\n{toml}"), Format::Toml).unwrap().validate().unwrap();
+    let err = Config::parse(r#"{"guardrails": {"max_injections": 10}}"#, Format::Json).unwrap_err().to_string();
+    assert!(err.contains(r#"add `"rules": []`"#), "{err}");
+    // The README shows the seed's file with these changes, and it reads.
+    let changed = SEED_GUARDRAILS
+        .replace("  max_pods_killed: 1\n", "  max_active_faults: 1\n")
+        .replace("  excluded_namespaces:\n    - kube-system\n    - monitoring\n", "  exclude: [{ path: /health }]\n");
+    let readme = readme_blocks("yaml").into_iter().find(|b| b.contains("was max_pods_killed")).expect("README block");
+    assert_eq!(Config::parse(&readme, Format::Yaml).unwrap(), Config::parse(&changed, Format::Yaml).unwrap());
+    // Without guardrails: the plain message, in the format's syntax.
+    let err = Config::parse("seed: 4\n", Format::Yaml).unwrap_err().to_string();
+    assert!(err.contains("no `rules` key (a truncated") && err.contains("add `rules: []`"), "{err}");
+    // An error in a file that has `rules`, or that is not a table: no word about it.
+    for (text, format) in [
+        ("rules: []\nguardrails: { max_pods_killed: 1 }\n", Format::Yaml),
+        ("- just\n- a list\n", Format::Yaml),
+        ("[guardrails\n", Format::Toml),
+    ] {
+        let err = Config::parse(text, format).unwrap_err().to_string();
+        assert!(!err.contains("no `rules` key"), "{text}: {err}");
+    }
+}
+
 #[test]
 fn from_file_names_the_file_field_and_value() {
     let dir = std::env::temp_dir().join(format!("mischief-config-files-{}", std::process::id()));

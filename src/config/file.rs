@@ -216,13 +216,43 @@ fn parse_text(text: &str, format: Format) -> Result<Config, String> {
             format.feature()
         ));
     }
-    let config: Config = deserialize(text, format)?;
-    if config.rules.is_empty() && !has_rules_key(text, format) {
-        return Err("there is no `rules` key (a truncated or half-written file?); \
-                    write an empty `rules` list to configure no rules"
-            .to_owned());
+    let config: Config = match deserialize(text, format) {
+        Ok(config) => config,
+        // Say at once that `rules` is missing too, so that a file written
+        // without it (the seed's guardrails file) is not fixed one error at
+        // a time.
+        Err(e) => match top_level_keys(text, format) {
+            Some(keys) if !keys.contains("rules") => {
+                return Err(format!("{e}; and {}", no_rules_key(format, keys.contains("guardrails"))));
+            }
+            _ => return Err(e),
+        },
+    };
+    if config.rules.is_empty() && !top_level_keys(text, format).is_some_and(|keys| keys.contains("rules")) {
+        return Err(no_rules_key(format, config.guardrails.is_some()));
     }
     Ok(config)
+}
+
+/// The error for a document without a `rules` key, saying what to write in
+/// `format`.
+fn no_rules_key(format: Format, has_guardrails: bool) -> String {
+    let empty = match format {
+        Format::Toml => "`rules = []` (at the top, before any [table])",
+        Format::Yaml => "`rules: []`",
+        Format::Json => "`\"rules\": []`",
+    };
+    if has_guardrails {
+        format!(
+            "there is no `rules` key: a file of guardrails alone needs one too (a file without it is \
+             refused as truncated); add {empty} to configure no rules, or write the rules there"
+        )
+    } else {
+        format!(
+            "there is no `rules` key (a truncated or half-written file?); \
+             add {empty} to configure no rules"
+        )
+    }
 }
 
 /// Formats a deserialization error with the path of the field it is about.
@@ -294,11 +324,12 @@ fn deserialize<T: serde::de::DeserializeOwned>(text: &str, format: Format) -> Re
     }
 }
 
-/// Does the top level of the document have a `rules` key?
-fn has_rules_key(text: &str, format: Format) -> bool {
+/// The keys at the top level of the document, if it is a table (mapping,
+/// object) at all.
+fn top_level_keys(text: &str, format: Format) -> Option<std::collections::BTreeSet<String>> {
     use serde::de::IgnoredAny;
     use std::collections::BTreeMap;
-    deserialize::<BTreeMap<String, IgnoredAny>>(text, format).is_ok_and(|top| top.contains_key("rules"))
+    deserialize::<BTreeMap<String, IgnoredAny>>(text, format).ok().map(|top| top.into_keys().collect())
 }
 
 /// Does the message already name `value` (as `` `70000` ``, `"abc"` or
