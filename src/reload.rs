@@ -421,9 +421,7 @@ impl State {
                             }
                             // Look again soon, then less often; past the
                             // poll interval the poll looks.
-                            DirWatch::Lost => {
-                                (wait < self.options.poll_interval).then(|| (now + wait, wait * 2))
-                            }
+                            DirWatch::Lost => (wait < self.options.poll_interval).then(|| (now + wait, wait * 2)),
                         };
                         continue;
                     }
@@ -432,11 +430,7 @@ impl State {
                         self.check()
                     } else if next_poll <= now {
                         next_poll = now + self.options.poll_interval;
-                        if self.ensure_dir_watched() == DirWatch::Rewatched {
-                            self.check()
-                        } else {
-                            self.poll()
-                        }
+                        if self.ensure_dir_watched() == DirWatch::Rewatched { self.check() } else { self.poll() }
                     } else {
                         Check::Done
                     };
@@ -482,9 +476,12 @@ impl State {
         };
         let moved_or_removed = matches!(
             event.kind,
-            EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(_) | ModifyKind::Any) | EventKind::Any | EventKind::Other
+            EventKind::Remove(_)
+                | EventKind::Modify(ModifyKind::Name(_) | ModifyKind::Any)
+                | EventKind::Any
+                | EventKind::Other
         );
-        event.need_rescan() || (moved_or_removed && event.paths.iter().any(|p| *p == self.dir))
+        event.need_rescan() || (moved_or_removed && event.paths.contains(&self.dir))
     }
 
     /// Watches the directory at `dir` anew when it is not the one watched

@@ -246,7 +246,10 @@ fn yaml_type_errors_name_the_value() {
     // newline at the end: the value exactly as written.
     for (doc, value) in [
         ("rules:\n  - name: a\n    abort:\n      status: teapot\n      every: 1\n", "teapot"),
-        ("rules:\n  - name: a\n    match:\n      port: 70000   # too big\n    abort:\n      status: 503\n      every: 1\n", "70000"),
+        (
+            "rules:\n  - name: a\n    match:\n      port: 70000   # too big\n    abort:\n      status: 503\n      every: 1\n",
+            "70000",
+        ),
         ("rules:\n  - name: a\n    abort:\n      status: 503\n      every: -1\n", "-1"),
         ("rules:\n  - name: a\n    abort:\n      status: 503\n      percentage: 5%", "5%"),
         ("rules:\n  - name: a\n    abort:\n      status: \"I'm a teapot\"\n      every: 1\n", "I'm a teapot"),

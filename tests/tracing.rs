@@ -143,7 +143,8 @@ fn a_misspelt_chaos_variable_is_warned_about() {
     assert!(!chaos.is_enabled(), "CHAOS_ENABLE is not CHAOS_ENABLED");
     let events = recorder.0.lock().unwrap().clone();
     let about = |name: &str| events.iter().filter(|e| e.contains(&format!("variable=\"{name}\""))).collect::<Vec<_>>();
-    for (set, read) in [("CHAOS_ENABLE", "CHAOS_ENABLED"), ("CHAOS_FALIURE_RATE", "CHAOS_FAILURE_RATE"), ("chaos_seed", "CHAOS_SEED")]
+    for (set, read) in
+        [("CHAOS_ENABLE", "CHAOS_ENABLED"), ("CHAOS_FALIURE_RATE", "CHAOS_FAILURE_RATE"), ("chaos_seed", "CHAOS_SEED")]
     {
         let warned = about(set);
         assert!(warned.len() == 1 && warned[0].contains(&format!("did you mean {read}?")), "{set}: {events:?}");

@@ -29,7 +29,8 @@ pub mod vars {
 }
 
 /// Every variable mischief reads.
-const ALL: [&str; 6] = [vars::ENABLED, vars::FAILURE_RATE, vars::LATENCY_MS, vars::ABORT_STATUS, vars::SEED, vars::CONFIG];
+const ALL: [&str; 6] =
+    [vars::ENABLED, vars::FAILURE_RATE, vars::LATENCY_MS, vars::ABORT_STATUS, vars::SEED, vars::CONFIG];
 
 /// The name of the catch-all rule built from the environment variables.
 pub(crate) const ENV_RULE: &str = "env";

@@ -357,11 +357,7 @@ fn yaml_scalar_at(text: &str, at: serde_saphyr::Location) -> Option<&str> {
         Some(start) if text.is_char_boundary(start) && start < text.len() => start,
         _ => {
             let line_index = usize::try_from(at.line()).ok()?.checked_sub(1)?;
-            let line_start = if line_index == 0 {
-                0
-            } else {
-                text.match_indices('\n').nth(line_index - 1)?.0 + 1
-            };
+            let line_start = if line_index == 0 { 0 } else { text.match_indices('\n').nth(line_index - 1)?.0 + 1 };
             let column = usize::try_from(at.column()).ok()?.checked_sub(1)?;
             line_start + text[line_start..].char_indices().nth(column)?.0
         }
