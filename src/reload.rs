@@ -24,6 +24,17 @@
 //!   content is re-read and compared by hash when they changed (or while the
 //!   modification time is too recent to be trusted).
 //!
+//! A directory that is removed and made again, or moved away and replaced
+//! (`rm -rf dir && mkdir dir`, a volume remounted), is watched anew: the
+//! watcher keeps the directory's identity (device and inode on Unix) and
+//! re-watches when it changes, checked at every poll, and re-watches
+//! whenever an event says the directory itself was removed or moved (as soon
+//! as a directory is back at the path: looked for after 10 ms, 20 ms, 40 ms
+//! ... until the poll takes over). The file is read again after each
+//! re-watch, so a change made before it is not missed. (Were that event
+//! lost, a directory made again with the inode of the old one would look
+//! unchanged to the poll; the poll still reads every change of the file.)
+//!
 //! Either way the configured path is re-read (following symlinks) and its
 //! content compared by hash with the last content seen, so touching a file,
 //! or the several events of one swap, install nothing new.
@@ -76,7 +87,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use notify::event::{AccessKind, AccessMode};
+use notify::event::{AccessKind, AccessMode, ModifyKind};
 use notify::{EventKind, RecursiveMode, Watcher as _};
 
 use crate::config::file::{self, content_hash};
@@ -218,6 +229,7 @@ pub(crate) fn start(
         seed,
         options,
         events: None,
+        dir_id: None,
         target_dir: None,
         last_hash: None,
         last_stamp: None,
@@ -265,6 +277,32 @@ fn stamp(path: &Path) -> std::io::Result<Stamp> {
     })
 }
 
+/// What tells one directory from another that took its place at the same
+/// path: device and inode on Unix, the creation time elsewhere.
+#[cfg(unix)]
+type DirId = (u64, u64);
+#[cfg(not(unix))]
+type DirId = Option<SystemTime>;
+
+/// The identity of the directory at `dir` (symlinks followed), or `None`
+/// when there is none.
+fn dir_id(dir: &Path) -> Option<DirId> {
+    let meta = std::fs::metadata(dir).ok().filter(std::fs::Metadata::is_dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Some((meta.dev(), meta.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        Some(meta.created().ok())
+    }
+}
+
+/// The first wait before looking again for a watched directory that went
+/// away; it doubles at each look, up to the poll interval.
+const DIR_RETRY_FIRST: Duration = Duration::from_millis(10);
+
 /// A modification time this close to the moment of reading may hide a later
 /// write with the same time stamp (coarse clocks), so such a file is re-read
 /// by the poll even when its stamp did not change.
@@ -278,6 +316,9 @@ struct State {
     seed: Option<u64>,
     options: WatchOptions,
     events: Option<notify::RecommendedWatcher>,
+    /// The identity of the directory `dir` the events watch, or `None` while
+    /// it is not watched (gone, or the watch failed).
+    dir_id: Option<DirId>,
     /// The directory of the file the path resolves to, when it is not `dir`
     /// (a symlink elsewhere), watched too, with that file's name.
     target_dir: Option<(PathBuf, OsString)>,
@@ -289,6 +330,17 @@ struct State {
     last_warned: Option<String>,
 }
 
+/// What [`State::ensure_dir_watched`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DirWatch {
+    /// The directory watched is the one at the path (or events are off).
+    Same,
+    /// The directory was replaced and is now watched anew.
+    Rewatched,
+    /// There is no directory at the path, or it could not be watched.
+    Lost,
+}
+
 enum Check {
     Done,
     /// The file changed while it was read: read it again soon.
@@ -298,13 +350,18 @@ enum Check {
 }
 
 impl State {
-    fn start_events(&self, tx: Sender<Msg>) -> Option<notify::RecommendedWatcher> {
+    fn start_events(&mut self, tx: Sender<Msg>) -> Option<notify::RecommendedWatcher> {
+        let id = dir_id(&self.dir);
         let started = notify::recommended_watcher(move |event| {
             let _ = tx.send(Msg::Fs(event));
         })
         .and_then(|mut w| w.watch(&self.dir, RecursiveMode::NonRecursive).map(|()| w));
         match started {
-            Ok(w) => Some(w),
+            Ok(w) => {
+                // Replaced while the watch was set up: the next look re-watches.
+                self.dir_id = id.filter(|id| dir_id(&self.dir) == Some(*id));
+                Some(w)
+            }
             Err(e) => {
                 tracing::warn!(
                     target: "mischief",
@@ -323,16 +380,28 @@ impl State {
         let mut next_poll = Instant::now() + self.options.poll_interval;
         // (first event of the burst, deadline) while a read is pending.
         let mut pending: Option<(Instant, Instant)> = None;
+        // (when, the wait after that) while the watched directory is gone
+        // and looked for faster than the poll.
+        let mut dir_retry: Option<(Instant, Duration)> = None;
         loop {
             let now = Instant::now();
-            let wake = pending.map_or(next_poll, |(_, due)| due.min(next_poll));
+            let wake = [pending.map(|(_, due)| due), dir_retry.map(|(due, _)| due)]
+                .into_iter()
+                .flatten()
+                .fold(next_poll, Instant::min);
             match rx.recv_timeout(wake.saturating_duration_since(now)) {
                 Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => return,
                 Ok(Msg::Fs(event)) => {
+                    let now = Instant::now();
                     if self.relevant(&event) {
-                        let now = Instant::now();
                         let first = pending.map_or(now, |(first, _)| first);
                         pending = Some((first, (now + debounce).min(first + debounce * 4)));
+                    }
+                    if self.about_dir(&event) {
+                        // Watch it anew even if a directory of the same
+                        // identity is back: a new one can reuse the inode.
+                        self.dir_id = None;
+                        dir_retry = Some((now, DIR_RETRY_FIRST));
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {
@@ -340,12 +409,28 @@ impl State {
                         return;
                     }
                     let now = Instant::now();
+                    if let Some((due, wait)) = dir_retry
+                        && due <= now
+                    {
+                        dir_retry = match self.ensure_dir_watched() {
+                            DirWatch::Same => None,
+                            DirWatch::Rewatched => {
+                                // Whatever changed before the watch was back.
+                                pending = Some((now, now + debounce));
+                                None
+                            }
+                            // Look again soon, then less often; past the
+                            // poll interval the poll looks.
+                            DirWatch::Lost => (wait < self.options.poll_interval).then(|| (now + wait, wait * 2)),
+                        };
+                        continue;
+                    }
                     let check = if pending.is_some_and(|(_, due)| due <= now) {
                         pending = None;
                         self.check()
                     } else if next_poll <= now {
                         next_poll = now + self.options.poll_interval;
-                        self.poll()
+                        if self.ensure_dir_watched() == DirWatch::Rewatched { self.check() } else { self.poll() }
                     } else {
                         Check::Done
                     };
@@ -380,6 +465,51 @@ impl State {
                     || self.target_dir.as_ref().is_some_and(|(_, t)| n == t)
             }
         })
+    }
+
+    /// Could this event mean that the watched directory itself went away or
+    /// was moved (so that its watch is lost)? Events may have been dropped
+    /// (an error, a rescan), so those count too.
+    fn about_dir(&self, event: &notify::Result<notify::Event>) -> bool {
+        let Ok(event) = event else {
+            return true;
+        };
+        let moved_or_removed = matches!(
+            event.kind,
+            EventKind::Remove(_)
+                | EventKind::Modify(ModifyKind::Name(_) | ModifyKind::Any)
+                | EventKind::Any
+                | EventKind::Other
+        );
+        event.need_rescan() || (moved_or_removed && event.paths.contains(&self.dir))
+    }
+
+    /// Watches the directory at `dir` anew when it is not the one watched
+    /// (removed and made again, or moved away and replaced).
+    fn ensure_dir_watched(&mut self) -> DirWatch {
+        let Some(events) = self.events.as_mut() else {
+            return DirWatch::Same;
+        };
+        let now = dir_id(&self.dir);
+        if now.is_some() && now == self.dir_id {
+            return DirWatch::Same;
+        }
+        // The old watch may already be gone with its directory.
+        let _ = events.unwatch(&self.dir);
+        self.dir_id = None;
+        let Some(id) = now else {
+            return DirWatch::Lost;
+        };
+        if events.watch(&self.dir, RecursiveMode::NonRecursive).is_err() {
+            return DirWatch::Lost;
+        }
+        if dir_id(&self.dir) != Some(id) {
+            // Replaced again meanwhile: the next look re-watches.
+            return DirWatch::Lost;
+        }
+        self.dir_id = Some(id);
+        tracing::debug!(target: "mischief", dir = %self.dir.display(), "the chaos config directory was replaced; watching the new one");
+        DirWatch::Rewatched
     }
 
     /// The slow poll: re-read when the stamp changed or is too recent to trust.

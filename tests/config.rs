@@ -428,6 +428,46 @@ fn an_abort_with_only_a_grpc_code_answers_http_callers_with_the_matching_status(
     assert_eq!(status(Abort::default()), Some(503));
 }
 
+/// A gRPC code written as text (`grpc_status: "14"`, as YAML users quote
+/// numbers) is the code that number names, not an unknown name; out of
+/// range it is an error naming the value.
+#[test]
+fn a_grpc_code_written_as_text_is_read_as_its_number() {
+    use mischief::config::GrpcCode;
+    use mischief::{Door, Target};
+    let code = |status: GrpcStatus| {
+        let mut abort = Abort::default().percentage(100.0);
+        abort.grpc_status = Some(status);
+        let chaos = Chaos::new(Config::new().rule(Rule::new("a").abort(abort)))?;
+        Ok::<_, ConfigError>(chaos.decide(&Target::new(Door::Http)).fault().map(|f| f.grpc_code()))
+    };
+    for text in ["14", " 14 ", "+14", "014"] {
+        assert_eq!(code(GrpcStatus::Name(text.into())).unwrap(), Some(GrpcCode::Unavailable), "{text:?}");
+    }
+    assert_eq!(code(GrpcStatus::Name("1".into())).unwrap(), Some(GrpcCode::Cancelled));
+    assert_eq!(code(GrpcStatus::Name("16".into())).unwrap(), Some(GrpcCode::Unauthenticated));
+    for text in ["0", "17", "-1", "99999999999999999999"] {
+        let mut abort = abort();
+        abort.grpc_status = Some(GrpcStatus::Name(text.into()));
+        expect(Rule::new("g").abort(abort), "abort.grpc_status", text);
+        let msg = reject(Rule::new("g").abort({
+            let mut a = Abort::status(503).percentage(1.0);
+            a.grpc_status = Some(GrpcStatus::Name(text.into()));
+            a
+        }))
+        .to_string();
+        assert!(msg.contains("1 to 16"), "{msg}");
+    }
+    #[cfg(feature = "yaml")]
+    {
+        use mischief::config::Format;
+        let doc = "rules:\n  - name: a\n    abort: { grpc_status: \"14\", percentage: 100 }\n";
+        let chaos = Chaos::new(Config::parse(doc, Format::Yaml).unwrap()).unwrap();
+        let fault = chaos.decide(&Target::new(Door::Http)).fault().unwrap();
+        assert_eq!((fault.grpc_code(), fault.http_status().as_u16()), (GrpcCode::Unavailable, 503));
+    }
+}
+
 /// A door of your own ends a decision with `into_fault`: the failure is
 /// counted in the rule's status as the doors count it; a pass gives none;
 /// a failure whose wait outlived the kill switch is cancelled, and not

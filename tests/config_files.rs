@@ -99,6 +99,13 @@ fn schema_rejects_what_the_loader_rejects_and_accepts_the_rest() {
         r#"{"rules": [{"name": "a", "match": {"door": [" point ", "service"], "name": {"glob": "pay*"}, "host": {"prefix": "api."}}, "delay": {"min": "1ms", "max": "1s", "percentage": 100}}]}"#,
         r#"{"rules": [{"name": "a", "match": {"headers": [{"name": "x-canary", "present": false}], "grpc_method": {"exact": "Get"}}, "abort": {"grpc_status": "resource_exhausted", "every": 1, "headers": {"retry-after": "1"}}, "abort_first": true, "max_injections": 10}]}"#,
         r#"{"rules": [{"name": "a", "abort": {"grpc_status": 14, "percentage": 100}}]}"#,
+        r#"{"rules": [{"name": "a", "abort": {"grpc_status": " 14 ", "percentage": 100}}]}"#,
+        r#"{"rules": [{"name": "a", "abort": {"grpc_status": "Resource_Exhausted", "percentage": 100}}]}"#,
+        r#"{"rules": [{"name": "a", "abort": {"grpc_status": " resourceexhausted", "percentage": 100}}]}"#,
+        r#"{"rules": [{"name": "a", "abort": {"grpc_status": "16", "percentage": 100}}]}"#,
+        r#"{"rules": [{"name": " a ", "match": {"path": "/"}, "delay": {"fixed": 0, "every": 1}}]}"#,
+        r#"{"rules": [{"name": "a", "schedule": {"cron": "* * * * *", "active": "10ms"}, "for": 1, "abort": {"status": 503, "every": 1}}]}"#,
+        r#"{"rules": [{"name": "a", "delay": {"fixed": 1e20, "every": 1}}]}"#,
     ];
     for doc in accepted {
         let config = Config::parse(doc, Format::Json).unwrap_or_else(|e| panic!("{doc}: {e}"));
@@ -121,13 +128,30 @@ fn schema_rejects_what_the_loader_rejects_and_accepts_the_rest() {
         r#"{"rules": [{"name": "", "abort": {"status": 503, "every": 1}}]}"#,
         r#"{"rules": [], "guardrails": {"min_samples": 0, "abort_conditions": [{"metric": "error_rate", "threshold": 0.5}]}}"#,
         r#"{"rules": [], "guardrails": {"max_pods_killed": 1}}"#,
+        r#"{"rules": [{"name": "a", "abort": {"grpc_status": "BOGUS", "every": 1}}]}"#,
+        r#"{"rules": [{"name": "a", "abort": {"grpc_status": "OK", "every": 1}}]}"#,
+        r#"{"rules": [{"name": "a", "abort": {"grpc_status": "17", "every": 1}}]}"#,
+        r#"{"rules": [{"name": "a", "abort": {"grpc_status": "0", "every": 1}}]}"#,
+        r#"{"rules": [{"name": " ", "abort": {"status": 503, "every": 1}}]}"#,
+        r#"{"rules": [{"name": "a", "match": {"path": ""}, "abort": {"status": 503, "every": 1}}]}"#,
+        r#"{"rules": [{"name": "a", "match": {"host": {"prefix": ""}}, "abort": {"status": 503, "every": 1}}]}"#,
+        r#"{"rules": [{"name": "a", "match": {"grpc_method": {"glob": ""}}, "abort": {"status": 503, "every": 1}}]}"#,
+        r#"{"rules": [{"name": "a", "schedule": {"cron": "* * * * *", "active": 0}, "abort": {"status": 503, "every": 1}}]}"#,
+        r#"{"rules": [{"name": "a", "schedule": {"cron": "* * * * *", "active": "0s"}, "abort": {"status": 503, "every": 1}}]}"#,
+        r#"{"rules": [{"name": "a", "for": "0ms", "abort": {"status": 503, "every": 1}}]}"#,
+        r#"{"rules": [{"name": "a", "delay": {"fixed": 1e300, "every": 1}}]}"#,
     ];
+    let mut wrong = Vec::new();
     for doc in rejected {
         let loader = Config::parse(doc, Format::Json).and_then(|c| c.validate());
-        assert!(loader.is_err(), "the loader accepts {doc}");
-        let errors = validate(&schema, &schema, &serde_json::from_str(doc).unwrap(), "");
-        assert!(!errors.is_empty(), "the schema accepts {doc}");
+        if loader.is_ok() {
+            wrong.push(format!("the loader accepts {doc}"));
+        }
+        if validate(&schema, &schema, &serde_json::from_str(doc).unwrap(), "").is_empty() {
+            wrong.push(format!("the schema accepts {doc}"));
+        }
     }
+    assert!(wrong.is_empty(), "{wrong:#?}");
 }
 
 #[test]
@@ -203,6 +227,53 @@ fn parse_errors_name_the_field_in_every_format() {
         let msg = err.to_string();
         assert!(msg.contains(needle) && msg.contains(format.name()), "{format}: {msg}");
     }
+}
+
+/// A YAML value of the wrong type or out of range is named in the error, as
+/// TOML and JSON name it, in flow (`{ }`) and block style alike.
+#[test]
+fn yaml_type_errors_name_the_value() {
+    for (doc, value) in [
+        ("rules:\n  - name: a\n    abort: { status: teapot, every: 1 }\n", "teapot"),
+        ("rules:\n  - name: a\n    match: { port: 70000 }\n    abort: { status: 503, every: 1 }\n", "70000"),
+        ("rules:\n  - name: a\n    abort: { status: 503, every: -1 }\n", "-1"),
+        ("rules:\n  - name: a\n    abort: { status: 503, percentage: 5% }\n", "5%"),
+    ] {
+        let err = Config::parse(doc, Format::Yaml).unwrap_err().to_string();
+        assert!(err.contains(value), "the error does not name {value:?}: {err}");
+    }
+    // Block style; plain and quoted scalars, a comment after the value, no
+    // newline at the end: the value exactly as written.
+    for (doc, value) in [
+        ("rules:\n  - name: a\n    abort:\n      status: teapot\n      every: 1\n", "teapot"),
+        (
+            "rules:\n  - name: a\n    match:\n      port: 70000   # too big\n    abort:\n      status: 503\n      every: 1\n",
+            "70000",
+        ),
+        ("rules:\n  - name: a\n    abort:\n      status: 503\n      every: -1\n", "-1"),
+        ("rules:\n  - name: a\n    abort:\n      status: 503\n      percentage: 5%", "5%"),
+        ("rules:\n  - name: a\n    abort:\n      status: \"I'm a teapot\"\n      every: 1\n", "I'm a teapot"),
+        ("rules:\n  - name: a\n    abort:\n      status: 503\n      every: 1\n    abort_first: maybe\n", "maybe"),
+        ("seed: many\nrules: []\n", "many"),
+        ("rules: []\nguardrails:\n  max_active_faults: 'lots'\n", "lots"),
+    ] {
+        let err = Config::parse(doc, Format::Yaml).unwrap_err().to_string();
+        assert!(err.contains(&format!("(found {value:?})")), "the error does not name {value:?}: {err}");
+    }
+    // An error about a mapping points at a key: that is not the value.
+    let err = Config::parse("rules:\n  - abort:\n      status: 503\n      every: 1\n", Format::Yaml).unwrap_err();
+    let err = err.to_string();
+    assert!(err.contains("missing field `name`") && !err.contains("found"), "{err}");
+    // A message that names the value already does not repeat it; one that
+    // names only a number of the position still gets it.
+    let err = Config::parse("rules: []\nguardrails: { max_pods_killed: 1 }\n", Format::Yaml).unwrap_err();
+    let err = err.to_string();
+    assert!(err.contains("max_pods_killed`: 1: limits") && !err.contains("found"), "{err}");
+    let err = Config::parse("rules: []\nseed: 3x\n", Format::Yaml).unwrap_err().to_string();
+    assert!(err.contains("line 2") && err.contains("(found \"3x\")"), "{err}");
+    let err = Config::parse("rules: []\nseed: 2\nguardrails: { max_injections: x2 }\n", Format::Yaml);
+    let err = err.unwrap_err().to_string();
+    assert!(err.contains("(found \"x2\")"), "{err}");
 }
 
 /// The seed's guardrails file, as the guide prints it, with `rules: []`.
@@ -285,6 +356,48 @@ fn an_empty_exclude_entry_is_an_error_in_every_format() {
     }
 }
 
+/// The seed prints its guardrails file without a `rules` key. That stays an
+/// error (a truncated file must not load as "no rules"), but one that says
+/// what to add, in the file's own syntax, and that comes with the first
+/// error of the file rather than after all the others are fixed.
+#[test]
+fn a_guardrails_file_without_rules_says_to_add_an_empty_list() {
+    let as_printed = SEED_GUARDRAILS.strip_prefix("rules: []\n").unwrap();
+    let err = Config::parse(as_printed, Format::Yaml).unwrap_err().to_string();
+    assert!(err.contains("guardrails.max_pods_killed") && err.contains("add `rules: []`"), "{err}");
+    let in_process = as_printed
+        .replace("  max_pods_killed: 1\n", "")
+        .replace("  excluded_namespaces:\n    - kube-system\n    - monitoring\n", "");
+    let err = Config::parse(&in_process, Format::Yaml).unwrap_err().to_string();
+    assert!(err.contains("no `rules` key") && err.contains("guardrails") && err.contains("add `rules: []`"), "{err}");
+    Config::parse(&format!("rules: []\n{in_process}"), Format::Yaml).unwrap().validate().unwrap();
+
+    let toml = "[guardrails]\nallowed_hours = \"09:00-16:00\"\n";
+    let err = Config::parse(toml, Format::Toml).unwrap_err().to_string();
+    assert!(err.contains("add `rules = []` (at the top"), "{err}");
+    Config::parse(&format!("rules = []\n{toml}"), Format::Toml).unwrap().validate().unwrap();
+    let err = Config::parse(r#"{"guardrails": {"max_injections": 10}}"#, Format::Json).unwrap_err().to_string();
+    assert!(err.contains(r#"add `"rules": []`"#), "{err}");
+    // The README shows the seed's file with these changes, and it reads.
+    let changed = SEED_GUARDRAILS
+        .replace("  max_pods_killed: 1\n", "  max_active_faults: 1\n")
+        .replace("  excluded_namespaces:\n    - kube-system\n    - monitoring\n", "  exclude: [{ path: /health }]\n");
+    let readme = readme_blocks("yaml").into_iter().find(|b| b.contains("was max_pods_killed")).expect("README block");
+    assert_eq!(Config::parse(&readme, Format::Yaml).unwrap(), Config::parse(&changed, Format::Yaml).unwrap());
+    // Without guardrails: the plain message, in the format's syntax.
+    let err = Config::parse("seed: 4\n", Format::Yaml).unwrap_err().to_string();
+    assert!(err.contains("no `rules` key (a truncated") && err.contains("add `rules: []`"), "{err}");
+    // An error in a file that has `rules`, or that is not a table: no word about it.
+    for (text, format) in [
+        ("rules: []\nguardrails: { max_pods_killed: 1 }\n", Format::Yaml),
+        ("- just\n- a list\n", Format::Yaml),
+        ("[guardrails\n", Format::Toml),
+    ] {
+        let err = Config::parse(text, format).unwrap_err().to_string();
+        assert!(!err.contains("no `rules` key"), "{text}: {err}");
+    }
+}
+
 #[test]
 fn from_file_names_the_file_field_and_value() {
     let dir = std::env::temp_dir().join(format!("mischief-config-files-{}", std::process::id()));
@@ -363,6 +476,12 @@ fn validate(root: &Value, schema: &Value, value: &Value, at: &str) -> Vec<String
         }
         if s.get("maximum").and_then(Value::as_f64).is_some_and(|m| n > m) {
             errors.push(format!("{at}: {n} above maximum"));
+        }
+        if s.get("exclusiveMinimum").and_then(Value::as_f64).is_some_and(|m| n <= m) {
+            errors.push(format!("{at}: {n} not above the exclusive minimum"));
+        }
+        if s.get("exclusiveMaximum").and_then(Value::as_f64).is_some_and(|m| n >= m) {
+            errors.push(format!("{at}: {n} not below the exclusive maximum"));
         }
     }
     if let Some(text) = value.as_str() {

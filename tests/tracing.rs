@@ -104,3 +104,54 @@ fn calls_ending_after_their_engine_is_dropped_record_nothing() {
         assert_eq!(tripped, !drop_engine, "engine dropped: {drop_engine}; {events:?}");
     }
 }
+
+/// A `CHAOS_*` variable a letter or two away from one mischief reads (the
+/// seed's `CHAOS_ENABLED` written `CHAOS_ENABLE`) leaves chaos off, as an
+/// unset one does; `from_env` warns, naming it and the one it reads. Other
+/// tools' `CHAOS_*` variables pass without a word. Runs itself in a child
+/// process with the variables set: the environment is process-wide.
+#[test]
+fn a_misspelt_chaos_variable_is_warned_about() {
+    use tracing_subscriber::layer::SubscriberExt;
+    const CHILD: &str = "MISCHIEF_TRACING_TEST_CHILD";
+    const TEST: &str = "a_misspelt_chaos_variable_is_warned_about";
+    if std::env::var_os(CHILD).is_none() {
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+        child.args(["--exact", TEST, "--test-threads=1"]).env(CHILD, "1");
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().to_ascii_uppercase().starts_with("CHAOS") {
+                child.env_remove(name);
+            }
+        }
+        let out = child
+            .env("CHAOS_ENABLE", "true")
+            .env("CHAOS_FALIURE_RATE", "0.5")
+            .env("chaos_seed", "7")
+            .env("CHAOS_LATENCY_MS", "10")
+            .env("CHAOS_MESH_NAMESPACE", "chaos-testing")
+            .env("CHAOS_ENABLED_", "")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "the child failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(stdout.contains("1 passed"), "the child ran no test:\n{stdout}");
+        return;
+    }
+    let recorder = Recorder::default();
+    let subscriber = tracing_subscriber::registry().with(recorder.clone());
+    let chaos = tracing::subscriber::with_default(subscriber, Chaos::from_env).unwrap();
+    assert!(!chaos.is_enabled(), "CHAOS_ENABLE is not CHAOS_ENABLED");
+    let events = recorder.0.lock().unwrap().clone();
+    let about = |name: &str| events.iter().filter(|e| e.contains(&format!("variable=\"{name}\""))).collect::<Vec<_>>();
+    for (set, read) in
+        [("CHAOS_ENABLE", "CHAOS_ENABLED"), ("CHAOS_FALIURE_RATE", "CHAOS_FAILURE_RATE"), ("chaos_seed", "CHAOS_SEED")]
+    {
+        let warned = about(set);
+        assert!(warned.len() == 1 && warned[0].contains(&format!("did you mean {read}?")), "{set}: {events:?}");
+    }
+    // Read, someone else's, or empty: nothing.
+    for quiet in ["CHAOS_LATENCY_MS", "CHAOS_MESH_NAMESPACE", "CHAOS_ENABLED_"] {
+        assert!(about(quiet).is_empty(), "{quiet}: {events:?}");
+    }
+    assert_eq!(events.iter().filter(|e| e.contains("variable=")).count(), 3, "{events:?}");
+}

@@ -28,6 +28,10 @@ pub mod vars {
     pub const CONFIG: &str = "CHAOS_CONFIG";
 }
 
+/// Every variable mischief reads.
+const ALL: [&str; 6] =
+    [vars::ENABLED, vars::FAILURE_RATE, vars::LATENCY_MS, vars::ABORT_STATUS, vars::SEED, vars::CONFIG];
+
 /// The name of the catch-all rule built from the environment variables.
 pub(crate) const ENV_RULE: &str = "env";
 
@@ -114,12 +118,68 @@ fn parse_bool(v: &str) -> Option<bool> {
 /// variables is set to something that is not Unicode: read as a `String`,
 /// it would look unset, and chaos would silently be off or ignore its file.
 pub(crate) fn check_unicode() -> Result<(), ConfigError> {
-    for var in [vars::ENABLED, vars::FAILURE_RATE, vars::LATENCY_MS, vars::ABORT_STATUS, vars::SEED, vars::CONFIG] {
+    for var in ALL {
         if let Err(std::env::VarError::NotUnicode(value)) = std::env::var(var) {
             return Err(env_err(var, &value.to_string_lossy(), "is not valid UTF-8"));
         }
     }
     Ok(())
+}
+
+/// Warns (target `mischief`) about each `CHAOS_*` variable of the process,
+/// set to something, that mischief does not read but that is one or two
+/// letters away from one it reads (`CHAOS_ENABLE`): such a variable leaves
+/// its setting at the default without a word. Not an error: other tools
+/// use the prefix too.
+pub(crate) fn warn_misspelt() {
+    let set: Vec<String> = std::env::vars_os()
+        .filter(|(_, value)| !value.to_string_lossy().trim().is_empty())
+        .filter_map(|(name, _)| name.into_string().ok())
+        .collect();
+    for (name, read) in misspelt(set.iter().map(String::as_str)) {
+        tracing::warn!(
+            target: "mischief",
+            variable = name,
+            read,
+            "{name} is set, but mischief does not read it: did you mean {read}?"
+        );
+    }
+}
+
+/// Each of `names` that starts with `CHAOS` (in any case), is not a
+/// variable mischief reads, and is at most two edits (Levenshtein, ignoring
+/// case) from one: with the nearest one it reads.
+pub(crate) fn misspelt<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<(&'a str, &'static str)> {
+    names
+        .into_iter()
+        .filter(|name| !ALL.contains(name))
+        .filter_map(|name| {
+            let upper = name.to_ascii_uppercase();
+            if !upper.starts_with("CHAOS") {
+                return None;
+            }
+            ALL.iter()
+                .map(|read| (edit_distance(upper.as_bytes(), read.as_bytes()), *read))
+                .filter(|(d, _)| *d <= 2)
+                .min_by_key(|(d, _)| *d)
+                .map(|(_, read)| (name, read))
+        })
+        .collect()
+}
+
+/// The Levenshtein distance of two byte strings.
+fn edit_distance(a: &[u8], b: &[u8]) -> usize {
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, x) in a.iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, y) in b.iter().enumerate() {
+            let next = (diagonal + usize::from(x != y)).min(row[j] + 1).min(row[j + 1] + 1);
+            diagonal = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
 }
 
 fn env_err(var: &'static str, value: &str, reason: &str) -> ConfigError {
@@ -209,6 +269,43 @@ abort = { status = 503, percentage = 5 }, delay = { min = "0ms", max =
             let msg = err.to_string();
             assert!(msg.contains(var) && msg.contains(value), "{msg}");
         }
+    }
+
+    #[test]
+    fn misspelt_names_are_matched_to_the_ones_read() {
+        assert_eq!(edit_distance(b"", b"abc"), 3);
+        assert_eq!(edit_distance(b"kitten", b"sitting"), 3);
+        assert_eq!(edit_distance(b"CHAOS_SEED", b"CHAOS_SEED"), 0);
+        let names = [
+            "CHAOS_ENABLE",        // a letter missing
+            "CHAOS_ENABLEDD",      // one too many
+            "CHAOS_ENALBED",       // two swapped
+            "CHAOS_FAILURE_RATIO", // two changed
+            "CHAOS_LATENCY",       // three missing: too far
+            "chaos_enabled",       // the case
+            "CHAOS-SEED",          // the separator
+            "CHAOSSEED",           // no separator
+            "CHAOS_ENABLED",       // read
+            "CHAOS_CONFIG",        // read
+            "CHAOS_MESH_NAMESPACE",
+            "CHAOS_CONFIG_DIR",
+            "CHAOS",
+            "CHAOS_ABORT_STATUS_CODE",
+            "ENABLED",
+            "XCHAOS_SEED", // not the prefix
+        ];
+        assert_eq!(
+            misspelt(names),
+            [
+                ("CHAOS_ENABLE", vars::ENABLED),
+                ("CHAOS_ENABLEDD", vars::ENABLED),
+                ("CHAOS_ENALBED", vars::ENABLED),
+                ("CHAOS_FAILURE_RATIO", vars::FAILURE_RATE),
+                ("chaos_enabled", vars::ENABLED),
+                ("CHAOS-SEED", vars::SEED),
+                ("CHAOSSEED", vars::SEED),
+            ]
+        );
     }
 
     #[test]

@@ -216,13 +216,43 @@ fn parse_text(text: &str, format: Format) -> Result<Config, String> {
             format.feature()
         ));
     }
-    let config: Config = deserialize(text, format)?;
-    if config.rules.is_empty() && !has_rules_key(text, format) {
-        return Err("there is no `rules` key (a truncated or half-written file?); \
-                    write an empty `rules` list to configure no rules"
-            .to_owned());
+    let config: Config = match deserialize(text, format) {
+        Ok(config) => config,
+        // Say at once that `rules` is missing too, so that a file written
+        // without it (the seed's guardrails file) is not fixed one error at
+        // a time.
+        Err(e) => match top_level_keys(text, format) {
+            Some(keys) if !keys.contains("rules") => {
+                return Err(format!("{e}; and {}", no_rules_key(format, keys.contains("guardrails"))));
+            }
+            _ => return Err(e),
+        },
+    };
+    if config.rules.is_empty() && !top_level_keys(text, format).is_some_and(|keys| keys.contains("rules")) {
+        return Err(no_rules_key(format, config.guardrails.is_some()));
     }
     Ok(config)
+}
+
+/// The error for a document without a `rules` key, saying what to write in
+/// `format`.
+fn no_rules_key(format: Format, has_guardrails: bool) -> String {
+    let empty = match format {
+        Format::Toml => "`rules = []` (at the top, before any [table])",
+        Format::Yaml => "`rules: []`",
+        Format::Json => "`\"rules\": []`",
+    };
+    if has_guardrails {
+        format!(
+            "there is no `rules` key: a file of guardrails alone needs one too (a file without it is \
+             refused as truncated); add {empty} to configure no rules, or write the rules there"
+        )
+    } else {
+        format!(
+            "there is no `rules` key (a truncated or half-written file?); \
+             add {empty} to configure no rules"
+        )
+    }
 }
 
 /// Formats a deserialization error with the path of the field it is about.
@@ -268,7 +298,14 @@ fn deserialize<T: serde::de::DeserializeOwned>(text: &str, format: Format) -> Re
                 })
             })
             .map_err(|e| {
-                let message = one_line(&e.without_snippet().to_string());
+                let mut message = one_line(&e.without_snippet().to_string());
+                // serde-saphyr's messages for a value of the wrong type or
+                // out of range ("invalid u16") do not say what the value was.
+                if let Some(found) = e.location().and_then(|at| yaml_scalar_at(text, at))
+                    && !names_value(&message, found)
+                {
+                    message = format!("{message} (found {found:?})");
+                }
                 match &path {
                     Some(path) => with_path(path, message),
                     None => message,
@@ -287,11 +324,103 @@ fn deserialize<T: serde::de::DeserializeOwned>(text: &str, format: Format) -> Re
     }
 }
 
-/// Does the top level of the document have a `rules` key?
-fn has_rules_key(text: &str, format: Format) -> bool {
+/// The keys at the top level of the document, if it is a table (mapping,
+/// object) at all.
+fn top_level_keys(text: &str, format: Format) -> Option<std::collections::BTreeSet<String>> {
     use serde::de::IgnoredAny;
     use std::collections::BTreeMap;
-    deserialize::<BTreeMap<String, IgnoredAny>>(text, format).is_ok_and(|top| top.contains_key("rules"))
+    deserialize::<BTreeMap<String, IgnoredAny>>(text, format).ok().map(|top| top.into_keys().collect())
+}
+
+/// Does the message already name `value` (as `` `70000` ``, `"abc"` or
+/// `1: ...` do), as a word of its own, before serde-saphyr's " at line N,
+/// column M"?
+#[cfg(feature = "yaml")]
+fn names_value(message: &str, value: &str) -> bool {
+    let head = message.rsplit_once(" at line ").map_or(message, |(head, _)| head);
+    head.match_indices(value).any(|(i, _)| {
+        let before = head[..i].chars().next_back();
+        let after = head[i + value.len()..].chars().next();
+        !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+    })
+}
+
+/// The scalar value a YAML error points at, as written (without its
+/// quotes), or `None` when the error points at no scalar value (a mapping, a
+/// sequence, a key, the end of the document) or the position is not in
+/// `text`.
+#[cfg(feature = "yaml")]
+fn yaml_scalar_at(text: &str, at: serde_saphyr::Location) -> Option<&str> {
+    // The node's first byte: from its span when the parser recorded it, else
+    // from the line and column (both from 1, the column counting characters).
+    let start = match at.span().byte_offset().and_then(|b| usize::try_from(b).ok()) {
+        Some(start) if text.is_char_boundary(start) && start < text.len() => start,
+        _ => {
+            let line_index = usize::try_from(at.line()).ok()?.checked_sub(1)?;
+            let line_start = if line_index == 0 { 0 } else { text.match_indices('\n').nth(line_index - 1)?.0 + 1 };
+            let column = usize::try_from(at.column()).ok()?.checked_sub(1)?;
+            line_start + text[line_start..].char_indices().nth(column)?.0
+        }
+    };
+    let rest = &text[start..];
+    let rest = &rest[..rest.find(['\n', '\r']).unwrap_or(rest.len())];
+    let (value, len) = scalar_prefix(rest)?;
+    // A key (the error is about its mapping, as "missing field" is).
+    let after = rest[len..].trim_start_matches([' ', '\t']);
+    if after.strip_prefix(':').is_some_and(|a| a.is_empty() || a.starts_with([' ', '\t'])) {
+        return None;
+    }
+    Some(value)
+}
+
+/// The YAML scalar at the start of `rest` (one line): a quoted one without
+/// its quotes, or a plain one up to a flow indicator, a `: ` or a comment;
+/// and the number of bytes it takes in `rest`.
+#[cfg(feature = "yaml")]
+fn scalar_prefix(rest: &str) -> Option<(&str, usize)> {
+    let (scalar, len) = match rest.chars().next()? {
+        quote @ ('"' | '\'') => {
+            // Up to the closing quote; a doubled '' or an escaped \" inside
+            // is shown as written.
+            let body = &rest[1..];
+            let mut chars = body.char_indices().peekable();
+            let mut end = None;
+            while let Some((i, c)) = chars.next() {
+                match c {
+                    '\\' if quote == '"' => {
+                        chars.next();
+                    }
+                    '\'' if quote == '\'' && chars.peek().is_some_and(|&(_, n)| n == '\'') => {
+                        chars.next();
+                    }
+                    c if c == quote => {
+                        end = Some(i);
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            // A quoted scalar that goes on to the next line: its first line.
+            end.map_or((body, rest.len()), |end| (&body[..end], end + 2))
+        }
+        // Not a scalar: a mapping, a sequence, an anchor, an alias, a tag,
+        // a block scalar, a comment.
+        '{' | '[' | '}' | ']' | ',' | '#' | '&' | '*' | '!' | '|' | '>' => return None,
+        _ => {
+            let bytes = rest.as_bytes();
+            let end = rest
+                .char_indices()
+                .find(|&(i, c)| {
+                    let blank_before = i > 0 && matches!(bytes[i - 1], b' ' | b'\t');
+                    let blank_after = matches!(bytes.get(i + 1), None | Some(b' ' | b'\t'));
+                    matches!(c, ',' | '}' | ']') || (c == '#' && blank_before) || (c == ':' && blank_after)
+                })
+                .map_or(rest.len(), |(i, _)| i);
+            let scalar = rest[..end].trim_end();
+            (scalar, scalar.len())
+        }
+    };
+    (!scalar.is_empty()).then_some((scalar, len))
 }
 
 /// Joins a multi-line message into one line.

@@ -330,7 +330,7 @@ pub struct Schedule {
     /// The cron expression.
     pub cron: String,
     /// How long the rule stays active after each firing.
-    #[cfg_attr(feature = "schema", schemars(with = "super::schema::DurationSchema"))]
+    #[cfg_attr(feature = "schema", schemars(with = "super::schema::PositiveDurationSchema"))]
     #[serde(with = "duration::required")]
     pub active: Duration,
 }

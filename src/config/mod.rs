@@ -74,7 +74,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::fault::GrpcCode;
 pub use env::vars;
-pub(crate) use env::{EnvSettings, check_unicode as check_env_unicode};
+pub(crate) use env::{EnvSettings, check_unicode as check_env_unicode, warn_misspelt as warn_misspelt_env};
 pub use error::{ConfigError, RuleRef};
 pub use file::Format;
 pub use guardrails::{AbortCondition, Guardrails, Metric, Schedule, Threshold};
@@ -140,7 +140,7 @@ impl Config {
 pub struct Rule {
     /// A unique, non-empty name. It appears in tracing events, in
     /// [`Status`](crate::Status) and in the faults themselves.
-    #[cfg_attr(feature = "schema", schemars(length(min = 1)))]
+    #[cfg_attr(feature = "schema", schemars(length(min = 1), extend("pattern" = "\\S")))]
     pub name: String,
     /// Which calls the rule applies to; an empty match applies to every call.
     #[serde(rename = "match", default, skip_serializing_if = "Match::is_empty")]
@@ -188,7 +188,7 @@ pub struct Rule {
     /// the clock, as it keeps the counters, so `for` added to a rule later
     /// counts from the rule's first installation; rename the rule, or turn
     /// the switch off and on, to start it afresh.
-    #[cfg_attr(feature = "schema", schemars(with = "Option<schema::DurationSchema>"))]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<schema::PositiveDurationSchema>"))]
     #[serde(rename = "for", default, with = "duration::option", skip_serializing_if = "Option::is_none")]
     pub active_for: Option<Duration>,
 }
@@ -549,13 +549,12 @@ impl Match {
 }
 
 /// A gRPC status code in a configuration: a name (`"UNAVAILABLE"`,
-/// `"unavailable"`, `"Unavailable"`) or a number (`14`).
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+/// `"unavailable"`, `"Unavailable"`) or a number (`14`). A number written
+/// as text (`"14"`, as YAML files often quote it) is read as the number.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum GrpcStatus {
     /// A numeric code.
-    #[cfg_attr(feature = "schema", schemars(extend("minimum" = 1, "maximum" = 16)))]
     Code(i64),
     /// A code name.
     Name(String),

@@ -3,18 +3,25 @@
 //! Where serde's shape is custom (string matchers, durations, "one or a
 //! list"), the schema is written here by hand to say exactly what the
 //! deserializer accepts. The schema is as strict as parsing plus
-//! [`Config::validate`] on single fields (ranges, enums, non-empty names,
-//! a file's `rules` key); rules that tie several fields together (one delay
-//! shape, `percentage` or `every`), the contents of strings (cron
-//! expressions, hours, time zones), the lower bounds of durations
-//! (`window`, `cooldown`, `for`) and the number of an abort's headers (64)
-//! are only checked by the loader.
+//! [`Config::validate`] on single fields where JSON Schema can say it:
+//! ranges, enums, gRPC code names and numbers (in any case, as text too),
+//! names that are not blank, string matchers that are not empty, durations
+//! a `Duration` holds, `schedule.active` and `for` longer than 0, a file's
+//! `rules` key. Only the loader checks:
+//!
+//! - rules that tie several fields together (one delay shape, `percentage`
+//!   or `every`, `min` not above `max`, unique rule names);
+//! - the syntax inside strings: durations (`"2 parsecs"`), cron expressions,
+//!   hours, days, dates, time zones, HTTP methods, header names and values;
+//! - the bounds of durations other than the above (the lower ones of
+//!   `window` and `cooldown`, the upper one of `schedule.active`);
+//! - the number of an abort's headers (64).
 
 use std::borrow::Cow;
 
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 
-use super::{Config, Door, StrMatch};
+use super::{Config, Door, GrpcCode, GrpcStatus, StrMatch};
 
 /// The JSON Schema (draft 2020-12) of a configuration file, whatever its
 /// format: TOML and YAML files have the same structure as JSON ones.
@@ -23,6 +30,15 @@ use super::{Config, Door, StrMatch};
 /// this by a test; point an editor at it for completion and checks (for
 /// example with a `# yaml-language-server: $schema=...` comment, or
 /// taplo's `#:schema` directive in TOML).
+///
+/// It rejects what the loader rejects in a single field where JSON Schema
+/// can say it (ranges, enums, gRPC codes, blank names, empty matchers, zero
+/// `schedule.active` and `for`, durations too long). Only the loader checks
+/// fields against each other (one delay shape, `percentage` or `every`,
+/// unique names), the syntax inside strings (durations, cron expressions,
+/// hours, days, dates, time zones, methods, headers) and a few bounds (the
+/// lowest `window` and `cooldown`, the longest `schedule.active`, at most
+/// 64 abort headers).
 ///
 /// ```
 /// let schema = serde_json::to_value(mischief::config::json_schema())?;
@@ -47,6 +63,9 @@ pub fn json_schema() -> Schema {
     schema
 }
 
+/// The first number of milliseconds a `Duration` cannot hold (2^64 s).
+const MAX_MILLIS: f64 = 18_446_744_073_709_551_616_000.0;
+
 /// A duration: `"150ms"`, `"2s"`, `"1m 30s"`, or a number of milliseconds.
 pub(crate) struct DurationSchema;
 
@@ -61,7 +80,60 @@ impl JsonSchema for DurationSchema {
                             ns, us, ms, s, m, h, d, ...), or a number of milliseconds.",
             "anyOf": [
                 { "type": "string", "minLength": 1, "examples": ["150ms", "2s", "1m 30s"] },
-                { "type": "number", "minimum": 0 }
+                { "type": "number", "minimum": 0, "exclusiveMaximum": MAX_MILLIS }
+            ]
+        })
+    }
+}
+
+/// A duration longer than 0 (`schedule.active`, `for`).
+pub(crate) struct PositiveDurationSchema;
+
+impl JsonSchema for PositiveDurationSchema {
+    fn schema_name() -> Cow<'static, str> {
+        "PositiveDuration".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A duration longer than 0: a string such as \"5m\" or \"2h\" (humantime syntax: \
+                            ns, us, ms, s, m, h, d, ...), or a number of milliseconds.",
+            "anyOf": [
+                // A duration's text is 0 when it has no digit but 0.
+                { "type": "string", "pattern": "[1-9]", "examples": ["5m", "2h"] },
+                { "type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": MAX_MILLIS }
+            ]
+        })
+    }
+}
+
+impl JsonSchema for GrpcStatus {
+    fn schema_name() -> Cow<'static, str> {
+        "GrpcStatus".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let names: Vec<&str> = (1..=16).filter_map(GrpcCode::from_i64).map(GrpcCode::name).collect();
+        // As `GrpcCode::from_name` reads a name: any case, underscores
+        // anywhere or nowhere, blanks around; or a number 1 to 16 as text.
+        let spelled: Vec<String> = names
+            .iter()
+            .map(|n| {
+                n.chars()
+                    .filter(|c| *c != '_')
+                    .map(|c| format!("[{}{}]", c.to_ascii_lowercase(), c.to_ascii_uppercase()))
+                    .collect::<Vec<_>>()
+                    .join("_*")
+            })
+            .collect();
+        let pattern = format!("^\\s*(?:_*(?:{})_*|\\+?0*(?:[1-9]|1[0-6]))\\s*$", spelled.join("|"));
+        json_schema!({
+            "description": "A gRPC status code other than OK: a name (\"UNAVAILABLE\", in any case) or a number \
+                            from 1 to 16 (also as text, \"14\").",
+            "anyOf": [
+                { "type": "integer", "minimum": 1, "maximum": 16 },
+                { "enum": names },
+                { "type": "string", "pattern": pattern }
             ]
         })
     }
@@ -77,7 +149,7 @@ impl JsonSchema for StrMatch {
             serde_json::json!({
                 "type": "object",
                 "description": what,
-                "properties": { key: { "type": "string" } },
+                "properties": { key: { "type": "string", "minLength": 1 } },
                 "required": [key],
                 "additionalProperties": false
             })
@@ -86,7 +158,7 @@ impl JsonSchema for StrMatch {
             "description": "A string matcher. A plain string is an exact match, or a glob if it contains `*` \
                             (which matches any run of characters). Or one of { exact }, { prefix }, { glob }.",
             "anyOf": [
-                { "type": "string" },
+                { "type": "string", "minLength": 1 },
                 explicit("exact", "The whole string equals this."),
                 explicit("prefix", "The string starts with this."),
                 explicit("glob", "The string matches this glob (`*` is any run of characters).")

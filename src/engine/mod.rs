@@ -263,9 +263,14 @@ impl Chaos {
     ///   says so.
     ///
     /// A variable set to something that is not valid UTF-8 is an error
-    /// naming it, never read as unset.
+    /// naming it, never read as unset. A `CHAOS_*` variable that mischief
+    /// does not read but that is a letter or two from one it reads
+    /// (`CHAOS_ENABLE`) gets a `tracing` warning (target `mischief`)
+    /// naming it and the variable meant; it is not an error, as other tools
+    /// use the prefix too.
     pub fn from_env() -> Result<Self, ConfigError> {
         crate::config::check_env_unicode()?;
+        crate::config::warn_misspelt_env();
         Self::from_env_with(|name| std::env::var(name).ok())
     }
 

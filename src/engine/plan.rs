@@ -443,14 +443,15 @@ fn compile_abort(index: usize, rule: &str, a: &Abort) -> Result<CompiledAbort, C
         }
         Some(s) => return Err(err("status", &s, "must be an HTTP status from 200 to 599")),
     };
+    let code = |n: Option<i64>, value: &dyn Debug| match n.and_then(GrpcCode::from_i64) {
+        Some(GrpcCode::Ok) | None => Err(err("grpc_status", value, "must be a gRPC error code from 1 to 16")),
+        Some(code) => Ok(code),
+    };
     let grpc = match &a.grpc_status {
         None => GrpcCode::Unavailable,
-        Some(GrpcStatus::Code(n)) => match GrpcCode::from_i64(*n) {
-            Some(GrpcCode::Ok) | None => {
-                return Err(err("grpc_status", n, "must be a gRPC error code from 1 to 16"));
-            }
-            Some(code) => code,
-        },
+        Some(GrpcStatus::Code(n)) => code(Some(*n), n)?,
+        // A number written as text (`grpc_status: "14"` in YAML): that code.
+        Some(GrpcStatus::Name(s)) if is_integer(s.trim()) => code(s.trim().parse().ok(), s)?,
         Some(GrpcStatus::Name(s)) => match GrpcCode::from_name(s) {
             Some(GrpcCode::Ok) => return Err(err("grpc_status", s, "OK is not an error code")),
             Some(code) => code,
@@ -496,6 +497,12 @@ fn compile_abort(index: usize, rule: &str, a: &Abort) -> Result<CompiledAbort, C
     }
     let body = a.body.clone().or_else(|| a.message.clone()).unwrap_or(default_message);
     Ok(CompiledAbort { status, grpc, body: Bytes::from(body), http_headers, grpc_headers })
+}
+
+/// Is `s` an integer, as `"14"`, `"+14"` or `"-1"` (however long)?
+fn is_integer(s: &str) -> bool {
+    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn compile_failures(index: usize, rule: &Rule) -> Result<Box<[CompiledFailure]>, ConfigError> {

@@ -393,6 +393,52 @@ fn deletion_keeps_the_plan_warns_once_and_recreation_applies() {
     assert!(wait_until(RELOAD_BOUND, || capture::warnings_about(&file) == 2));
 }
 
+/// The watched directory removed and made again (`rm -rf dir && mkdir
+/// dir`, a volume remounted), or moved away and replaced: file events go on,
+/// with a poll far too slow to be what notices.
+#[test]
+fn events_resume_after_the_directory_is_recreated() {
+    let dir = TempDir::new("recreate");
+    let path = dir.path().join("chaos.toml");
+    write_in_place(&path, &always_toml(503));
+    let chaos = Chaos::builder().build().unwrap();
+    let _guard = chaos.watch_with(&path, WatchOptions::new().poll_interval(Duration::from_secs(30))).unwrap();
+    assert_eq!(decided_status(&chaos), Some(503));
+
+    std::fs::remove_dir_all(dir.path()).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    std::fs::create_dir_all(dir.path()).unwrap();
+    write_in_place(&path, &always_toml(500));
+    wait_for_status(&chaos, 500);
+    // Not only the first write after the re-watch: later edits too.
+    write_rename(&path, &always_toml(501));
+    wait_for_status(&chaos, 501);
+
+    // Again, the new directory and the file in it made at once.
+    std::fs::remove_dir_all(dir.path()).unwrap();
+    std::fs::create_dir_all(dir.path()).unwrap();
+    write_rename(&path, &always_toml(502));
+    wait_for_status(&chaos, 502);
+    write_in_place(&path, &always_toml(504));
+    wait_for_status(&chaos, 504);
+
+    // Moved away, and a new directory put in its place.
+    let moved = dir.path().with_extension("old");
+    let _ = std::fs::remove_dir_all(&moved);
+    std::fs::rename(dir.path(), &moved).unwrap();
+    std::fs::create_dir_all(dir.path()).unwrap();
+    write_in_place(&path, &always_toml(429));
+    wait_for_status(&chaos, 429);
+    write_in_place(&path, &always_toml(500));
+    wait_for_status(&chaos, 500);
+    // The old directory is no longer the one watched.
+    write_in_place(&moved.join("chaos.toml"), &always_toml(418));
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(decided_status(&chaos), Some(500));
+    std::fs::remove_dir_all(&moved).unwrap();
+    assert_eq!(chaos.status().last_error, None);
+}
+
 #[test]
 fn dropping_the_guard_stops_watching() {
     let dir = TempDir::new("drop");
