@@ -129,12 +129,23 @@ impl Action {
 
 impl<S: Clone, Req> Delayed<S, Req> {
     /// Holds the request with a clone of `inner`, which is made ready only
-    /// once the delay is over. The ready `inner` stays where it is, for the
-    /// next call: a delayed call holds none of the service's capacity (a
-    /// concurrency limit's permit, a buffer's slot, a rate limit's token)
-    /// while it waits, as a request slowed down on the network would not.
-    pub(crate) fn hold(inner: &S, req: Req, injection: Box<Injection>, chaos: &Chaos) -> Self {
-        Self::new(injection.total_wait(), inner.clone(), req, injection, chaos)
+    /// once the delay is over: a delayed call holds none of the service's
+    /// capacity (a concurrency limit's permit, a buffer's slot, a rate
+    /// limit's token) while it waits, as a request slowed down on the
+    /// network would not.
+    ///
+    /// What `inner`'s readiness reserved is given back too: `inner` is
+    /// replaced by a fresh clone (the caller polls it ready again before its
+    /// next call, as Tower requires after every call). Kept ready, it would
+    /// hold its reservation until that next call, and a caller that waits
+    /// for each answer before the next call (`ready().await?.call(..)` in a
+    /// loop, a buffer's worker) would wait forever for a delayed call that
+    /// needs the reservation its own service holds.
+    pub(crate) fn hold(inner: &mut S, req: Req, injection: Box<Injection>, chaos: &Chaos) -> Self {
+        let svc = inner.clone();
+        // The ready one is dropped here, and its reservation with it.
+        *inner = svc.clone();
+        Self::new(injection.total_wait(), svc, req, injection, chaos)
     }
 }
 

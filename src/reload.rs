@@ -29,8 +29,8 @@
 //! watcher keeps the directory's identity (device and inode on Unix) and
 //! re-watches when it changes, checked at every poll, and re-watches
 //! whenever an event says the directory itself was removed or moved (as soon
-//! as a directory is back at the path: looked for after 10 ms, 20 ms, 40 ms
-//! ... until the poll takes over). The file is read again after each
+//! as a directory is back at the path: looked for at once, then 10 ms,
+//! 20 ms, 40 ms ... apart until the poll takes over). The file is read again after each
 //! re-watch, so a change made before it is not missed. (Were that event
 //! lost, a directory made again with the inode of the old one would look
 //! unchanged to the poll; the poll still reads every change of the file.)

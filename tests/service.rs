@@ -294,3 +294,24 @@ async fn a_delayed_call_whose_service_fails_to_get_ready_ends_with_its_error() {
     assert_eq!(err.downcast_ref::<std::io::Error>().map(ToString::to_string).as_deref(), Some("backend gone"));
     assert_eq!(polls.load(Ordering::SeqCst), 2, "readied once by the caller, once after the delay");
 }
+
+/// A caller that reuses one service and waits for each answer before its
+/// next call (`ready().await?.call(..)` in a loop) gets its delayed call
+/// answered: the delayed call does not wait for a permit that the caller's
+/// own service still holds from its last `poll_ready`.
+#[tokio::test]
+async fn a_delayed_call_on_a_reused_service_completes() {
+    let chaos = Chaos::new(
+        Config::new().rule(Rule::new("slow").delay(Delay::fixed(Duration::from_millis(20)).percentage(100.0))),
+    )
+    .unwrap();
+    let calls = Arc::new(AtomicU64::new(0));
+    let mut svc =
+        ServiceBuilder::new().layer(ChaosLayer::new(chaos, "db")).concurrency_limit(1).service(counting(&calls));
+    for x in 1..=3 {
+        let out =
+            tokio::time::timeout(Duration::from_secs(5), async { svc.ready().await.unwrap().call(x).await }).await;
+        assert_eq!(out.expect("the delayed call waits for the permit its own service holds").unwrap(), x + 1);
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+}

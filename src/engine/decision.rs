@@ -328,9 +328,9 @@ mod tests {
 /// The doors act on it; code that calls [`Chaos::decide`] directly acts on
 /// it as they do: wait [`total_wait`](Self::total_wait), then end it with
 /// [`into_fault`](Self::into_fault), which counts and traces the failure.
-/// A decision whose failure waits (`total_wait` is not zero), dropped
-/// before `into_fault`, counts the failure too: its caller gave up during
-/// the wait.
+/// A decision whose failure waits itself (a timeout, a loss, a
+/// partition's connect delay), dropped before `into_fault`, counts the
+/// failure too: its caller gave up during the wait.
 ///
 /// ```
 /// use mischief::config::{Abort, Config, Rule};
@@ -439,10 +439,13 @@ pub(crate) struct Injection {
     #[cfg(feature = "guard")]
     #[allow(dead_code)]
     pub(crate) slot: Option<crate::guard::ActiveSlot>,
-    /// A failure decided and not yet ended: [`confirm_failure`] clears it.
-    /// An injection dropped with it set was abandoned during its wait (the
-    /// caller gave up: a client timeout, a closed connection), and its
-    /// drop counts the failure: the caller saw the call fail.
+    /// A failure that waits (see [`failure_waits`]), decided and not yet
+    /// ended: [`confirm_failure`] clears it. An injection dropped with it
+    /// set was abandoned during its wait (the caller gave up: a client
+    /// timeout, a closed connection), and its drop counts the failure: the
+    /// caller saw the call fail.
+    ///
+    /// [`failure_waits`]: Injection::failure_waits
     ///
     /// [`confirm_failure`]: Injection::confirm_failure
     pub(crate) pending: bool,
@@ -455,6 +458,12 @@ pub(crate) struct Injection {
 impl Injection {
     fn failure(&self) -> Option<&CompiledFailure> {
         self.rule.failures.get(self.failure?)
+    }
+
+    /// Does the failure wait before it fails the call (a timeout's
+    /// `after`, a loss's `timeout`, a partition's `connect_delay`)?
+    pub(crate) fn failure_waits(&self) -> bool {
+        self.failure().is_some_and(|f| !f.wait.is_zero())
     }
 
     /// The kind of failure this injection ends the call with.
@@ -486,7 +495,9 @@ impl Injection {
     /// The fault of a call whose own deadline passed during this
     /// injection's wait (the client door, with a request timeout shorter
     /// than the wait): kind `timeout`, with that kind's answers. Not a
-    /// failure of the rule's, so not counted as one.
+    /// failure of the rule's, so not counted here; when the rule's failure
+    /// waits itself (a loss, a timeout), the injection's drop counts it, as
+    /// for any caller that gives up during that wait.
     #[cfg(feature = "client")]
     pub(crate) fn deadline_passed(&self) -> InjectedFault {
         let (status, grpc) = FaultKind::Timeout.default_answer();

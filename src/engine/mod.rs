@@ -720,9 +720,11 @@ impl Chaos {
             pending: false,
             observe: pass.observe(),
         };
-        // A failure that waits first can be abandoned during the wait; one
-        // that fails at once is ended by the door before anything else.
-        injection.pending = failure.is_some() && !injection.total_wait().is_zero();
+        // A failure that waits (a timeout, a loss, a partition's connect
+        // delay) can be abandoned during its wait, and is counted then; one
+        // that does not (an abort, an error, after a delay or not) is
+        // counted only when the door ends the call with it.
+        injection.pending = injection.failure_waits();
         Decision::inject(injection)
     }
 

@@ -62,8 +62,10 @@ const INLINE_FUTURE_MAX: usize = 144;
 /// [`ChaosLayer`](super::ChaosLayer); see the [module docs](super).
 ///
 /// The inner service must be `Clone`: a delayed request takes a clone of it,
-/// made ready once the delay is over; the service that was polled ready
-/// stays for the next request, so a delay holds none of its capacity.
+/// made ready once the delay is over, so a delay holds none of its
+/// capacity; what the service's readiness reserved is given back at once
+/// (the service is replaced by a fresh clone, made ready for the next
+/// request).
 #[derive(Clone)]
 pub struct ChaosService<S, M = EmptyBody> {
     inner: S,
@@ -245,7 +247,7 @@ impl<S, M> ChaosService<S, M> {
         S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
         M: AbortBody<ResBody> + Clone,
     {
-        Fault::delayed(Delayed::hold(&self.inner, req, injection, &self.chaos), self.body.clone())
+        Fault::delayed(Delayed::hold(&mut self.inner, req, injection, &self.chaos), self.body.clone())
     }
 }
 

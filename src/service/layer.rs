@@ -40,8 +40,10 @@ impl<S> Layer<S> for ChaosLayer {
 /// Injects faults into the calls of a service. Made by [`ChaosLayer`].
 ///
 /// The inner service must be `Clone`: a delayed call takes a clone of it,
-/// made ready once the delay is over; the service that was polled ready
-/// stays for the next call, so a delay holds none of its capacity.
+/// made ready once the delay is over, so a delay holds none of its
+/// capacity; what the service's readiness reserved is given back at once
+/// (the service is replaced by a fresh clone, made ready for the next
+/// call).
 #[derive(Clone, Debug)]
 pub struct ChaosService<S> {
     inner: S,
@@ -131,6 +133,6 @@ impl<S> ChaosService<S> {
     where
         S: Clone,
     {
-        Delayed::hold(&self.inner, req, injection, &self.chaos)
+        Delayed::hold(&mut self.inner, req, injection, &self.chaos)
     }
 }

@@ -205,6 +205,27 @@ async fn the_kill_switch_lets_a_waiting_call_through() {
     assert_eq!((rule.timed_out, rule.delayed), (0, 1), "held, then let through: a delay");
 }
 
+/// An abort behind a delay that the request's timeout cuts short was never
+/// sent: the caller saw a timeout, and the rule counts no abort.
+#[tokio::test]
+async fn a_delayed_abort_cut_short_by_the_timeout_is_not_counted_as_aborted() {
+    let chaos = Chaos::new(
+        Config::new().rule(
+            Rule::new("r")
+                .delay(Delay::fixed(Duration::from_secs(30)).percentage(100.0))
+                .abort(Abort::status(503).percentage(100.0)),
+        ),
+    )
+    .unwrap();
+    let (addr, hits) = server().await;
+    let c = client(&chaos, &[]);
+    let err = c.get(format!("http://{addr}/x")).timeout(Duration::from_millis(50)).send().await.unwrap_err();
+    assert_eq!(injected_fault(&err).map(InjectedFault::kind), Some(FaultKind::Timeout));
+    let rule = chaos.status().rules[0].clone();
+    assert_eq!((rule.delayed, rule.aborted), (1, 0), "the caller saw a timeout, not an abort");
+    assert_eq!(hits.get(), 0);
+}
+
 /// A lost call that its caller gives up on (the request's own timeout, or
 /// the caller's future dropped) is counted as lost: the caller saw it fail.
 #[tokio::test]
