@@ -37,9 +37,7 @@ pin_project! {
     #[project = FaultProj]
     enum Fault<S, Req> {
         Delayed { #[pin] delayed: Delayed<S, Req> },
-        // The injected error, or the error of a delayed call's service
-        // that failed to get ready.
-        Failed { error: Option<BoxError> },
+        Failed { error: Option<Failure> },
     }
 }
 
@@ -59,7 +57,11 @@ impl<S: Service<Req>, Req> ResponseFuture<S, Req> {
     }
 
     pub(crate) fn abort(injection: &Injection) -> Self {
-        Self { kind: Kind::Faulted { fault: ColdBox::new(Fault::Failed { error: Some(boxed(injection.fault())) }) } }
+        Self {
+            kind: Kind::Faulted {
+                fault: ColdBox::new(Fault::Failed { error: Some(Failure::Injected(injection.fault())) }),
+            },
+        }
     }
 }
 
@@ -89,7 +91,7 @@ where
                     // Polled again after completion: stay pending rather than panic.
                     let Some(mut state) = fault.as_mut() else { return Poll::Pending };
                     if let FaultProj::Failed { error } = state.as_mut().project() {
-                        return error.take().map_or(Poll::Pending, |e| Poll::Ready(Err(e)));
+                        return error.take().map_or(Poll::Pending, |e| Poll::Ready(Err(boxed(e))));
                     }
                     // Only the boxed state goes out of line: were this
                     // future's own address passed to a function that is not
@@ -106,9 +108,24 @@ where
     }
 }
 
+/// What a failed call ends with.
+enum Failure {
+    /// The injected fault.
+    Injected(InjectedFault),
+    /// The error of a delayed call's service that failed to get ready.
+    NotReady(BoxError),
+}
+
+/// The error of a failed call, out of line: the pass-through poll that
+/// shares the code keeps the same shape whatever the failure holds (with
+/// the boxing inline, `peers/mischief_disabled` read 0.27 ns slower on the
+/// same instruction count).
 #[cold]
-fn boxed(fault: InjectedFault) -> BoxError {
-    Box::new(fault)
+fn boxed(failure: Failure) -> BoxError {
+    match failure {
+        Failure::Injected(fault) => Box::new(fault),
+        Failure::NotReady(error) => error,
+    }
 }
 
 /// What a delayed call does next.
@@ -142,11 +159,11 @@ where
         Poll::Pending | Poll::Ready(None) => Step::Pending,
         Poll::Ready(Some(AfterDelay::Call(mut svc, req, observer))) => Step::Call(svc.call(req), observer),
         Poll::Ready(Some(AfterDelay::Fail(injection, _req))) => {
-            state.set(Fault::Failed { error: Some(boxed(injection.fault())) });
+            state.set(Fault::Failed { error: Some(Failure::Injected(injection.fault())) });
             Step::Failed
         }
         Poll::Ready(Some(AfterDelay::NotReady(e))) => {
-            state.set(Fault::Failed { error: Some(e.into()) });
+            state.set(Fault::Failed { error: Some(Failure::NotReady(e.into())) });
             Step::Failed
         }
     }
