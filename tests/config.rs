@@ -57,6 +57,8 @@ fn every_invalid_field_is_named_with_its_value() {
     expect(r("g").abort(ok_code), "abort.grpc_status", "0");
     expect(r("h").abort(abort().header("bad header", "x")), "abort.headers", "bad header");
     expect(r("h").abort(abort().header("x-ok", "line\nbreak")), "abort.headers", "line\\nbreak");
+    // One header in two cases: the answer would carry both values.
+    expect(r("h").abort(abort().header("Retry-After", "1").header("retry-after", "2")), "abort.headers", "retry-after");
     expect(r("").abort(abort()), "name", "\"\"");
     expect(r("ok").abort(abort()), "name", "ok");
     expect(r("none"), "abort", "none");

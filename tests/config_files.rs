@@ -535,3 +535,37 @@ fn validate(root: &Value, schema: &Value, value: &Value, at: &str) -> Vec<String
     }
     errors
 }
+
+/// A header given twice is an error in every format: TOML's and YAML's
+/// parsers refuse a repeated key, and the loader refuses one that JSON's
+/// parser would collapse to its last value, and one name in two cases.
+#[test]
+fn a_header_given_twice_is_an_error_in_every_format() {
+    let cases = [
+        (
+            Format::Json,
+            r#"{"rules": [{"name": "a", "abort": {"status": 503, "every": 1, "headers": {"retry-after": "1", "retry-after": "2"}}}]}"#,
+        ),
+        (
+            Format::Toml,
+            "[[rules]]\nname = \"a\"\nabort = { status = 503, every = 1, headers = { retry-after = \"1\", retry-after = \"2\" } }\n",
+        ),
+        (
+            Format::Yaml,
+            "rules:\n  - name: a\n    abort: { status: 503, every: 1, headers: { retry-after: \"1\", retry-after: \"2\" } }\n",
+        ),
+    ];
+    for (format, text) in cases {
+        let err = Config::parse(text, format).expect_err(text).to_string();
+        assert!(err.contains("retry-after") || err.contains("duplicate"), "{format}: {err}");
+    }
+    let err = Config::parse(
+        r#"{"rules": [{"name": "a", "abort": {"status": 503, "every": 1, "headers": {"Retry-After": "1", "retry-after": "2"}}}]}"#,
+        Format::Json,
+    )
+    .unwrap()
+    .validate()
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("abort.headers") && err.contains("retry-after") && err.contains("twice"), "{err}");
+}

@@ -616,8 +616,9 @@ pub struct Abort {
     /// The body of an HTTP abort (defaults to the message).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
-    /// Extra headers on an HTTP abort.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    /// Extra headers on an HTTP abort. A name given twice is an error, in
+    /// any case (JSON's parser would otherwise keep the last silently).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "unique_keys")]
     pub headers: BTreeMap<String, String>,
     /// Share of matching calls aborted, `0..=100`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -935,4 +936,29 @@ impl std::fmt::Display for Door {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// A map whose keys must be unique: TOML's and YAML's parsers reject a
+/// repeated key, and JSON's would keep the last value without a word.
+fn unique_keys<'de, D: Deserializer<'de>>(deserializer: D) -> Result<BTreeMap<String, String>, D::Error> {
+    struct Unique;
+    impl<'de> de::Visitor<'de> for Unique {
+        type Value = BTreeMap<String, String>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a map of header names to values")
+        }
+
+        fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some((name, value)) = map.next_entry::<String, String>()? {
+                if out.contains_key(&name) {
+                    return Err(de::Error::custom(format_args!("header `{name}` given twice")));
+                }
+                out.insert(name, value);
+            }
+            Ok(out)
+        }
+    }
+    deserializer.deserialize_map(Unique)
 }

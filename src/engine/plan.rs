@@ -476,6 +476,11 @@ fn compile_abort(index: usize, rule: &str, a: &Abort) -> Result<CompiledAbort, C
     for (k, v) in &a.headers {
         let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| err("headers", k, "not a valid header name"))?;
         let value = HeaderValue::from_str(v).map_err(|_| err("headers", v, "not a valid header value"))?;
+        // `Retry-After` and `retry-after` are one header: the answer would
+        // carry both values.
+        if http_headers.contains_key(&name) {
+            return Err(err("headers", k, "given twice (header names ignore case)"));
+        }
         http_headers.append(name, value);
     }
     let rule_header = HeaderValue::from_str(rule).ok();
