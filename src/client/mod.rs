@@ -132,8 +132,9 @@ impl ChaosMiddleware {
         self.chaos.decide_enabled(&target)
     }
 
-    /// Sends the request on, timed, and reports its outcome (a 5xx or an
-    /// error fails it) to the guardrails' abort conditions. When an injected
+    /// Sends the request on, timed, and reports its outcome (a 5xx, a gRPC
+    /// error status in the response head or an error fails it) to the
+    /// guardrails' abort conditions. When an injected
     /// delay shortened the request's timeout (`cut`), a timeout is the
     /// delay's doing, not the dependency's, and is not reported.
     async fn observed(
@@ -147,7 +148,7 @@ impl ChaosMiddleware {
         let out = next.run(req, extensions).await;
         let ours = cut && matches!(&out, Err(reqwest_middleware::Error::Reqwest(e)) if e.is_timeout());
         if !ours {
-            let failed = out.as_ref().map_or(true, |res| res.status().is_server_error());
+            let failed = out.as_ref().map_or(true, |res| crate::engine::failed_response(res.status(), res.headers()));
             self.chaos.record_outcome(failed, start);
         }
         out

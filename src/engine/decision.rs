@@ -213,6 +213,19 @@ impl<'a> Target<'a> {
     }
 }
 
+/// Did the service fail the call, by its response: an HTTP 5xx, or a gRPC
+/// error status in the response head (trailers-only)? A gRPC error sent in
+/// trailers after a body is not seen here. For the guardrails' abort
+/// conditions, from the HTTP layer and the client middleware.
+#[cfg_attr(not(any(feature = "http", feature = "client")), allow(dead_code))]
+#[inline]
+pub(crate) fn failed_response(status: StatusCode, headers: &HeaderMap) -> bool {
+    // A `HeaderName`, not a `&str`: a string key is parsed into a name on
+    // every lookup.
+    static GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
+    status.is_server_error() || headers.get(&GRPC_STATUS).is_some_and(|v| v.as_bytes() != b"0")
+}
+
 /// `true` when the headers say `content-type: application/grpc*`.
 pub(crate) fn is_grpc(headers: &HeaderMap) -> bool {
     headers.get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))

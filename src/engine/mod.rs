@@ -22,6 +22,8 @@ use std::time::SystemTime;
 
 use current::Current;
 pub(crate) use decision::Injection;
+#[cfg(any(feature = "http", feature = "client"))]
+pub(crate) use decision::failed_response;
 #[cfg(feature = "http")]
 pub(crate) use decision::is_grpc;
 pub use decision::{Decision, Target};

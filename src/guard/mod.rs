@@ -22,7 +22,7 @@
 //!
 //! **Abort conditions** watch the service itself: the HTTP layer, the
 //! generic layer and the client middleware record the outcome (failed: an
-//! HTTP 5xx, on the HTTP layer a gRPC error status in the response head, an `Err`; and the
+//! HTTP 5xx, a gRPC error status in the response head, an `Err`; and the
 //! latency) of every call that reaches the service into a lock-free sliding
 //! window. A call that is only delayed counts, timed from the end of its
 //! delay (the service's own latency, not the injected wait); a call

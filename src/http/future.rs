@@ -10,7 +10,7 @@ use super::response::fault_response;
 use super::{AbortBody, EmptyBody};
 use crate::Chaos;
 use crate::delayed::{AfterDelay, ColdBox, Delayed, Observer};
-use crate::engine::Injection;
+use crate::engine::{Injection, failed_response};
 
 pin_project! {
     /// The response future of [`ChaosService`](super::ChaosService): the
@@ -198,14 +198,4 @@ where
         };
         f.debug_struct("ResponseFuture").field("state", &state).finish()
     }
-}
-
-/// Did the service fail the call: an HTTP 5xx, or a gRPC error status in the
-/// response head (trailers-only)? A gRPC error sent in trailers after a body
-/// is not seen here.
-fn failed_response(status: http::StatusCode, headers: &http::HeaderMap) -> bool {
-    // A `HeaderName`, not a `&str`: a string key is parsed into a name on
-    // every lookup.
-    static GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
-    status.is_server_error() || headers.get(&GRPC_STATUS).is_some_and(|v| v.as_bytes() != b"0")
 }

@@ -457,3 +457,37 @@ async fn a_timeout_the_delay_caused_is_not_the_dependencys() {
     let window = chaos.status().guard.unwrap().window.unwrap();
     assert_eq!((window.calls, window.errors), (0, 0), "not counted: {window:?}");
 }
+
+/// A dependency that answers gRPC errors in the response head (HTTP 200,
+/// `grpc-status` not 0, trailers-only) fails those calls for the abort
+/// conditions, as the HTTP layer counts them; `grpc-status: 0` is a success.
+#[cfg(feature = "guard")]
+#[tokio::test]
+async fn grpc_error_statuses_count_as_failures_for_the_abort_conditions() {
+    let chaos = Chaos::new(support::watching(0.5)).unwrap();
+    let app = axum::Router::new().route(
+        "/grpc",
+        axum::routing::post(|uri: axum::http::Uri| async move {
+            let code = if uri.query() == Some("fail") { "14" } else { "0" };
+            (StatusCode::OK, [("content-type", "application/grpc"), ("grpc-status", code)])
+        }),
+    );
+    let url = serve(app).await;
+    let c = client(&chaos, &[]);
+    for i in 0..12 {
+        let query = if i % 3 == 0 { "?fail" } else { "" };
+        let res = c.post(format!("{url}/grpc{query}")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    let guard = chaos.status().guard.unwrap();
+    let window = guard.window.as_ref().unwrap();
+    assert_eq!((window.calls, window.errors), (12, 4), "the UNAVAILABLE answers failed, the OK ones did not");
+    assert!(guard.tripped.is_none(), "a third is under the 50% limit: {guard:?}");
+    for _ in 0..12 {
+        c.post(format!("{url}/grpc?fail")).send().await.unwrap();
+    }
+    // Conditions are judged at most every 100 ms: one more call after that.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    c.post(format!("{url}/grpc?fail")).send().await.unwrap();
+    assert!(chaos.status().guard.unwrap().tripped.is_some(), "17 of 25 failed: tripped");
+}
