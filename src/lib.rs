@@ -4,7 +4,8 @@
 //! latency into axum, hyper and tonic services (Tower layers), into any Tower
 //! service, and into your own code, driven by environment variables, a
 //! hot-reloaded config file (TOML, YAML or JSON), or a [`Config`] built in
-//! code. Off by default; deciding is then one relaxed atomic load per call
+//! code. Off by default from the environment (a handle built in code starts
+//! on); off, deciding is one relaxed atomic load per call
 //! (the HTTP layer's response future adds about 90 instructions around it:
 //! see BENCHMARKS.md in the repository).
 //!
@@ -81,7 +82,7 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `tower` | yes (via `http`) | [`service::ChaosLayer`] for any Tower service |
+//! | `tower` | yes (via `http`) | [`service::ChaosLayer`] for any `Clone` Tower service |
 //! | `http` | yes | [`http::ChaosLayer`] for axum, hyper and tonic |
 //! | `client` | no | `client::ChaosMiddleware` for reqwest-middleware |
 //! | `retry` | no | `client::RetryInjected`, a reqwest-retry strategy that retries injected network faults |

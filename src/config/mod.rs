@@ -1,9 +1,9 @@
 //! The user-facing configuration model.
 //!
 //! A [`Config`] is an ordered list of [`Rule`]s. Each rule has a name, a
-//! [`Match`] saying which calls it applies to, and up to two faults: an
-//! [`Abort`] and a [`Delay`], each with its own trigger (`percentage` or
-//! `every`). The same model is read from environment variables
+//! [`Match`] saying which calls it applies to, and its faults: a
+//! [`Delay`], and the failures (`abort`, `error`, `timeout`, `partition`,
+//! `loss`), each with its own trigger (`percentage` or `every`). The same model is read from environment variables
 //! ([`Chaos::from_env`](crate::Chaos::from_env)), built in code, or
 //! deserialized with serde from TOML, YAML or JSON.
 //!

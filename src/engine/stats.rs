@@ -238,8 +238,9 @@ pub struct RuleStatus {
     pub name: String,
     /// Calls the rule matched (it was the first matching rule).
     pub matched: u64,
-    /// Calls it delayed; also a failure's wait that the kill switch ended
-    /// without the failure (the call was held, then went on).
+    /// Calls it delayed; also a failure's wait that the kill switch or a
+    /// guardrail's trip ended without the failure (the call was held, then
+    /// went on).
     pub delayed: u64,
     /// Calls it aborted.
     pub aborted: u64,

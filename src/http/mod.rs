@@ -8,7 +8,7 @@
 //!   needs a Tokio runtime with its timers (`enable_time`; axum, hyper and
 //!   tonic servers always run in one); outside a runtime the delay is
 //!   skipped. A delayed request holds none of the inner service's capacity
-//!   while it waits (a concurrency limit's permit, a buffer's slot): it
+//!   while it waits (a concurrency limit's permit, for one): it
 //!   calls a clone of the service, made ready when the delay is over, and
 //!   ends with the service's error if that fails to get ready.
 //! - An **abort** answers without calling the inner service. An HTTP request

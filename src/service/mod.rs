@@ -1,4 +1,6 @@
-//! A Tower layer that injects faults into any `Service<Req>`.
+//! A Tower layer that injects faults into any `Service<Req>` that is
+//! `Clone` (a delayed call calls a clone; put a service that is not inside
+//! `tower::buffer::Buffer`).
 //!
 //! Every call is described to the engine with door
 //! [`Door::Service`](crate::Door::Service) and the layer's name, so rules
