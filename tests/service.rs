@@ -267,29 +267,13 @@ async fn a_delayed_call_holds_no_capacity_while_it_waits() {
 /// service that fails to get ready ends the call with its error.
 #[tokio::test]
 async fn a_delayed_call_whose_service_fails_to_get_ready_ends_with_its_error() {
-    #[derive(Clone)]
-    struct ReadyOnce(Arc<AtomicU64>);
-    impl Service<u32> for ReadyOnce {
-        type Response = u32;
-        type Error = std::io::Error;
-        type Future = std::future::Ready<Result<u32, std::io::Error>>;
-        fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
-            // Ready the first time; after that, broken.
-            std::task::Poll::Ready(match self.0.fetch_add(1, Ordering::SeqCst) {
-                0 => Ok(()),
-                _ => Err(std::io::Error::other("backend gone")),
-            })
-        }
-        fn call(&mut self, x: u32) -> Self::Future {
-            std::future::ready(Ok(x))
-        }
-    }
     let chaos = Chaos::new(
         Config::new().rule(Rule::new("slow").delay(Delay::fixed(Duration::from_millis(20)).percentage(100.0))),
     )
     .unwrap();
-    let polls = Arc::new(AtomicU64::new(0));
-    let svc = ServiceBuilder::new().layer(ChaosLayer::new(chaos, "db")).service(ReadyOnce(polls.clone()));
+    let ready_once = support::ReadyOnce::new(|x: u32| x);
+    let polls = ready_once.polls();
+    let svc = ServiceBuilder::new().layer(ChaosLayer::new(chaos, "db")).service(ready_once);
     let err = svc.oneshot(1).await.unwrap_err();
     assert_eq!(err.downcast_ref::<std::io::Error>().map(ToString::to_string).as_deref(), Some("backend gone"));
     assert_eq!(polls.load(Ordering::SeqCst), 2, "readied once by the caller, once after the delay");

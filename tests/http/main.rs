@@ -737,33 +737,16 @@ async fn a_delayed_request_holds_no_capacity_while_it_waits() {
 /// a service that fails to get ready ends the request with its error.
 #[tokio::test]
 async fn a_delayed_request_whose_service_fails_to_get_ready_ends_with_its_error() {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::atomic::Ordering;
     use tower::{Layer, ServiceExt};
 
-    #[derive(Clone)]
-    struct ReadyOnce(Arc<AtomicU64>);
-    impl tower::Service<http::Request<()>> for ReadyOnce {
-        type Response = http::Response<String>;
-        type Error = std::io::Error;
-        type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
-        fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
-            // Ready the first time; after that, broken.
-            std::task::Poll::Ready(match self.0.fetch_add(1, Ordering::SeqCst) {
-                0 => Ok(()),
-                _ => Err(std::io::Error::other("backend gone")),
-            })
-        }
-        fn call(&mut self, _: http::Request<()>) -> Self::Future {
-            std::future::ready(Ok(http::Response::new("real".to_owned())))
-        }
-    }
     let chaos = Chaos::new(
         Config::new().rule(Rule::new("slow").delay(Delay::fixed(Duration::from_millis(20)).percentage(100.0))),
     )
     .unwrap();
-    let polls = Arc::new(AtomicU64::new(0));
-    let svc = ChaosLayer::new(chaos).layer(ReadyOnce(polls.clone()));
+    let ready_once = support::ReadyOnce::new(|_: http::Request<()>| http::Response::new("real".to_owned()));
+    let polls = ready_once.polls();
+    let svc = ChaosLayer::new(chaos).layer(ready_once);
     let err = svc.oneshot(http::Request::new(())).await.unwrap_err();
     assert_eq!(err.to_string(), "backend gone");
     assert_eq!(polls.load(Ordering::SeqCst), 2, "readied once by the caller, once after the delay");

@@ -163,3 +163,40 @@ pub fn assert_pending_after_answer<F: std::future::Future + Unpin>(fut: &mut F, 
         assert!(std::pin::Pin::new(&mut *fut).poll(&mut cx).is_pending(), "{name}: polled again after its answer");
     }
 }
+
+/// A service that is ready the first time it is polled and broken after
+/// that (`poll_ready` fails with "backend gone"); it answers with `answer`.
+/// Its clones share the count of polls.
+#[derive(Clone)]
+pub struct ReadyOnce<F> {
+    polls: Arc<AtomicU64>,
+    answer: F,
+}
+
+impl<F> ReadyOnce<F> {
+    pub fn new(answer: F) -> Self {
+        Self { polls: Arc::default(), answer }
+    }
+
+    /// The count of `poll_ready` calls, shared with every clone.
+    pub fn polls(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.polls)
+    }
+}
+
+impl<Req, Res, F: Fn(Req) -> Res> tower::Service<Req> for ReadyOnce<F> {
+    type Response = Res;
+    type Error = std::io::Error;
+    type Future = std::future::Ready<Result<Res, std::io::Error>>;
+
+    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(match self.polls.fetch_add(1, Ordering::SeqCst) {
+            0 => Ok(()),
+            _ => Err(std::io::Error::other("backend gone")),
+        })
+    }
+
+    fn call(&mut self, req: Req) -> Self::Future {
+        std::future::ready(Ok((self.answer)(req)))
+    }
+}
