@@ -96,6 +96,8 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+#[cfg(any(feature = "http", feature = "client"))]
+mod answer;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod config;

@@ -13,7 +13,7 @@
 //! | fault | the caller gets |
 //! |---|---|
 //! | `delay` | the real response, late |
-//! | `abort` | a synthetic response with the configured status, headers and body; nothing is sent |
+//! | `abort` | a synthetic response with the configured status, headers and body (a trailers-only response with the `grpc_status` to a gRPC request; no body to a `HEAD` request or for a 204 or 304, as on the wire); nothing is sent |
 //! | `error` | `Err(reqwest_middleware::Error::Middleware(..))` holding an [`InjectedFault`]; nothing is sent |
 //! | `timeout` | the same error (kind `timeout`) after waiting `after`; nothing is sent |
 //! | `partition` | the same error (kind `partition`) for every matching call, after `connect_delay` |
@@ -34,7 +34,9 @@
 //! retried, where the real ones would be. With the `retry` feature, wrap
 //! the strategy in [`RetryInjected`] and they are retried as reqwest's own
 //! timeouts and connection errors are; [`injected_fault`] also finds the
-//! fault inside reqwest-retry's `RetryError`.
+//! fault inside reqwest-retry's `RetryError`, which wraps every error the
+//! retry middleware returns (without the `retry` feature it does not look
+//! there, and finds nothing behind a retry middleware).
 //!
 //! ```
 //! # #[cfg(feature = "retry")] {
@@ -55,7 +57,11 @@
 //! A request's timeout (`RequestBuilder::timeout`) counts the injected
 //! wait: a wait that reaches it ends there, and the call fails with an
 //! injected fault of kind `timeout` (nothing is sent); a shorter one leaves
-//! the real call the rest of the timeout. A client's timeout
+//! the real call the rest of the timeout, by the clock (a wait that a busy
+//! runtime wakes after the timeout fails the call the same way). Should
+//! the real call then time out, the guardrails' abort conditions count it
+//! as a call as slow as it ran, not as a failure: the delay may have
+//! caused it. A client's timeout
 //! (`reqwest::ClientBuilder::timeout`) is out of the middleware's sight:
 //! reqwest starts it after the middleware, so an injected wait comes on top
 //! of it.
@@ -84,7 +90,7 @@
 
 use std::sync::Arc;
 
-use http::Extensions;
+use http::{Extensions, HeaderValue, Method, StatusCode, header};
 use reqwest::{Request, Response, ResponseBuilderExt};
 use reqwest_middleware::{Middleware, Next};
 
@@ -134,9 +140,13 @@ impl ChaosMiddleware {
 
     /// Sends the request on, timed, and reports its outcome (a 5xx, a gRPC
     /// error status in the response head or an error fails it) to the
-    /// guardrails' abort conditions. When an injected
-    /// delay shortened the request's timeout (`cut`), a timeout is the
-    /// delay's doing, not the dependency's, and is not reported.
+    /// guardrails' abort conditions. When an injected delay shortened the
+    /// request's timeout (`cut`) and the call then times out, the
+    /// dependency was slower than what the delay left it, but perhaps not
+    /// slower than the whole timeout: the call counts as one that took as
+    /// long as it ran (a lower bound of the dependency's latency, which a
+    /// dependency that hangs still pushes past a latency condition), not as
+    /// a failure.
     async fn observed(
         &self,
         req: Request,
@@ -146,11 +156,12 @@ impl ChaosMiddleware {
     ) -> reqwest_middleware::Result<Response> {
         let start = std::time::Instant::now();
         let out = next.run(req, extensions).await;
-        let ours = cut && matches!(&out, Err(reqwest_middleware::Error::Reqwest(e)) if e.is_timeout());
-        if !ours {
-            let failed = out.as_ref().map_or(true, |res| crate::engine::failed_response(res.status(), res.headers()));
-            self.chaos.record_outcome(failed, start);
-        }
+        let failed = match &out {
+            Ok(res) => crate::engine::failed_response(res.status(), res.headers()),
+            Err(reqwest_middleware::Error::Reqwest(e)) if cut && e.is_timeout() => false,
+            Err(_) => true,
+        };
+        self.chaos.record_outcome(failed, start);
         out
     }
 }
@@ -178,17 +189,22 @@ impl Middleware for ChaosMiddleware {
         // The request's own timeout (reqwest starts it only after the
         // middleware) counts the injected wait: the wait is cut short at the
         // timeout, which fails the call, and what is left of the timeout
-        // goes to the real call.
+        // (by the clock: a busy runtime may wake the wait late) goes to the
+        // real call.
         let mut cut = false;
         if let Some(timeout) = req.timeout().copied()
             && !wait.is_zero()
         {
+            let start = std::time::Instant::now();
             if wait >= timeout {
                 tokio::time::sleep(timeout).await;
                 return Err(reqwest_middleware::Error::middleware(injection.deadline_passed()));
             }
             tokio::time::sleep(wait).await;
-            *req.timeout_mut() = Some(timeout - wait);
+            match timeout.checked_sub(start.elapsed()) {
+                Some(left) if !left.is_zero() => *req.timeout_mut() = Some(left),
+                _ => return Err(reqwest_middleware::Error::middleware(injection.deadline_passed())),
+            }
             cut = true;
         } else if !wait.is_zero() {
             tokio::time::sleep(wait).await;
@@ -211,26 +227,27 @@ impl Middleware for ChaosMiddleware {
     }
 }
 
-/// The answer of an aborted call: the configured status, headers and body,
-/// for the request's URL.
-///
-/// As the HTTP layer answers: a `content-type` of `text/plain;
-/// charset=utf-8` unless the abort sets one, and the request's HTTP version.
+/// The answer of an aborted call, as the HTTP layer's answer reaches a
+/// client: the configured status, headers and body (a trailers-only gRPC
+/// response for a gRPC request), for the request's URL and HTTP version,
+/// with a `content-length`; no body for a `HEAD` request or a status that
+/// has none (1xx, 204, 304), as on the wire.
 fn synthetic_response(injection: &Injection, req: &Request) -> Response {
-    let (status, mut headers, body) = match injection.abort_spec() {
-        Some(spec) => (spec.status, spec.http_headers.clone(), spec.body.clone()),
-        None => {
-            // Only aborts get here; answer plainly rather than panic.
-            let fault = injection.fault();
-            (fault.http_status(), http::HeaderMap::new(), bytes::Bytes::from(fault.to_string()))
-        }
-    };
-    if !headers.contains_key(http::header::CONTENT_TYPE) {
-        headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; charset=utf-8"));
+    let grpc = crate::engine::is_grpc(req.headers());
+    let mut res = crate::answer::fault_answer(injection, grpc, |bytes| bytes, true);
+    let status = res.status();
+    let bodiless = status.is_informational() || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED;
+    if !grpc && !bodiless {
+        let len = HeaderValue::from(res.body().len());
+        res.headers_mut().insert(header::CONTENT_LENGTH, len);
     }
-    let mut builder = http::Response::builder().status(status).version(req.version()).url(req.url().clone());
+    if bodiless || req.method() == Method::HEAD {
+        *res.body_mut() = bytes::Bytes::new();
+    }
+    let (parts, body) = res.into_parts();
+    let mut builder = http::Response::builder().status(parts.status).version(req.version()).url(req.url().clone());
     if let Some(h) = builder.headers_mut() {
-        *h = headers;
+        *h = parts.headers;
     }
     // The builder fails only on an invalid part, and every part is typed.
     builder.body(body.clone()).map_or_else(|_| Response::from(http::Response::new(body)), Response::from)

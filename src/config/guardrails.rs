@@ -254,9 +254,10 @@ impl AbortCondition {
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Metric {
-    /// The share of calls that failed: an HTTP 5xx, on the HTTP layer a gRPC
-    /// error status in the response head, or an `Err`. (On the client, a
-    /// timeout that an injected delay made shorter is not counted.)
+    /// The share of calls that failed: an HTTP 5xx, a gRPC error status in
+    /// the response head, or an `Err`. (On the client, a timeout that an
+    /// injected delay made shorter is counted as a call as slow as it ran,
+    /// not as a failure: the delay may have caused it.)
     ErrorRate,
     /// The 99th percentile of call latency, read as the upper edge of its
     /// histogram slot (up to ~25% above the true value: the condition trips

@@ -24,11 +24,11 @@ use current::Current;
 pub(crate) use decision::Injection;
 #[cfg(any(feature = "http", feature = "client"))]
 pub(crate) use decision::failed_response;
-#[cfg(feature = "http")]
+#[cfg(any(feature = "http", feature = "client"))]
 pub(crate) use decision::is_grpc;
 pub use decision::{Decision, Target};
 use plan::{CompiledRule, Plan};
-#[cfg(feature = "http")]
+#[cfg(any(feature = "http", feature = "client"))]
 pub(crate) use plan::{RULE_HEADER, grpc_message};
 #[cfg(feature = "macros")]
 pub(crate) use site::{SiteCache, any_enabled};

@@ -282,6 +282,7 @@ async fn disabled_middleware_injects_nothing() {
     assert_eq!(chaos.status().rules[0].matched, 0);
 }
 
+#[cfg(feature = "retry")]
 #[tokio::test]
 async fn injected_network_faults_are_retried_with_retry_injected() {
     use mischief::client::RetryInjected;
@@ -323,19 +324,19 @@ async fn injected_network_faults_are_retried_with_retry_injected() {
 
 #[tokio::test]
 async fn a_request_timeout_cuts_an_injected_wait_short() {
-    let chaos =
-        Chaos::new(Config::new().rule(Rule::new("slow").delay(Delay::fixed(Duration::from_secs(3)).percentage(100.0))))
-            .unwrap();
+    let chaos = Chaos::new(
+        Config::new().rule(Rule::new("slow").delay(Delay::fixed(Duration::from_secs(30)).percentage(100.0))),
+    )
+    .unwrap();
     let (addr, hits) = server().await;
     let c = client(&chaos, &[]);
     let t = Instant::now();
     let err = c.get(format!("http://{addr}/x")).timeout(Duration::from_millis(200)).send().await.unwrap_err();
-    let took = t.elapsed();
-    // A timeout at the request's timeout, caused by the delay's rule, and
-    // nothing sent.
+    // A timeout at the request's timeout (the 30 s wait would have ended in
+    // a 200), caused by the delay's rule, and nothing sent.
     let fault = injected_fault(&err).expect("an injected fault");
     assert_eq!((fault.kind(), fault.rule()), (FaultKind::Timeout, "slow"));
-    assert!(took >= Duration::from_millis(200) && took < Duration::from_secs(2), "{took:?}");
+    assert!(t.elapsed() >= Duration::from_millis(200), "{:?}", t.elapsed());
     assert_eq!(hits.get(), 0);
 
     // A wait shorter than the timeout leaves the call the rest of it.
@@ -430,12 +431,13 @@ async fn a_delayed_request_counts_for_the_abort_conditions_without_its_delay() {
 }
 
 /// A request whose timeout an injected delay shortened, and which then
-/// times out, timed out because of the delay: the abort conditions do not
-/// count it against the dependency. Here the dependency answers after as
-/// long as the delay (500 ms), and the request allows 200 ms more than that.
+/// times out, may have timed out because of the delay: the abort conditions
+/// count it as a call as slow as it ran (a lower bound of the dependency's
+/// latency), not as a failure. Here the dependency answers after as long
+/// as the delay (500 ms), and the request allows 200 ms more than that.
 #[cfg(feature = "guard")]
 #[tokio::test]
-async fn a_timeout_the_delay_caused_is_not_the_dependencys() {
+async fn a_timeout_the_delay_caused_is_not_the_dependencys_failure() {
     let chaos = Chaos::new(support::watching_delayed(rule_on("/slow"))).unwrap();
     let app = axum::Router::new().route(
         "/slow",
@@ -455,7 +457,119 @@ async fn a_timeout_the_delay_caused_is_not_the_dependencys() {
     assert!(err.is_timeout(), "{err:?}");
     assert!(injected_fault(&err).is_none(), "the real call timed out, not an injected fault");
     let window = chaos.status().guard.unwrap().window.unwrap();
-    assert_eq!((window.calls, window.errors), (0, 0), "not counted: {window:?}");
+    assert_eq!((window.calls, window.errors), (1, 0), "a call, not a failure: {window:?}");
+    let p99 = window.latency_p99_ms.expect("a latency");
+    assert!(p99 >= 150.0, "timed from the end of the delay to the timeout, about 200 ms: {window:?}");
+}
+
+/// A dependency that hangs while a small delay is injected into its calls
+/// still trips the latency condition: the calls' timeouts, shortened by
+/// 10 ms each, count as calls as slow as the rest of their timeout.
+#[cfg(feature = "guard")]
+#[tokio::test]
+async fn a_dependency_that_hangs_during_a_small_delay_trips_the_latency_condition() {
+    use mischief::config::{AbortCondition, Guardrails};
+    let chaos = Chaos::new(
+        Config::new()
+            .guardrails(
+                Guardrails::new()
+                    .window(Duration::from_secs(60))
+                    .min_samples(10)
+                    .abort_condition(AbortCondition::latency_p99(support::P99_LIMIT)),
+            )
+            .rule(rule_on("/hang").delay(Delay::fixed(Duration::from_millis(10)).percentage(100.0))),
+    )
+    .unwrap();
+    let app = axum::Router::new().route(
+        "/hang",
+        axum::routing::get(|| async {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            "late"
+        }),
+    );
+    let url = serve(app).await;
+    let c = client(&chaos, &[]);
+    let timeout = support::P99_LIMIT * 2;
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..12 {
+        let (c, url) = (c.clone(), url.clone());
+        tasks.spawn(async move { c.get(format!("{url}/hang")).timeout(timeout).send().await.unwrap_err() });
+    }
+    let mut errors = Vec::new();
+    while let Some(err) = tasks.join_next().await {
+        errors.push(err.unwrap());
+    }
+    // The conditions are judged at most every 100 ms, and those calls
+    // ended together: one more, later, is judged.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    errors.push(c.get(format!("{url}/hang")).timeout(timeout).send().await.unwrap_err());
+    for err in &errors {
+        assert!(err.is_timeout() && injected_fault(err).is_none(), "the real call timed out: {err:?}");
+    }
+    let guard = chaos.status().guard.unwrap();
+    assert_eq!(guard.window.as_ref().map(|w| (w.calls, w.errors)), Some((13, 0)), "{guard:?}");
+    assert!(guard.tripped.is_some(), "the hanging dependency trips the latency condition: {guard:?}");
+}
+
+/// The request's timeout is a deadline: when the runtime wakes the
+/// injected wait late (here a task blocks the only thread past the
+/// timeout), the call fails with an injected timeout at once instead of
+/// being sent with the timeout it had before the wait.
+#[tokio::test(flavor = "current_thread")]
+async fn a_request_timeout_is_a_deadline_when_the_wait_ends_late() {
+    let chaos = Chaos::new(
+        Config::new().rule(Rule::new("short").delay(Delay::fixed(Duration::from_millis(50)).percentage(100.0))),
+    )
+    .unwrap();
+    let (addr, hits) = server().await;
+    let c = client(&chaos, &[]);
+    let send = c.get(format!("http://{addr}/x")).timeout(Duration::from_millis(500)).send();
+    // Runs once the request waits in its injected delay, and holds the
+    // thread for longer than the whole timeout.
+    tokio::spawn(async { std::thread::sleep(Duration::from_millis(800)) });
+    let err = send.await.unwrap_err();
+    let fault = injected_fault(&err).expect("an injected fault, not a call sent with time it no longer had");
+    assert_eq!((fault.kind(), fault.rule()), (FaultKind::Timeout, "short"));
+    assert_eq!(hits.get(), 0, "nothing sent");
+}
+
+/// An abort reaches the client as the HTTP layer's answer would over the
+/// wire: no body for a `HEAD` request or a 204, a `content-length`
+/// otherwise, and a trailers-only response to a gRPC request.
+#[tokio::test]
+async fn aborts_look_as_they_would_on_the_wire() {
+    use mischief::config::GrpcCode;
+    let chaos = Chaos::new(
+        Config::new()
+            .rule(rule_on("/empty").abort(Abort::status(204).percentage(100.0)))
+            .rule(rule_on("/grpc").abort(Abort::status(503).with_grpc(GrpcCode::NotFound).percentage(100.0)))
+            .rule(rule_on("/abort").abort(Abort::status(503).body("injected body").percentage(100.0))),
+    )
+    .unwrap();
+    let (addr, hits) = server().await;
+    let c = client(&chaos, &[]);
+    let url = |p: &str| format!("http://{addr}{p}");
+
+    let res = c.get(url("/abort")).send().await.unwrap();
+    assert_eq!(res.headers()["content-length"], "13");
+    assert_eq!(res.text().await.unwrap(), "injected body");
+
+    let res = c.head(url("/abort")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(res.text().await.unwrap(), "", "a HEAD answer has no body");
+
+    let res = c.get(url("/empty")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert!(res.headers().get("content-length").is_none());
+    assert_eq!(res.text().await.unwrap(), "", "a 204 has no body");
+
+    let res = c.post(url("/grpc")).header("content-type", "application/grpc").body("").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "gRPC answers its errors with HTTP 200");
+    assert_eq!(res.headers()["grpc-status"], "5");
+    assert_eq!(res.headers()["x-mischief-rule"], "grpc");
+    assert_eq!(res.headers()["content-type"], "application/grpc");
+    assert_eq!(res.text().await.unwrap(), "", "trailers-only");
+    assert_eq!(hits.get(), 0);
 }
 
 /// A dependency that answers gRPC errors in the response head (HTTP 200,
