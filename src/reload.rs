@@ -178,8 +178,12 @@ impl Chaos {
     ///
     /// The first read happens before this returns: an unreadable or invalid
     /// file is an error naming the file (and the field and value), and
-    /// nothing is watched. The file's rules replace the installed ones; the
-    /// master switch ([`set_enabled`](Self::set_enabled)) is not touched.
+    /// nothing is watched. The file's whole configuration replaces the
+    /// installed one, as [`update`](Self::update) does: its rules, its
+    /// guardrails (none, if the file has no `guardrails` section, whatever
+    /// was set in code) and its seed; a new configuration also clears a
+    /// guardrail trip. The master switch
+    /// ([`set_enabled`](Self::set_enabled)) is not touched.
     /// Watching stops when the returned guard is dropped, or when every
     /// handle to this engine is gone.
     ///

@@ -106,6 +106,9 @@ fn schema_rejects_what_the_loader_rejects_and_accepts_the_rest() {
         r#"{"rules": [{"name": " a ", "match": {"path": "/"}, "delay": {"fixed": 0, "every": 1}}]}"#,
         r#"{"rules": [{"name": "a", "schedule": {"cron": "* * * * *", "active": "10ms"}, "for": 1, "abort": {"status": 503, "every": 1}}]}"#,
         r#"{"rules": [{"name": "a", "delay": {"fixed": 1e20, "every": 1}}]}"#,
+        r#"{"rules": [{"name": "a", "schedule": {"cron": "0 */10 9-17 * * 1-5", "active": "5m"}, "abort": {"status": 503, "every": 1}}]}"#,
+        r#"{"rules": [{"name": "a", "schedule": {"cron": "@hourly", "active": "5m"}, "abort": {"status": 503, "every": 1}}]}"#,
+        r#"{"rules": [], "guardrails": {"exclude": [{"path": "/health"}], "abort_conditions": [{"metric": "error_rate", "threshold": 0}, {"metric": "latency_p99", "threshold": "2s"}, {"metric": "latency_p99", "threshold": 5000}]}}"#,
     ];
     for doc in accepted {
         let config = Config::parse(doc, Format::Json).unwrap_or_else(|e| panic!("{doc}: {e}"));
@@ -140,6 +143,23 @@ fn schema_rejects_what_the_loader_rejects_and_accepts_the_rest() {
         r#"{"rules": [{"name": "a", "schedule": {"cron": "* * * * *", "active": "0s"}, "abort": {"status": 503, "every": 1}}]}"#,
         r#"{"rules": [{"name": "a", "for": "0ms", "abort": {"status": 503, "every": 1}}]}"#,
         r#"{"rules": [{"name": "a", "delay": {"fixed": 1e300, "every": 1}}]}"#,
+        // No value for an optional field: an error, not "unset".
+        r#"{"rules": [{"name": "a", "match": {"door": "http", "path": null}, "abort": {"status": 503, "every": 1}}]}"#,
+        r#"{"rules": [{"name": "a", "match": {"headers": [{"name": "x-canary", "equals": null}]}, "abort": {"status": 503, "every": 1}}]}"#,
+        r#"{"rules": [{"name": "a", "delay": {"fixed": null, "every": 1}}]}"#,
+        r#"{"rules": [{"name": "a", "max_injections": null, "abort": {"status": 503, "every": 1}}]}"#,
+        r#"{"rules": [{"name": "a", "schedule": null, "abort": {"status": 503, "every": 1}}]}"#,
+        r#"{"rules": [], "guardrails": null}"#,
+        r#"{"rules": [], "guardrails": {"max_percentage_affected": null}}"#,
+        r#"{"rules": [], "seed": null}"#,
+        // What only the loader checked before.
+        r#"{"rules": [], "guardrails": {"exclude": [{}]}}"#,
+        r#"{"rules": [{"name": "a", "schedule": {"cron": "* * * * * * 2030", "active": "5m"}, "abort": {"status": 503, "every": 1}}]}"#,
+        r#"{"rules": [], "guardrails": {"abort_conditions": [{"metric": "error_rate", "threshold": 1.0}]}}"#,
+        r#"{"rules": [], "guardrails": {"abort_conditions": [{"metric": "error_rate", "threshold": -0.1}]}}"#,
+        r#"{"rules": [], "guardrails": {"abort_conditions": [{"metric": "error_rate", "threshold": "5%"}]}}"#,
+        r#"{"rules": [], "guardrails": {"abort_conditions": [{"metric": "latency_p99", "threshold": 0}]}}"#,
+        r#"{"rules": [], "guardrails": {"abort_conditions": [{"metric": "latency_p99", "threshold": "0s"}]}}"#,
     ];
     let mut wrong = Vec::new();
     for doc in rejected {
@@ -337,12 +357,12 @@ fn the_seeds_guardrails_file_reads_but_for_its_pod_level_fields() {
 
 /// An `exclude` entry without a condition would match every call and so
 /// keep every call from being faulted, without a word: an error naming the
-/// entry, in every format (YAML's `path:` with no value is such an entry).
+/// entry, in every format.
 #[test]
 fn an_empty_exclude_entry_is_an_error_in_every_format() {
     let cases = [
         (Format::Toml, "rules = []\n[guardrails]\nexclude = [{}]\n", "guardrails.exclude[0]"),
-        (Format::Yaml, "rules: []\nguardrails:\n  exclude: [ {path: } ]\n", "guardrails.exclude[0]"),
+        (Format::Yaml, "rules: []\nguardrails:\n  exclude: [ {} ]\n", "guardrails.exclude[0]"),
         (
             Format::Json,
             r#"{"rules": [], "guardrails": {"exclude": [{"path": "/health"}, {}]}}"#,
@@ -353,6 +373,40 @@ fn an_empty_exclude_entry_is_an_error_in_every_format() {
         let config = Config::parse(text, format).unwrap_or_else(|e| panic!("{format}: {e}"));
         let msg = config.validate().expect_err(text).to_string();
         assert!(msg.contains(field) && msg.contains("every call"), "{format}: {msg}");
+    }
+}
+
+/// A field written with no value (YAML's `path:`, JSON's `null`; a value
+/// forgotten, or a template that rendered empty) is an error naming the
+/// field, not "unset": a rule meant for one path would match every call,
+/// and a guardrail would drop its limit. TOML has no null.
+#[test]
+fn a_field_with_no_value_is_an_error_naming_it() {
+    let cases = [
+        (
+            Format::Yaml,
+            "rules:\n  - name: checkout\n    match: { door: http, path: }\n    abort: { status: 503, percentage: 100 }\n",
+            "rules[0].match.path",
+        ),
+        (
+            Format::Yaml,
+            "rules:\n  - name: a\n    match:\n      headers: [{ name: x-canary, equals: }]\n    abort: { status: 503, every: 1 }\n",
+            "rules[0].match.headers[0].equals",
+        ),
+        (Format::Yaml, "rules: []\nguardrails:\n  exclude: [ {path: } ]\n", "guardrails.exclude[0].path"),
+        (Format::Yaml, "rules: []\nguardrails:\n  max_percentage_affected:\n", "guardrails.max_percentage_affected"),
+        (Format::Yaml, "rules: []\nguardrails:\n  window: ~\n", "guardrails.window"),
+        (Format::Yaml, "rules: []\nguardrails:\n", "guardrails"),
+        (
+            Format::Json,
+            r#"{"rules": [{"name": "a", "schedule": null, "abort": {"status": 503, "every": 1}}]}"#,
+            "rules[0].schedule",
+        ),
+        (Format::Json, r#"{"rules": [], "guardrails": {"timezone": null}}"#, "guardrails.timezone"),
+    ];
+    for (format, text, field) in cases {
+        let err = Config::parse(text, format).expect_err(text).to_string();
+        assert!(err.contains(field) && err.contains("no value"), "{format}: {err}");
     }
 }
 
@@ -519,6 +573,17 @@ fn validate(root: &Value, schema: &Value, value: &Value, at: &str) -> Vec<String
             errors.extend(validate(root, sub, v, &format!("{at}[{i}]")));
         }
     }
+    if let (Value::Object(obj), Some(min)) = (value, s.get("minProperties").and_then(Value::as_u64))
+        && (obj.len() as u64) < min
+    {
+        errors.push(format!("{at}: fewer than {min} properties"));
+    }
+    if let Some(cond) = s.get("if") {
+        let branch = if validate(root, cond, value, at).is_empty() { s.get("then") } else { s.get("else") };
+        if let Some(branch) = branch {
+            errors.extend(validate(root, branch, value, at));
+        }
+    }
     if let Some(Value::Array(all)) = s.get("allOf") {
         for sub in all {
             errors.extend(validate(root, sub, value, at));
@@ -568,4 +633,27 @@ fn a_header_given_twice_is_an_error_in_every_format() {
     .unwrap_err()
     .to_string();
     assert!(err.contains("abort.headers") && err.contains("retry-after") && err.contains("twice"), "{err}");
+}
+
+/// A FIFO where the file should be is refused at once: opening one for
+/// reading blocks until a writer comes, which would hang startup.
+#[cfg(unix)]
+#[test]
+fn a_fifo_is_refused_without_blocking() {
+    let dir = std::env::temp_dir().join(format!("mischief-fifo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("chaos.toml");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo (coreutils)");
+    assert!(made.success());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let path = fifo.clone();
+    std::thread::spawn(move || tx.send(Config::from_file(&path).map(|_| ()).map_err(|e| e.to_string())));
+    let result = rx.recv_timeout(std::time::Duration::from_secs(10));
+    if result.is_err() {
+        // Unblock the reader, so the test ends with its failure.
+        let _ = std::fs::write(&fifo, "rules = []\n");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+    let err = result.expect("answered without waiting for a writer").expect_err("a FIFO is not a config file");
+    assert!(err.contains("not a regular file") && err.contains("chaos.toml"), "{err}");
 }

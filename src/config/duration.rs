@@ -74,10 +74,15 @@ pub(crate) mod option {
         }
     }
 
+    /// A duration; no value (`null`) is an error, as for every optional
+    /// field (see [`present`](crate::config::present)).
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
         #[derive(Deserialize)]
         struct Wrap(#[serde(deserialize_with = "required")] Duration);
-        Ok(Option::<Wrap>::deserialize(d)?.map(|w| w.0))
+        match Option::<Wrap>::deserialize(d)? {
+            Some(w) => Ok(Some(w.0)),
+            None => Err(de::Error::custom(crate::config::NO_VALUE)),
+        }
     }
 
     fn required<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {

@@ -181,6 +181,12 @@ pub(crate) fn content_hash(bytes: &[u8]) -> u64 {
 
 /// Reads a file, refusing what cannot be a configuration file.
 pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, ConfigError> {
+    // Asked before opening too: opening a FIFO for reading blocks until a
+    // writer comes, which would hang startup, or the watcher's thread.
+    let meta = std::fs::metadata(path).map_err(|e| ConfigError::read(path, &e))?;
+    if !meta.is_file() {
+        return Err(ConfigError::refused(path, "not a regular file"));
+    }
     let file = std::fs::File::open(path).map_err(|e| ConfigError::read(path, &e))?;
     let meta = file.metadata().map_err(|e| ConfigError::read(path, &e))?;
     if !meta.is_file() {

@@ -46,7 +46,7 @@ pub struct Guardrails {
     /// `"HH:MM-HH:MM"`: chaos only in this span of local time each day (the
     /// end is exclusive; a span like `"22:00-06:00"` crosses midnight, and
     /// its part after midnight belongs to the day it started on).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "super::present", skip_serializing_if = "Option::is_none")]
     pub allowed_hours: Option<String>,
     /// Chaos only on these days (`Mon`/`Monday`, any case). Empty: every day.
     /// A day's `allowed_hours` span that crosses midnight runs into the next
@@ -62,7 +62,7 @@ pub struct Guardrails {
     pub blackout_dates: Vec<String>,
     /// The IANA time zone of the hours, days and dates above, and of rule
     /// schedules. Default UTC.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "super::present", skip_serializing_if = "Option::is_none")]
     pub timezone: Option<String>,
     /// No chaos until this long after the engine started.
     #[cfg_attr(feature = "schema", schemars(with = "Option<super::schema::DurationSchema>"))]
@@ -75,19 +75,19 @@ pub struct Guardrails {
     /// field of this name counts pods; here it counts calls, at every door.)
     /// The share is compared with the number as written, exactly, to 12
     /// decimal places (a cap of 29 allows 29 faults in 100 calls).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "super::present", skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 100)))]
     pub max_percentage_affected: Option<f64>,
     /// The most faults in flight at once (a delayed or hanging call counts
     /// until its wait ends). Counts the faults that started while it was
     /// set: ones begun before a reload added it hold no place.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "super::present", skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
     pub max_active_faults: Option<u64>,
     /// The most faults injected in total, over all rules, counted from when
     /// it is first set (a reload that keeps it keeps the count; faults
     /// injected while no cap was set are not counted).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "super::present", skip_serializing_if = "Option::is_none")]
     pub max_injections: Option<u64>,
     /// The sliding window of `max_percentage_affected` and
     /// `abort_conditions`. Default 30 s.
@@ -98,6 +98,7 @@ pub struct Guardrails {
     /// at least one condition: an empty one would match every call, and is
     /// an error.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "super::schema::exclude"))]
     pub exclude: Vec<Match>,
     /// Stop all injection when the service's own calls cross one of these
     /// thresholds over `window`: the calls that reach the service through
@@ -109,7 +110,7 @@ pub struct Guardrails {
     /// Calls needed in the window before an abort condition is judged.
     /// Default 20.
     #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "super::present", skip_serializing_if = "Option::is_none")]
     pub min_samples: Option<u64>,
     /// After tripping, re-arm by itself this long after the trip. Without
     /// it, only [`Chaos::rearm`](crate::Chaos::rearm) re-arms.
@@ -222,6 +223,7 @@ impl<'de> Deserialize<'de> for Shown {
 /// A measurement of the service's own health that stops chaos when it
 /// crosses its threshold.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(transform = super::schema::threshold_by_metric))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -329,6 +331,7 @@ impl<'de> Deserialize<'de> for Threshold {
 #[non_exhaustive]
 pub struct Schedule {
     /// The cron expression.
+    #[cfg_attr(feature = "schema", schemars(schema_with = "super::schema::cron"))]
     pub cron: String,
     /// How long the rule stays active after each firing.
     #[cfg_attr(feature = "schema", schemars(with = "super::schema::PositiveDurationSchema"))]

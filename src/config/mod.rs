@@ -11,6 +11,8 @@
 //! validates it and compiles it into the engine's plan. Any invalid field is
 //! rejected with a [`ConfigError`] that names the rule, the field and the
 //! value; nothing is clamped silently, and the previous plan stays in force.
+//! In a file, an optional field given with no value (YAML's `path:`,
+//! JSON's `null`) is an error naming it: leave the field out to unset it.
 //!
 //! # Semantics
 //!
@@ -92,7 +94,7 @@ pub struct Config {
     /// Seed for every random decision. With a seed, the n-th random draw of
     /// the engine is always the same, so a run with sequential calls repeats
     /// exactly. Without one, each thread seeds its own generator from the OS.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
     /// The rules, evaluated in order; the first that matches a call decides.
     /// A file must have the key (`rules = []` for none): a file without it
@@ -100,7 +102,7 @@ pub struct Config {
     #[serde(default)]
     pub rules: Vec<Rule>,
     /// Limits on when, where and how much chaos may be injected.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub guardrails: Option<Guardrails>,
 }
 
@@ -146,31 +148,31 @@ pub struct Rule {
     #[serde(rename = "match", default, skip_serializing_if = "Match::is_empty")]
     pub when: Match,
     /// The abort fault, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub abort: Option<Abort>,
     /// The delay fault, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub delay: Option<Delay>,
     /// The call fails as a connection error would (no response at all).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorFault>,
     /// The call waits, then fails as a timeout.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Timeout>,
     /// Every matching call fails as unreachable (a network partition from
     /// the matching hosts), optionally after a connect delay.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub partition: Option<Partition>,
     /// A share of calls is "lost": never sent, they hang until a timeout and
     /// then fail (packet loss, at the application level).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub loss: Option<Loss>,
     /// The most calls this rule may fault in total; after that it only counts
     /// them (as `skipped`). The count is kept when a new configuration keeps
     /// the rule's name, as its counters are: a reload does not hand out a
     /// fresh allowance, and raising the cap allows the difference. A rule
     /// under a new name starts from zero.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub max_injections: Option<u64>,
     /// Roll the failing faults (abort, error, timeout, partition, loss)
     /// first, and do not delay a call that fails (the order of the seed's
@@ -180,7 +182,7 @@ pub struct Rule {
     pub abort_first: bool,
     /// When the rule is active (cron firings plus an active span). Outside
     /// it the rule still matches its calls but injects nothing.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub schedule: Option<Schedule>,
     /// The rule stops by itself this long after it was installed (or after
     /// the master switch was last turned on, whichever is later). A rule is
@@ -402,11 +404,11 @@ pub struct HeaderMatch {
     /// The header name (case-insensitive).
     pub name: String,
     /// The header must be present with exactly this value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub equals: Option<String>,
     /// `true`: the header must be present (the default when `equals` is not
     /// given); `false`: it must be absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub present: Option<bool>,
 }
 
@@ -427,31 +429,31 @@ pub struct Match {
     #[cfg_attr(feature = "schema", schemars(schema_with = "schema::one_or_many"))]
     pub method: Vec<String>,
     /// The request path (without the query).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub path: Option<StrMatch>,
     /// The host: the URI's host, or the `Host` header without its port.
     /// Compared as DNS names are: ignoring ASCII case and one trailing dot;
     /// an IPv6 address may be written with or without its brackets.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub host: Option<StrMatch>,
     /// The port: on the client, the URL's (or its scheme's default); on
     /// the HTTP layer, the one written in the request's authority or `Host`
     /// header (a request to a scheme's default port usually writes none, and
     /// then matches no `port`). Other doors know none.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
     /// The name of a [`service::ChaosLayer`](crate::service::ChaosLayer), a
     /// named HTTP layer or a fault point.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub name: Option<StrMatch>,
     /// Conditions on request headers; all must hold.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub headers: Vec<HeaderMatch>,
     /// The gRPC service (`package.Service`); only gRPC requests match.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub grpc_service: Option<StrMatch>,
     /// The gRPC method (`Method`); only gRPC requests match.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub grpc_method: Option<StrMatch>,
 }
 
@@ -603,31 +605,31 @@ pub struct Abort {
     /// status that says what `grpc_status` says (`NOT_FOUND`: 404,
     /// `RESOURCE_EXHAUSTED`: 429; see [`GrpcCode::http_status`]), or 503
     /// when neither is given.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "schema", schemars(range(min = 200, max = 599)))]
     pub status: Option<u16>,
     /// The gRPC status code for gRPC requests (`1..=16` or its name).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub grpc_status: Option<GrpcStatus>,
     /// A human-readable message: the `grpc-message` of gRPC aborts and the
     /// message of [`InjectedFault`](crate::InjectedFault).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     /// The body of an HTTP abort (defaults to the message).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
     /// Extra headers on an HTTP abort. A name given twice is an error, in
     /// any case (JSON's parser would otherwise keep the last silently).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "unique_keys")]
     pub headers: BTreeMap<String, String>,
     /// Share of matching calls aborted, `0..=100`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 100)))]
     pub percentage: Option<f64>,
     /// Abort exactly every N-th matching call instead.
     /// Counted from when the configuration was installed: a reload starts
     /// the count again.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
     pub every: Option<u64>,
 }
@@ -704,13 +706,13 @@ pub struct Delay {
     #[cfg_attr(feature = "schema", schemars(with = "Option<schema::DurationSchema>"))]
     pub jitter: Option<Duration>,
     /// Share of matching calls delayed, `0..=100`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 100)))]
     pub percentage: Option<f64>,
     /// Delay exactly every N-th matching call instead.
     /// Counted from when the configuration was installed: a reload starts
     /// the count again.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
     pub every: Option<u64>,
 }
@@ -745,16 +747,16 @@ impl Delay {
 #[non_exhaustive]
 pub struct ErrorFault {
     /// The message of the fault.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     /// Share of matching calls failed, `0..=100`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 100)))]
     pub percentage: Option<f64>,
     /// Fail exactly every N-th matching call instead.
     /// Counted from when the configuration was installed: a reload starts
     /// the count again.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
     pub every: Option<u64>,
 }
@@ -791,13 +793,13 @@ pub struct Timeout {
     #[serde(with = "duration::required")]
     pub after: Duration,
     /// Share of matching calls that time out, `0..=100`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 100)))]
     pub percentage: Option<f64>,
     /// Time out exactly every N-th matching call instead.
     /// Counted from when the configuration was installed: a reload starts
     /// the count again.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
     pub every: Option<u64>,
 }
@@ -855,13 +857,13 @@ pub struct Loss {
     #[serde(with = "duration::required")]
     pub timeout: Duration,
     /// Share of matching calls lost, `0..=100`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 100)))]
     pub percentage: Option<f64>,
     /// Lose exactly every N-th matching call instead.
     /// Counted from when the configuration was installed: a reload starts
     /// the count again.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
     pub every: Option<u64>,
 }
@@ -895,6 +897,21 @@ macro_rules! trigger_builders {
 }
 
 trigger_builders!(Abort: "Aborts", Delay: "Delays", Timeout: "Times out", Loss: "Loses");
+
+/// An optional field given with no value (`path:` in YAML, `null` in
+/// JSON) is an error, not "unset": a value forgotten, or a template that
+/// rendered empty, would otherwise drop the condition or the limit it
+/// stands for without a word (a rule meant for one path would match every
+/// call). Leaving the field out unsets it.
+pub(crate) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    match Option::<T>::deserialize(d)? {
+        Some(v) => Ok(Some(v)),
+        None => Err(de::Error::custom(NO_VALUE)),
+    }
+}
+
+/// The error of an optional field given with no value.
+pub(crate) const NO_VALUE: &str = "no value (null): give one, or leave the field out";
 
 fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     struct Visitor;

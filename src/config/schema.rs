@@ -7,7 +7,9 @@
 //! ranges, enums, gRPC code names and numbers (in any case, as text too),
 //! names that are not blank, string matchers that are not empty, durations
 //! a `Duration` holds, `schedule.active` and `for` longer than 0, a file's
-//! `rules` key. Only the loader checks:
+//! `rules` key, optional fields left out rather than `null`, `exclude`
+//! entries with a condition, a cron expression's number of fields, an abort
+//! condition's threshold by its metric. Only the loader checks:
 //!
 //! - rules that tie several fields together (one delay shape, `percentage`
 //!   or `every`, `min` not above `max`, unique rule names);
@@ -33,7 +35,9 @@ use super::{Config, Door, GrpcCode, GrpcStatus, StrMatch};
 ///
 /// It rejects what the loader rejects in a single field where JSON Schema
 /// can say it (ranges, enums, gRPC codes, blank names, empty matchers, zero
-/// `schedule.active` and `for`, durations too long). Only the loader checks
+/// `schedule.active` and `for`, durations too long, `null` for an optional
+/// field, an empty `exclude` entry, a cron expression with a year, an
+/// abort condition's threshold out of its metric's range). Only the loader checks
 /// fields against each other (one delay shape, `percentage` or `every`,
 /// unique names), the syntax inside strings (durations, cron expressions,
 /// hours, days, dates, time zones, methods, headers) and a few bounds (the
@@ -47,6 +51,13 @@ use super::{Config, Door, GrpcCode, GrpcStatus, StrMatch};
 /// ```
 pub fn json_schema() -> Schema {
     let mut schema = SchemaGenerator::default().into_root_schema_for::<Config>();
+    // An optional field is left out, never given as `null` (the loader
+    // rejects that: see `present`).
+    if let Some(root) = schema.as_object_mut() {
+        for value in root.values_mut() {
+            without_null(value);
+        }
+    }
     schema.insert("title".to_owned(), "mischief configuration".into());
     schema.insert(
         "description".to_owned(),
@@ -61,6 +72,38 @@ pub fn json_schema() -> Schema {
         rules.remove("default");
     }
     schema
+}
+
+/// Takes `null` out of every property's schema: schemars allows it for an
+/// `Option` field (`"type": ["integer", "null"]`, or `anyOf` with
+/// `{"type": "null"}`).
+fn without_null(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::Array(types)) = map.get_mut("type") {
+                types.retain(|t| t != "null");
+                if let [only] = types.as_slice() {
+                    let only = only.clone();
+                    map.insert("type".to_owned(), only);
+                }
+            }
+            let null = serde_json::json!({ "type": "null" });
+            let other = match map.get("anyOf") {
+                Some(Value::Array(any)) if any.len() == 2 && any.contains(&null) => {
+                    any.iter().find(|s| **s != null).and_then(|s| s.as_object()).cloned()
+                }
+                _ => None,
+            };
+            if let Some(other) = other {
+                map.remove("anyOf");
+                map.extend(other);
+            }
+            map.values_mut().for_each(without_null);
+        }
+        Value::Array(items) => items.iter_mut().for_each(without_null),
+        _ => {}
+    }
 }
 
 /// The first number of milliseconds a `Duration` cannot hold (2^64 s).
@@ -185,6 +228,49 @@ pub(crate) fn doors(_: &mut SchemaGenerator) -> Schema {
                         Empty means any door.",
         "anyOf": [ door, { "type": "array", "items": door } ]
     })
+}
+
+/// `schedule.cron`: five fields, or six with seconds first (a seventh, a
+/// year, is an error), or a nickname such as `@hourly`.
+pub(crate) fn cron(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "description": "The cron expression: five fields (minute hour day-of-month month day-of-week), or six \
+                        with seconds first.",
+        "type": "string",
+        "pattern": "^\\s*(@[A-Za-z]+|\\S+(\\s+\\S+){4,5})\\s*$",
+        "examples": ["*/10 9-17 * * 1-5"]
+    })
+}
+
+/// `guardrails.exclude`: matches with at least one condition each.
+pub(crate) fn exclude(generator: &mut SchemaGenerator) -> Schema {
+    let entry = generator.subschema_for::<super::Match>();
+    json_schema!({
+        "description": "Calls that are never faulted, whatever the rules say. Each entry needs at least one \
+                        condition: an empty one would match every call, and is an error.",
+        "type": "array",
+        "items": { "allOf": [entry], "minProperties": 1 }
+    })
+}
+
+/// An abort condition's threshold, by its metric: a fraction `0 <= x < 1`
+/// for `error_rate`; a duration longer than 0 for `latency_p99`.
+pub(crate) fn threshold_by_metric(schema: &mut Schema) {
+    schema.insert(
+        "if".to_owned(),
+        serde_json::json!({ "properties": { "metric": { "const": "error_rate" } }, "required": ["metric"] }),
+    );
+    schema.insert(
+        "then".to_owned(),
+        serde_json::json!({ "properties": { "threshold": { "type": "number", "minimum": 0, "exclusiveMaximum": 1 } } }),
+    );
+    schema.insert(
+        "else".to_owned(),
+        serde_json::json!({ "properties": { "threshold": { "anyOf": [
+            { "type": "number", "exclusiveMinimum": 0 },
+            { "type": "string", "pattern": "[1-9]" }
+        ] } } }),
+    );
 }
 
 /// `method`: one string or a list of strings.
