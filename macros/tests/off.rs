@@ -2,7 +2,8 @@
 //!
 //! ```sh
 //! cargo test -p mischief-macros --test off
-//! CARGO_TARGET_DIR=target/mischief-off RUSTFLAGS="--cfg mischief_off" cargo test -p mischief-macros --test off
+//! CARGO_TARGET_DIR=target/mischief-off RUSTFLAGS="--cfg mischief_off" MISCHIEF_EXPECT_OFF=1 \
+//!     cargo test -p mischief-macros --test off
 //! ```
 //!
 //! (A separate target directory keeps the two builds from evicting each
@@ -33,8 +34,14 @@ fn point() -> Result<u8, InjectedFault> {
     Ok(3)
 }
 
+/// The build is the one the command asked for: `MISCHIEF_EXPECT_OFF`
+/// comes with `--cfg mischief_off` (CI sets both), so a flag lost on the
+/// way (another `RUSTFLAGS` source taking precedence) fails here instead of
+/// testing the normal build twice.
 #[test]
-fn compiled_in_says_which_build_this_is() {
+fn this_is_the_build_asked_for() {
+    let off_expected = std::env::var_os("MISCHIEF_EXPECT_OFF").is_some();
+    assert_eq!(mischief::compiled_in(), !off_expected, "MISCHIEF_EXPECT_OFF set: {off_expected}");
     assert_eq!(mischief::compiled_in(), !cfg!(mischief_off));
 }
 

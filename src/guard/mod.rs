@@ -316,6 +316,8 @@ impl Guard {
                 }
                 Matcher::compile(m, i, "guardrails.exclude").map_err(|e| match e {
                     ConfigError::Field { field, value, reason, .. } => {
+                        // The matcher names its fields as a rule's (`match.method`).
+                        let field = field.strip_prefix("match.").unwrap_or(&field);
                         ConfigError::Global { field: format!("guardrails.exclude[{i}].{field}"), value, reason }
                     }
                     other => other,

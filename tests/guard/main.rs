@@ -288,7 +288,7 @@ fn invalid_guardrails_name_the_field_and_value() {
             "guardrails.abort_conditions[0].threshold",
             "= \"1\": ",
         ),
-        (Guardrails::new().exclude(Match::new().method("GE T")), "guardrails.exclude[0].match.method", "GE T"),
+        (Guardrails::new().exclude(Match::new().method("GE T")), "guardrails.exclude[0].method", "GE T"),
         // An exclusion with no condition would exclude every call.
         (
             Guardrails::new().exclude(Match::new().path("/health")).exclude(Match::new()),

@@ -114,7 +114,7 @@ struct Response {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reload_under_load_never_serves_a_torn_or_stale_plan() {
     const CLIENTS: usize = 8;
-    const MAX_PER_CLIENT: usize = 600;
+    const MAX_PER_CLIENT: usize = 2000;
     const WRITES: usize = 30;
     let plans = [(500, "a"), (503, "b")];
 
@@ -130,9 +130,10 @@ async fn reload_under_load_never_serves_a_torn_or_stale_plan() {
     let client = client();
 
     let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..CLIENTS {
-        let (client, url, stop) = (client.clone(), url.clone(), stop.clone());
+        let (client, url, stop, done) = (client.clone(), url.clone(), stop.clone(), done.clone());
         workers.spawn(async move {
             let mut out = Vec::new();
             while out.len() < MAX_PER_CLIENT && !stop.load(Ordering::Relaxed) {
@@ -141,6 +142,7 @@ async fn reload_under_load_never_serves_a_torn_or_stale_plan() {
                 let status = resp.status().as_u16();
                 let body = resp.text().await.expect("body");
                 out.push(Response { start, end: Instant::now(), status, body });
+                done.fetch_add(1, Ordering::Relaxed);
                 tokio::time::sleep(Duration::from_millis(3)).await;
             }
             out
@@ -152,7 +154,16 @@ async fn reload_under_load_never_serves_a_torn_or_stale_plan() {
     let load_start = Instant::now();
     let mut writes = Vec::new(); // (write started, new plan seen by a probe, plan index)
     let mut probes = 0u64;
+    let mut done_before = 0;
     for i in 1..=WRITES {
+        // Under load: at least one request per client since the last write
+        // (a bound on the wait, not on the machine's speed).
+        let waited = Instant::now();
+        while done.load(Ordering::Relaxed) < done_before + CLIENTS as u64 {
+            assert!(waited.elapsed() < RELOAD_BOUND, "the clients stopped sending before write {i}");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        done_before = done.load(Ordering::Relaxed);
         let (status, tag) = plans[i % 2];
         let text = plan_toml(status, tag);
         let written = Instant::now();
@@ -207,7 +218,7 @@ async fn reload_under_load_never_serves_a_torn_or_stale_plan() {
         }
     }
     let n = responses.len() as u64;
-    assert!(n >= 1000, "only {n} requests under load in {elapsed:?}");
+    assert!(n >= (WRITES * CLIENTS) as u64, "{n} requests under load in {elapsed:?}");
     assert!(aborted[0] > 0 && aborted[1] > 0, "both plans must have aborted requests: {aborted:?}");
 
     // Counters of the rules (same names in both plans) survived every reload.
