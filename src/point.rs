@@ -93,7 +93,9 @@
 //! - A **delay** (and the wait of a `timeout`, `loss` or `partition` fault)
 //!   holds the call before the function's body runs: an `async fn` awaits
 //!   `tokio::time::sleep` (outside a Tokio runtime the wait is skipped, as in
-//!   the Tower layers); a plain `fn` calls `std::thread::sleep`, which blocks
+//!   the Tower layers; a runtime built without its timers, `enable_time`,
+//!   panics there, as `tokio::time::sleep` does: Tokio offers no way to ask
+//!   first); a plain `fn` calls `std::thread::sleep`, which blocks
 //!   its thread, so do not put delays on plain functions that run on an
 //!   async runtime's worker threads.
 //! - A **failure** (`abort`, `error`, `timeout`, `partition`, `loss`) returns
@@ -221,7 +223,7 @@ use crate::{Chaos, InjectedFault};
     message = "a fault point cannot return `{Self}`: it is not built from an `InjectedFault`",
     label = "this fault point returns `Err(E::from(fault))` from a function returning `{Self}`",
     note = "the function must return `Result<_, E>` with `E: From<mischief::InjectedFault>`",
-    note = "to return something else, write `chaos_point!(\"name\", |fault| ...)`; to only delay, `#[chaos(delay_only)]`"
+    note = "to return something else from a point, write `chaos_point!(\"name\", |fault| ...)`; to only delay a function, put `#[chaos(delay_only)]` on it"
 )]
 pub trait FromFault {
     /// The value the function returns when the point fails with `fault`.

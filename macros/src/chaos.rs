@@ -181,7 +181,8 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
             None => (quote!(delay_only), quote!(::core::option::Option::None)),
         };
         let stmts = std::mem::take(&mut function.block.stmts);
-        let point = quote!(#krate::__point!(sync_fn, #ctor, #handle, #name, #ret, { #(#stmts)* }, #fail));
+        let rebind = rebind_arguments(&mut function.sig, options.chaos.as_ref());
+        let point = quote!(#krate::__point!(sync_fn, #ctor, #handle, #name, #ret, { #rebind #(#stmts)* }, #fail));
         function.block.stmts.push(syn::Stmt::Expr(syn::parse2(point)?, None));
         return Ok(function.into_token_stream());
     }
@@ -202,6 +203,52 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
     };
     function.block.stmts.insert(0, syn::parse2(point)?);
     Ok(function.into_token_stream())
+}
+
+/// The arguments bound to a plain name, moved into the closure that holds
+/// the body as its first statement, `let (a, mut b) = (a, b);`: there they
+/// are dropped as a function drops its arguments, in reverse order, after
+/// the body's locals. Left to the closure's captures, they would be dropped
+/// in the order the body first uses them, and those it does not use after
+/// the others. A `mut` moves from the signature to the new binding. Left
+/// as they are: `self` (captured whole, dropped after the rest, as a first
+/// argument is), destructuring patterns, shared references (nothing to
+/// drop), and the arguments the `chaos` option names (the handle is taken
+/// from them outside the closure, and the body may not use them).
+fn rebind_arguments(sig: &mut syn::Signature, chaos: Option<&Expr>) -> TokenStream {
+    fn idents(tokens: TokenStream, out: &mut Vec<String>) {
+        for t in tokens {
+            match t {
+                proc_macro2::TokenTree::Ident(i) => out.push(i.unraw().to_string()),
+                proc_macro2::TokenTree::Group(g) => idents(g.stream(), out),
+                _ => {}
+            }
+        }
+    }
+    let mut in_handle = Vec::new();
+    if let Some(expr) = chaos {
+        idents(expr.to_token_stream(), &mut in_handle);
+    }
+    let mut bound = Vec::new();
+    let mut moved = Vec::new();
+    for input in &mut sig.inputs {
+        if let syn::FnArg::Typed(arg) = input
+            && !matches!(&*arg.ty, Type::Reference(r) if r.mutability.is_none())
+            && let syn::Pat::Ident(p) = &mut *arg.pat
+            && p.by_ref.is_none()
+            && p.subpat.is_none()
+            && !in_handle.contains(&p.ident.unraw().to_string())
+        {
+            let ident = &p.ident;
+            let mutability = p.mutability.take();
+            bound.push(quote!(#mutability #ident));
+            moved.push(quote!(#ident));
+        }
+    }
+    if bound.is_empty() {
+        return TokenStream::new();
+    }
+    quote!(let (#(#bound,)*) = (#(#moved,)*);)
 }
 
 /// Can a plain function's body move into a closure unchanged? Not when the

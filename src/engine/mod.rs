@@ -659,7 +659,10 @@ impl Chaos {
                 failure = Some(i);
             }
         }
-        if !fails && failure.take().is_some() {
+        // `skipped` counts calls: one whose failure was skipped here is not
+        // counted again should its delay be refused below.
+        let skipped = !fails && failure.take().is_some();
+        if skipped {
             rule.stats.add(Count::Skipped);
             tracing::debug!(
                 target: "mischief",
@@ -684,7 +687,9 @@ impl Chaos {
             let g = plan.guard.as_deref();
             if let Err(reason) = state.admit(g, rule.timing.as_ref(), rule.stats.since_ms, target) {
                 state.skip(reason);
-                rule.stats.add(Count::Skipped);
+                if !skipped {
+                    rule.stats.add(Count::Skipped);
+                }
                 return pass;
             }
             (state, g)
@@ -695,7 +700,9 @@ impl Chaos {
                 .injections
                 .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| (n < max).then_some(n + 1));
             if took.is_err() {
-                rule.stats.add(Count::Skipped);
+                if !skipped {
+                    rule.stats.add(Count::Skipped);
+                }
                 return pass;
             }
         }
@@ -704,7 +711,9 @@ impl Chaos {
             Ok(slot) => slot,
             Err(reason) => {
                 guard.0.skip(reason);
-                rule.stats.add(Count::Skipped);
+                if !skipped {
+                    rule.stats.add(Count::Skipped);
+                }
                 rule.give_back_injection();
                 return pass;
             }

@@ -256,7 +256,8 @@ pub struct RuleStatus {
     /// ends the call, or when the caller gives up during the wait (its own
     /// timeout, a closed connection, a dropped future).
     pub lost: u64,
-    /// Faults it rolled but did not inject: `max_injections` was reached, a
+    /// Calls with a fault it rolled but did not inject (each call counted
+    /// once, however many of its faults were not): `max_injections` was reached, a
     /// guardrail forbade it (outside the allowed hours, the rule's schedule
     /// or `for`, a cap; the reasons are in [`Status::guard`] when the
     /// configuration has guardrails), or a failure was rolled for a fault
