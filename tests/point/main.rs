@@ -596,6 +596,7 @@ impl Drop for Loud {
     }
 }
 
+#[allow(clippy::needless_pass_by_value)] // their drops are what is tested
 fn plain_drops(a: Loud, mut b: Loud, _unused: Loud) -> Result<(), InjectedFault> {
     b.0 = "b";
     let _ = (&b, &a);
