@@ -236,6 +236,7 @@ pub(crate) fn start(
         dir_id: None,
         target_dir: None,
         last_hash: None,
+        installed: None,
         last_stamp: None,
         last_read: SystemTime::UNIX_EPOCH,
         last_warned: None,
@@ -246,6 +247,7 @@ pub(crate) fn start(
     state.last_stamp = stamp(&state.path).ok();
     state.last_read = SystemTime::now();
     state.last_hash = Some(file::load_into(chaos, &state.path, seed)?);
+    state.installed = Some(chaos.generation());
     state.follow_target();
     let thread =
         std::thread::Builder::new().name("mischief-reload".to_owned()).spawn(move || state.run(&rx)).map_err(|e| {
@@ -328,6 +330,10 @@ struct State {
     target_dir: Option<(PathBuf, OsString)>,
     /// The hash of the last content read (installed or rejected).
     last_hash: Option<u64>,
+    /// The generation this watcher installed last: when another is in
+    /// force (an `update` from code), the file's content is installed
+    /// again the next time the file is written, even unchanged.
+    installed: Option<u64>,
     last_stamp: Option<Stamp>,
     last_read: SystemTime,
     /// The last error warned about, so each distinct error is logged once.
@@ -553,10 +559,14 @@ impl State {
             (Ok(b), Ok(a)) if b == a && a.len == bytes.len() as u64 => {}
             _ => return Check::Unsettled,
         }
+        // Written since the last read: the same content written again
+        // after an `update` from code replaced the file's plan is installed
+        // again (the last change wins); a mere re-read of it is not.
+        let rewritten = self.last_stamp.as_ref() != after.as_ref().ok();
         self.last_stamp = after.ok();
         self.last_read = read_at;
         let hash = content_hash(&bytes);
-        if self.last_hash == Some(hash) {
+        if self.last_hash == Some(hash) && !(rewritten && self.installed != Some(chaos.generation())) {
             return Check::Done;
         }
         self.last_hash = Some(hash);
@@ -567,7 +577,10 @@ impl State {
             config
         });
         match parsed.and_then(|config| chaos.install(config, Some(&self.path))) {
-            Ok(_) => self.last_warned = None,
+            Ok(generation) => {
+                self.installed = Some(generation);
+                self.last_warned = None;
+            }
             Err(e) => self.report(&chaos, &e),
         }
         self.follow_target();

@@ -415,6 +415,12 @@ impl Chaos {
         })
     }
 
+    /// The generation of the installed plan.
+    #[cfg(feature = "reload")]
+    pub(crate) fn generation(&self) -> u64 {
+        self.inner.plan.load().generation
+    }
+
     /// Validates and installs `config`, read from the file `source` if given
     /// (a rejection then names the file). Returns the new generation. Logs an
     /// installation, not a rejection: the caller decides how to report it.

@@ -598,3 +598,21 @@ fn status_serializes_the_file_load_time_and_error() {
     let stamp = json["loaded_at"].as_str().unwrap();
     assert!(stamp.ends_with('Z') && stamp.contains('T'), "RFC 3339: {stamp}");
 }
+
+/// A watcher and `update` take turns, the last change winning: after an
+/// `update` from code, the file written again with the very content it had
+/// is installed again; merely read again (a poll), it is not.
+#[test]
+fn the_file_written_again_after_an_update_wins_even_unchanged() {
+    let dir = TempDir::new("rewrite");
+    let path = dir.path().join("chaos.toml");
+    std::fs::write(&path, always_toml(500)).unwrap();
+    let chaos = Chaos::builder().build().unwrap();
+    let _guard = chaos.watch_with(&path, fast_poll()).unwrap();
+    chaos.update(Config::parse(&always_toml(503), Format::Toml).unwrap()).unwrap();
+    // Polls every 50 ms read the file and leave the update in force.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(decided_status(&chaos), Some(503), "a re-read does not undo the update");
+    write_rename(&path, &always_toml(500));
+    wait_for_status(&chaos, 500);
+}
