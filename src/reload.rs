@@ -203,7 +203,7 @@ impl Chaos {
     /// # let _ = options;
     /// ```
     pub fn watch_with(&self, path: impl AsRef<Path>, options: WatchOptions) -> Result<WatchGuard, ConfigError> {
-        start(self, path.as_ref(), None, options)
+        start(self, path.as_ref(), None, options, FirstLoad::Required)
     }
 }
 
@@ -212,13 +212,26 @@ enum Msg {
     Stop,
 }
 
+/// What a failed first load does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FirstLoad {
+    /// It is the error, and nothing is watched.
+    Required,
+    /// It is logged and kept in the status, and the file is watched all the
+    /// same: its first good version is installed (the global handle's
+    /// `CHAOS_CONFIG`, which has no caller to return an error to).
+    Lenient,
+}
+
 /// Starts watching: file events first (so no change is missed), then the
-/// first load (an error ends it), then the thread.
+/// first load (an error ends it, unless `first` is lenient), then the
+/// thread.
 pub(crate) fn start(
     chaos: &Chaos,
     path: &Path,
     seed: Option<u64>,
     options: WatchOptions,
+    first: FirstLoad,
 ) -> Result<WatchGuard, ConfigError> {
     let path = std::path::absolute(path).map_err(|e| ConfigError::read(path, &e))?;
     let (Some(dir), Some(name)) = (path.parent().map(Path::to_path_buf), path.file_name().map(OsString::from)) else {
@@ -246,8 +259,22 @@ pub(crate) fn start(
     }
     state.last_stamp = stamp(&state.path).ok();
     state.last_read = SystemTime::now();
-    state.last_hash = Some(file::load_into(chaos, &state.path, seed)?);
-    state.installed = Some(chaos.generation());
+    match file::load_into(chaos, &state.path, seed) {
+        Ok(hash) => {
+            state.last_hash = Some(hash);
+            state.installed = Some(chaos.generation());
+        }
+        Err(e) if first == FirstLoad::Lenient => {
+            tracing::error!(
+                target: "mischief",
+                file = %path.display(),
+                error = %e,
+                "chaos config file rejected at startup; no rule applies until a good version is written (it is watched)"
+            );
+            state.last_warned = Some(e.to_string());
+        }
+        Err(e) => return Err(e),
+    }
     state.follow_target();
     let thread =
         std::thread::Builder::new().name("mischief-reload".to_owned()).spawn(move || state.run(&rx)).map_err(|e| {

@@ -257,7 +257,9 @@ impl Chaos {
     /// - `CHAOS_ENABLED` (and later [`set_enabled`](Self::set_enabled)) stays
     ///   the master switch: the file cannot turn chaos on or off;
     /// - an unreadable or invalid file is an error naming the file, the field
-    ///   and the value, and no handle is built;
+    ///   and the value, and no handle is built (the process-wide
+    ///   [`global`](Self::global) handle, which has no caller to return it
+    ///   to, applies no rule and watches the file until it is good);
     /// - with the `reload` feature the file is then watched for as long as the
     ///   engine lives (as `Chaos::watch` does: file events plus a slow poll), so an edit
     ///   applies within milliseconds and a bad edit keeps the last good
@@ -290,6 +292,14 @@ impl Chaos {
     /// # Ok::<(), mischief::ConfigError>(())
     /// ```
     pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Self::from_env_lookup(lookup, false)
+    }
+
+    /// [`from_env_with`](Self::from_env_with); with `lenient_file`, a
+    /// `CHAOS_CONFIG` file that cannot be read or is invalid is logged, kept
+    /// in the status and (with `reload`) watched, instead of being the
+    /// error: the handle then has no rule until a good version is read.
+    fn from_env_lookup(lookup: impl Fn(&str) -> Option<String>, lenient_file: bool) -> Result<Self, ConfigError> {
         let env = EnvSettings::from_lookup(lookup)?;
         let Some(path) = env.file else {
             return Self::builder().enabled(env.enabled).config(env.config).build();
@@ -304,12 +314,22 @@ impl Chaos {
         let chaos = Chaos::builder().enabled(env.enabled).build()?;
         #[cfg(feature = "reload")]
         {
-            let guard = crate::reload::start(&chaos, &path, env.config.seed, crate::reload::WatchOptions::default())?;
+            let first =
+                if lenient_file { crate::reload::FirstLoad::Lenient } else { crate::reload::FirstLoad::Required };
+            let guard =
+                crate::reload::start(&chaos, &path, env.config.seed, crate::reload::WatchOptions::default(), first)?;
             chaos.admin().env_watch = Some(guard);
         }
         #[cfg(not(feature = "reload"))]
         {
-            crate::config::file::load_into(&chaos, &path, env.config.seed)?;
+            match crate::config::file::load_into(&chaos, &path, env.config.seed) {
+                Ok(_) => {}
+                Err(e) if lenient_file => {
+                    tracing::error!(target: "mischief", file = %path.display(), error = %e, "chaos config file rejected; no rule applies");
+                    return Ok(chaos);
+                }
+                Err(e) => return Err(e),
+            }
             tracing::info!(
                 target: "mischief",
                 file = %path.display(),
@@ -327,7 +347,12 @@ impl Chaos {
     /// disabled, the error is logged and kept in [`Status::last_error`].
     /// With `CHAOS_CONFIG` (and the `reload` feature) the file is watched for
     /// the life of the process, so editing it (a ConfigMap update) reconfigures
-    /// the global handle within milliseconds.
+    /// the global handle within milliseconds. A file that is missing or
+    /// invalid when the handle is built (a pod started while its ConfigMap
+    /// had a typo) does not switch it off for good, as it is no error the
+    /// variables made: the error is logged and kept in the status, no rule
+    /// applies, and the file is watched all the same, so its first good
+    /// version is installed.
     // Inlined: fault points call it on every call, and once initialized it
     // is one load and a branch (the initialization stays out of line).
     #[inline]
@@ -363,7 +388,13 @@ impl Chaos {
         let _ = BUILDING.try_with(|b| b.set(true));
         let _building = Building;
         GLOBAL.get_or_init(|| {
-            let chaos = match Chaos::from_env() {
+            // A bad `CHAOS_CONFIG` file does not switch the handle off: it
+            // has no rule until the file, watched, is good.
+            let from_env = crate::config::check_env_unicode().and_then(|()| {
+                crate::config::warn_misspelt_env();
+                Chaos::from_env_lookup(|name| std::env::var(name).ok(), true)
+            });
+            let chaos = match from_env {
                 Ok(chaos) => chaos,
                 Err(e) => {
                     tracing::error!(target: "mischief", error = %e, "invalid chaos environment; fault injection stays off");

@@ -616,3 +616,46 @@ fn the_file_written_again_after_an_update_wins_even_unchanged() {
     write_rename(&path, &always_toml(500));
     wait_for_status(&chaos, 500);
 }
+
+const GLOBAL_CHILD: &str = "MISCHIEF_RELOAD_GLOBAL_CHILD";
+
+/// The global handle built while its `CHAOS_CONFIG` file is invalid (a pod
+/// started while its ConfigMap had a typo) applies no rule and says why,
+/// and installs the file once it is fixed, where it stayed switched off
+/// for the life of the process. Runs itself again as a child process with
+/// the environment set: the global handle is process-wide.
+#[test]
+fn the_global_handle_installs_its_file_once_fixed() {
+    const TEST: &str = "the_global_handle_installs_its_file_once_fixed";
+    let Some(path) = std::env::var_os(GLOBAL_CHILD) else {
+        let dir = TempDir::new("global");
+        let path = dir.path().join("chaos.toml");
+        std::fs::write(&path, always_toml(5003)).unwrap();
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+        child.args(["--exact", TEST, "--nocapture", "--test-threads=1"]).env(GLOBAL_CHILD, &path);
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("CHAOS_") {
+                child.env_remove(name);
+            }
+        }
+        let out = child.env("CHAOS_ENABLED", "true").env("CHAOS_CONFIG", &path).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("1 passed"),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return;
+    };
+    let path = std::path::PathBuf::from(path);
+    let chaos = Chaos::global();
+    let status = chaos.status();
+    assert!(status.enabled, "not switched off by the file: {status:?}");
+    assert!(status.rules.is_empty());
+    let error = status.last_error.expect("the file's error is in the status");
+    assert!(error.contains("chaos.toml") && error.contains("5003"), "{error}");
+    assert_eq!(decided_status(chaos), None, "no rule applies");
+    write_rename(&path, &always_toml(503));
+    wait_for_status(chaos, 503);
+    assert_eq!(chaos.status().last_error, None);
+}
