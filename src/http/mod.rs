@@ -7,7 +7,7 @@
 //! - A **delay** holds the request before the inner service sees it. It
 //!   needs a Tokio runtime with its timers (`enable_time`; axum, hyper and
 //!   tonic servers always run in one); outside a runtime the delay is
-//!   skipped. A delayed request holds none of the inner service's capacity
+//!   skipped (and still counted as `delayed`: the decision was made). A delayed request holds none of the inner service's capacity
 //!   while it waits (a concurrency limit's permit, for one): it
 //!   calls a clone of the service, made ready when the delay is over, and
 //!   ends with the service's error if that fails to get ready.

@@ -9,7 +9,8 @@
 //!
 //! - A **delay** holds the call before the inner service sees it (needs a
 //!   Tokio runtime with its timers, `enable_time`, as for `tokio::time`;
-//!   outside a runtime the delay is skipped). It holds none of the inner
+//!   outside a runtime the delay is skipped, and still counted as
+//!   `delayed`: the decision was made). It holds none of the inner
 //!   service's capacity while it waits: it calls a clone of the service,
 //!   made ready when the delay is over.
 //! - An **abort** fails the call without calling the inner service, with a
