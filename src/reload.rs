@@ -188,7 +188,10 @@ impl Chaos {
     /// handle to this engine is gone.
     ///
     /// Watch one file per engine: two watchers (or a watcher and calls to
-    /// [`update`](Self::update)) take turns, the last change winning.
+    /// [`update`](Self::update)) take turns, the last change winning. A
+    /// configuration set by `update` lasts until the file is next written,
+    /// even with the content it had: in Kubernetes, a change to any key of
+    /// the ConfigMap rewrites every file of it.
     pub fn watch(&self, path: impl AsRef<Path>) -> Result<WatchGuard, ConfigError> {
         self.watch_with(path, WatchOptions::default())
     }
@@ -260,9 +263,9 @@ pub(crate) fn start(
     state.last_stamp = stamp(&state.path).ok();
     state.last_read = SystemTime::now();
     match file::load_into(chaos, &state.path, seed) {
-        Ok(hash) => {
+        Ok((hash, generation)) => {
             state.last_hash = Some(hash);
-            state.installed = Some(chaos.generation());
+            state.installed = Some(generation);
         }
         Err(e) if first == FirstLoad::Lenient => {
             tracing::error!(

@@ -181,8 +181,11 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
             None => (quote!(delay_only), quote!(::core::option::Option::None)),
         };
         let stmts = std::mem::take(&mut function.block.stmts);
-        let rebind = rebind_arguments(&mut function.sig, options.chaos.as_ref());
+        let (gather, rebind) = rebind_arguments(&mut function.sig, options.chaos.as_ref());
         let point = quote!(#krate::__point!(sync_fn, #ctor, #handle, #name, #ret, { #rebind #(#stmts)* }, #fail));
+        if !gather.is_empty() {
+            function.block.stmts.push(syn::parse2(gather)?);
+        }
         function.block.stmts.push(syn::Stmt::Expr(syn::parse2(point)?, None));
         return Ok(function.into_token_stream());
     }
@@ -205,17 +208,27 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
     Ok(function.into_token_stream())
 }
 
-/// The arguments bound to a plain name, moved into the closure that holds
-/// the body as its first statement, `let (a, mut b) = (a, b);`: there they
-/// are dropped as a function drops its arguments, in reverse order, after
-/// the body's locals. Left to the closure's captures, they would be dropped
-/// in the order the body first uses them, and those it does not use after
-/// the others. A `mut` moves from the signature to the new binding. Left
-/// as they are: `self` (captured whole, dropped after the rest, as a first
-/// argument is), destructuring patterns, shared references (nothing to
-/// drop), and the arguments the `chaos` option names (the handle is taken
-/// from them outside the closure, and the body may not use them).
-fn rebind_arguments(sig: &mut syn::Signature, chaos: Option<&Expr>) -> TokenStream {
+/// Keeps the order a function drops its arguments in (the reverse of
+/// their declaration, after the body's locals) once its body is in a
+/// closure, where they would be dropped in the order the body first uses
+/// them, and those it does not use after the others.
+///
+/// Returns two statements. The first, before the closure, gathers the
+/// arguments bound to a plain name in a tuple, last first:
+/// `let __args = (c, b, a,);`. The second, first in the closure, takes the
+/// tuple whole (so the closure captures it whole) and binds them again in
+/// their order: `let __args = __args; let (a, mut b, c,) = (__args.2,
+/// __args.1, __args.0,);`. A body that runs drops them as locals, c, b, a;
+/// a closure that never runs (the point failed the call) drops the tuple,
+/// field by field: c, b, a too. A `mut` moves from the signature to the new
+/// binding.
+///
+/// Left as they are: `self` (captured whole, dropped after the rest, as a
+/// first argument is), destructuring patterns, shared references (nothing
+/// to drop), arguments with attributes (`#[cfg]` may remove them, an
+/// `#[allow]` would not follow them), and the arguments the `chaos` option
+/// names (the handle is taken from them outside the closure).
+fn rebind_arguments(sig: &mut syn::Signature, chaos: Option<&Expr>) -> (TokenStream, TokenStream) {
     fn idents(tokens: TokenStream, out: &mut Vec<String>) {
         for t in tokens {
             match t {
@@ -233,8 +246,10 @@ fn rebind_arguments(sig: &mut syn::Signature, chaos: Option<&Expr>) -> TokenStre
     let mut moved = Vec::new();
     for input in &mut sig.inputs {
         if let syn::FnArg::Typed(arg) = input
+            && arg.attrs.is_empty()
             && !matches!(&*arg.ty, Type::Reference(r) if r.mutability.is_none())
             && let syn::Pat::Ident(p) = &mut *arg.pat
+            && p.attrs.is_empty()
             && p.by_ref.is_none()
             && p.subpat.is_none()
             && !in_handle.contains(&p.ident.unraw().to_string())
@@ -246,9 +261,17 @@ fn rebind_arguments(sig: &mut syn::Signature, chaos: Option<&Expr>) -> TokenStre
         }
     }
     if bound.is_empty() {
-        return TokenStream::new();
+        return (TokenStream::new(), TokenStream::new());
     }
-    quote!(let (#(#bound,)*) = (#(#moved,)*);)
+    // Hygienic: the body cannot name it.
+    let args = Ident::new("__mischief_args", Span::mixed_site());
+    let last = bound.len() - 1;
+    let fields = (0..bound.len()).map(|i| syn::Index::from(last - i));
+    moved.reverse();
+    (
+        quote!(#[allow(clippy::used_underscore_binding)] let #args = (#(#moved,)*);),
+        quote!(let #args = #args; let (#(#bound,)*) = (#(#args.#fields,)*);),
+    )
 }
 
 /// Can a plain function's body move into a closure unchanged? Not when the

@@ -59,9 +59,11 @@
 //! injected fault of kind `timeout` (nothing is sent); a shorter one leaves
 //! the real call the rest of the timeout, by the clock (a wait that a busy
 //! runtime wakes after the timeout fails the call the same way). Should
-//! the real call then time out, the guardrails' abort conditions count it
-//! as a call as slow as it ran, not as a failure: the delay may have
-//! caused it. A client's timeout
+//! the real call then time out, the delay may have caused it: the
+//! guardrails' abort conditions count its latency for `latency_p99` (a
+//! lower bound of the dependency's, so a dependency that hangs trips a
+//! condition set below what the delay leaves of the timeout), and leave it
+//! out of the error rate. A client's timeout
 //! (`reqwest::ClientBuilder::timeout`) is out of the middleware's sight:
 //! reqwest starts it after the middleware, so an injected wait comes on top
 //! of it.
@@ -143,10 +145,10 @@ impl ChaosMiddleware {
     /// guardrails' abort conditions. When an injected delay shortened the
     /// request's timeout (`cut`) and the call then times out, the
     /// dependency was slower than what the delay left it, but perhaps not
-    /// slower than the whole timeout: the call counts as one that took as
-    /// long as it ran (a lower bound of the dependency's latency, which a
-    /// dependency that hangs still pushes past a latency condition), not as
-    /// a failure.
+    /// slower than the whole timeout: its latency (a lower bound of the
+    /// dependency's, which a dependency that hangs still pushes past a
+    /// latency condition set below what the delay leaves) counts for the
+    /// percentile, and the call not at all for the error rate.
     async fn observed(
         &self,
         req: Request,
@@ -158,7 +160,10 @@ impl ChaosMiddleware {
         let out = next.run(req, extensions).await;
         let failed = match &out {
             Ok(res) => crate::engine::failed_response(res.status(), res.headers()),
-            Err(reqwest_middleware::Error::Reqwest(e)) if cut && e.is_timeout() => false,
+            Err(reqwest_middleware::Error::Reqwest(e)) if cut && e.is_timeout() => {
+                self.chaos.record_latency(start);
+                return out;
+            }
             Err(_) => true,
         };
         self.chaos.record_outcome(failed, start);
@@ -240,6 +245,11 @@ fn synthetic_response(injection: &Injection, req: &Request) -> Response {
     if !grpc && !bodiless {
         let len = HeaderValue::from(res.body().len());
         res.headers_mut().insert(header::CONTENT_LENGTH, len);
+    }
+    // The default `content-type` describes a body; a status without one
+    // keeps only a configured one.
+    if bodiless && !injection.abort_spec().is_some_and(|s| s.http_headers.contains_key(header::CONTENT_TYPE)) {
+        res.headers_mut().remove(header::CONTENT_TYPE);
     }
     if bodiless || req.method() == Method::HEAD {
         *res.body_mut() = bytes::Bytes::new();

@@ -151,9 +151,9 @@ impl Config {
 }
 
 /// Reads `path` and installs its configuration in `chaos`, the seed falling
-/// back to `seed`. Returns the hash of the content. An error is also kept in
-/// the engine's status.
-pub(crate) fn load_into(chaos: &Chaos, path: &Path, seed: Option<u64>) -> Result<u64, ConfigError> {
+/// back to `seed`. Returns the hash of the content and the generation it
+/// was installed as. An error is also kept in the engine's status.
+pub(crate) fn load_into(chaos: &Chaos, path: &Path, seed: Option<u64>) -> Result<(u64, u64), ConfigError> {
     let result = read_file(path).and_then(|bytes| {
         let mut config = parse_file(path, &bytes)?;
         if config.seed.is_none() {
@@ -162,7 +162,7 @@ pub(crate) fn load_into(chaos: &Chaos, path: &Path, seed: Option<u64>) -> Result
         Ok((config, content_hash(&bytes)))
     });
     match result {
-        Ok((config, hash)) => chaos.install(config, Some(path)).map(|_| hash),
+        Ok((config, hash)) => chaos.install(config, Some(path)).map(|generation| (hash, generation)),
         Err(e) => {
             chaos.record_error(&e);
             Err(e)

@@ -258,8 +258,9 @@ impl AbortCondition {
 pub enum Metric {
     /// The share of calls that failed: an HTTP 5xx, a gRPC error status in
     /// the response head, or an `Err`. (On the client, a timeout that an
-    /// injected delay made shorter is counted as a call as slow as it ran,
-    /// not as a failure: the delay may have caused it.)
+    /// injected delay made shorter is not a call here, neither failed nor
+    /// not: the delay may have caused it. Its latency counts for
+    /// `latency_p99`.)
     ErrorRate,
     /// The 99th percentile of call latency, read as the upper edge of its
     /// histogram slot (up to ~25% above the true value: the condition trips

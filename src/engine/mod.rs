@@ -568,6 +568,20 @@ impl Chaos {
         self.is_enabled()
     }
 
+    /// Records the latency of a call whose outcome does not count for the
+    /// error rate (see `Guard::record_latency`).
+    #[cfg(feature = "client")]
+    pub(crate) fn record_latency(&self, start: std::time::Instant) {
+        #[cfg(feature = "guard")]
+        self.inner.plan.with(|plan, stripe| {
+            if let Some(g) = plan.guard.as_deref() {
+                self.inner.guard.record_latency(g, plan.stamp, start, stripe);
+            }
+        });
+        #[cfg(not(feature = "guard"))]
+        let _ = start;
+    }
+
     /// Records the outcome of a call that reached the service, for the
     /// abort conditions (doors call this only when a decision asked for it).
     #[cfg_attr(not(any(feature = "tower", feature = "client")), allow(dead_code))]

@@ -758,6 +758,22 @@ impl GuardState {
     /// stamped `stamp`: a judgement by them trips only while that plan is
     /// the installed one.
     pub(crate) fn record(&self, guard: &Guard, stamp: u64, failed: bool, start: std::time::Instant, stripe: usize) {
+        self.record_sample(guard, stamp, Some(failed), start, stripe);
+    }
+
+    /// Records, as [`record`](Self::record) does, the latency of a call whose
+    /// outcome does not count for the error rate: a latency only (the client's
+    /// real call that timed out after an injected delay shortened its
+    /// timeout, which the delay may have caused; it ran at least this long).
+    #[cold]
+    #[cfg(feature = "client")]
+    pub(crate) fn record_latency(&self, guard: &Guard, stamp: u64, start: std::time::Instant, stripe: usize) {
+        self.record_sample(guard, stamp, None, start, stripe);
+    }
+
+    /// A call's outcome (`None`: its latency only), then a judgement if due.
+    #[inline]
+    fn record_sample(&self, guard: &Guard, stamp: u64, failed: Option<bool>, start: std::time::Instant, stripe: usize) {
         let end = std::time::Instant::now();
         let latency = end.saturating_duration_since(start);
         let now_ms = match &self.wall {
@@ -784,13 +800,13 @@ impl GuardState {
             return;
         }
         let sum = self.outcomes.summary(now_ms, bucket_ms);
-        if sum.calls < guard.min_samples {
-            return;
-        }
         for c in guard.conditions.iter() {
+            // Each metric over its own samples: the error rate over the
+            // calls, the p99 over every latency (a latency-only sample too).
             let value = match c.metric {
-                Metric::ErrorRate => sum.errors as f64 / sum.calls as f64,
-                Metric::LatencyP99 => sum.p99.map_or(0.0, |d| d.as_micros() as f64),
+                Metric::ErrorRate if sum.calls >= guard.min_samples => sum.errors as f64 / sum.calls as f64,
+                Metric::LatencyP99 if sum.timed >= guard.min_samples => sum.p99.map_or(0.0, |d| d.as_micros() as f64),
+                _ => continue,
             };
             if value > c.limit {
                 self.trip(c, value, epoch, stamp);

@@ -45,6 +45,8 @@ impl Default for Bucket {
 pub(crate) struct Summary {
     pub(crate) calls: u64,
     pub(crate) errors: u64,
+    /// Latencies recorded: the calls, and latency-only samples.
+    pub(crate) timed: u64,
     pub(crate) p99: Option<Duration>,
 }
 
@@ -99,8 +101,10 @@ const fn slot_upper(slot: usize) -> u64 {
 
 impl Outcomes {
     /// Records, in `stripe` (the calling thread's), one call that ended at
-    /// `now_ms`.
-    pub(crate) fn record(&self, stripe: usize, now_ms: i64, bucket_ms: i64, failed: bool, latency: Duration) {
+    /// `now_ms`: failed or not, or (`None`) its latency only, which counts
+    /// for the percentile and not as a call.
+    #[inline]
+    pub(crate) fn record(&self, stripe: usize, now_ms: i64, bucket_ms: i64, failed: Option<bool>, latency: Duration) {
         let Some(cell) = self.stripes.get(stripe).or(self.stripes.last()) else { return };
         let window = cell.get_or_init(|| Box::new(Window { buckets: std::array::from_fn(|_| Bucket::default()) }));
         let epoch = now_ms.div_euclid(bucket_ms.max(1));
@@ -113,9 +117,11 @@ impl Outcomes {
                 s.store(0, Ordering::Relaxed);
             }
         }
-        add_one(&b.calls, stripe);
-        if failed {
-            add_one(&b.errors, stripe);
+        if let Some(failed) = failed {
+            add_one(&b.calls, stripe);
+            if failed {
+                add_one(&b.errors, stripe);
+            }
         }
         add_one(&b.latency[slot(latency)], stripe);
     }
@@ -137,6 +143,7 @@ impl Outcomes {
             }
         }
         let total: u64 = hist.iter().sum();
+        sum.timed = total;
         if total > 0 {
             let rank = (total * 99).div_ceil(100);
             let mut acc = 0;
@@ -181,7 +188,7 @@ mod tests {
     fn window_sums_recent_buckets_and_forgets_old_ones() {
         let o = Outcomes::default();
         for i in 0..100 {
-            o.record(0, 1_000 + i, 100, i % 10 == 0, Duration::from_millis(if i == 99 { 900 } else { 10 }));
+            o.record(0, 1_000 + i, 100, Some(i % 10 == 0), Duration::from_millis(if i == 99 { 900 } else { 10 }));
         }
         let s = o.summary(1_099, 100);
         assert_eq!((s.calls, s.errors), (100, 10));
@@ -200,7 +207,7 @@ mod tests {
         // Bucket b (epoch 10 + b) holds b + 1 calls, the first failing.
         for b in 0..10i64 {
             for i in 0..=b {
-                o.record(0, 1_000 + b * 100 + i, 100, i == 0, Duration::from_millis(10));
+                o.record(0, 1_000 + b * 100 + i, 100, Some(i == 0), Duration::from_millis(10));
             }
         }
         let s = o.summary(1_950, 100);
@@ -219,7 +226,7 @@ mod tests {
             let o = Outcomes::default();
             for i in 0..100 {
                 let latency = Duration::from_millis(if i < slow { 900 } else { 10 });
-                o.record(0, 1_000, 100, false, latency);
+                o.record(0, 1_000, 100, Some(false), latency);
             }
             let p99 = o.summary(1_000, 100).p99.unwrap();
             assert_eq!(p99 >= Duration::from_millis(900), in_slow_slot, "{slow} slow calls: p99 {p99:?}");
@@ -240,7 +247,7 @@ mod tests {
         let o = Outcomes::default();
         // Sets the shared stripe's bucket for this time, so that no sharing
         // thread resets it under another.
-        o.record(SHARED_STRIPE, 5_000, 100, false, Duration::from_millis(10));
+        o.record(SHARED_STRIPE, 5_000, 100, Some(false), Duration::from_millis(10));
         let barrier = std::sync::Barrier::new(OWN + SHARING);
         std::thread::scope(|scope| {
             for t in 0..OWN + SHARING {
@@ -252,7 +259,7 @@ mod tests {
                         // One call in a hundred fails and takes 2 s.
                         let slow = i % 100 == 0;
                         let latency = Duration::from_millis(if slow { 2_000 } else { 10 });
-                        o.record(stripe, 5_000 + (i % 50) as i64, 100, slow, latency);
+                        o.record(stripe, 5_000 + (i % 50) as i64, 100, Some(slow), latency);
                     }
                 });
             }

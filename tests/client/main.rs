@@ -432,9 +432,10 @@ async fn a_delayed_request_counts_for_the_abort_conditions_without_its_delay() {
 
 /// A request whose timeout an injected delay shortened, and which then
 /// times out, may have timed out because of the delay: the abort conditions
-/// count it as a call as slow as it ran (a lower bound of the dependency's
-/// latency), not as a failure. Here the dependency answers after as long
-/// as the delay (500 ms), and the request allows 200 ms more than that.
+/// count its latency (a lower bound of the dependency's), not the call: it
+/// is neither a failure nor a success for the error rate. Here the
+/// dependency answers after as long as the delay (500 ms), and the request
+/// allows 200 ms more than that.
 #[cfg(feature = "guard")]
 #[tokio::test]
 async fn a_timeout_the_delay_caused_is_not_the_dependencys_failure() {
@@ -457,14 +458,16 @@ async fn a_timeout_the_delay_caused_is_not_the_dependencys_failure() {
     assert!(err.is_timeout(), "{err:?}");
     assert!(injected_fault(&err).is_none(), "the real call timed out, not an injected fault");
     let window = chaos.status().guard.unwrap().window.unwrap();
-    assert_eq!((window.calls, window.errors), (1, 0), "a call, not a failure: {window:?}");
+    assert_eq!((window.calls, window.errors), (0, 0), "not a call for the error rate: {window:?}");
     let p99 = window.latency_p99_ms.expect("a latency");
     assert!(p99 >= 150.0, "timed from the end of the delay to the timeout, about 200 ms: {window:?}");
 }
 
 /// A dependency that hangs while a small delay is injected into its calls
 /// still trips the latency condition: the calls' timeouts, shortened by
-/// 10 ms each, count as calls as slow as the rest of their timeout.
+/// 10 ms each, count as latencies as long as the rest of their timeout
+/// (and, when half the calls are not delayed, their own timeouts are
+/// failures whose rate the delayed half does not dilute).
 #[cfg(feature = "guard")]
 #[tokio::test]
 async fn a_dependency_that_hangs_during_a_small_delay_trips_the_latency_condition() {
@@ -507,8 +510,52 @@ async fn a_dependency_that_hangs_during_a_small_delay_trips_the_latency_conditio
         assert!(err.is_timeout() && injected_fault(err).is_none(), "the real call timed out: {err:?}");
     }
     let guard = chaos.status().guard.unwrap();
-    assert_eq!(guard.window.as_ref().map(|w| (w.calls, w.errors)), Some((13, 0)), "{guard:?}");
+    assert_eq!(guard.window.as_ref().map(|w| (w.calls, w.errors)), Some((0, 0)), "{guard:?}");
     assert!(guard.tripped.is_some(), "the hanging dependency trips the latency condition: {guard:?}");
+}
+
+/// Timeouts of calls that an injected delay shortened do not dilute the
+/// error rate: with half the calls delayed and a dependency that hangs,
+/// the undelayed half's timeouts are the only calls, all failed.
+#[cfg(feature = "guard")]
+#[tokio::test]
+async fn timeouts_after_a_delay_do_not_dilute_the_error_rate() {
+    use mischief::config::{AbortCondition, Guardrails};
+    let chaos = Chaos::new(
+        Config::new()
+            .guardrails(
+                Guardrails::new()
+                    .window(Duration::from_secs(60))
+                    .min_samples(5)
+                    .abort_condition(AbortCondition::error_rate(0.6)),
+            )
+            .rule(rule_on("/hang").delay(Delay::fixed(Duration::from_millis(10)).every(2))),
+    )
+    .unwrap();
+    let app = axum::Router::new().route(
+        "/hang",
+        axum::routing::get(|| async {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            "late"
+        }),
+    );
+    let url = serve(app).await;
+    let c = client(&chaos, &[]);
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..12 {
+        let (c, url) = (c.clone(), url.clone());
+        tasks.spawn(async move { c.get(format!("{url}/hang")).timeout(Duration::from_millis(300)).send().await });
+    }
+    while let Some(out) = tasks.join_next().await {
+        assert!(out.unwrap().unwrap_err().is_timeout());
+    }
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let _ = c.get(format!("{url}/hang")).timeout(Duration::from_millis(300)).send().await.unwrap_err();
+    let guard = chaos.status().guard.unwrap();
+    let window = guard.window.as_ref().unwrap();
+    assert_eq!(window.errors, window.calls, "every counted call failed: {window:?}");
+    assert!(window.calls >= 6, "the undelayed calls: {window:?}");
+    assert!(guard.tripped.is_some(), "an error rate of 1 trips: {guard:?}");
 }
 
 /// The request's timeout is a deadline: when the runtime wakes the
@@ -561,6 +608,7 @@ async fn aborts_look_as_they_would_on_the_wire() {
     let res = c.get(url("/empty")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert!(res.headers().get("content-length").is_none());
+    assert!(res.headers().get("content-type").is_none(), "no body to describe");
     assert_eq!(res.text().await.unwrap(), "", "a 204 has no body");
 
     let res = c.post(url("/grpc")).header("content-type", "application/grpc").body("").send().await.unwrap();

@@ -623,16 +623,17 @@ fn arguments_are_dropped_as_the_plain_function_drops_them() {
     plain_drops(a, b, unused).unwrap();
     let plain = plain.lock().unwrap().clone();
     assert_eq!(plain, ["unused", "b", "a"]);
-    for chaos in [
-        Chaos::disabled(),
-        handle(
-            Config::new()
-                .rule(Rule::new("pass").when(Match::new().name("drops")).abort(Abort::status(503).percentage(0.0))),
-        ),
-    ] {
+    for chaos in [Chaos::disabled(), handle(Config::new().rule(always_abort("other", Match::new().name("other"))))] {
         let log = Arc::default();
         let (a, b, unused) = loud(&log);
         pointed_drops(&chaos, a, b, unused).unwrap();
         assert_eq!(*log.lock().unwrap(), plain, "enabled: {}", chaos.is_enabled());
     }
+    // A failed call, whose body never runs, drops them in that order too
+    // (`b` not renamed).
+    let chaos = handle(Config::new().rule(always_abort("fail", Match::new().name("drops"))));
+    let log = Arc::default();
+    let (a, b, unused) = loud(&log);
+    pointed_drops(&chaos, a, b, unused).unwrap_err();
+    assert_eq!(*log.lock().unwrap(), ["unused", "b-before", "a"]);
 }
