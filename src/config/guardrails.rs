@@ -74,7 +74,12 @@ pub struct Guardrails {
     /// `CHAOS_LATENCY_MS` builds) delays about one call in ten. (The seed's
     /// field of this name counts pods; here it counts calls, at every door.)
     /// The share is compared with the number as written, exactly, to 12
-    /// decimal places (a cap of 29 allows 29 faults in 100 calls).
+    /// decimal places (a cap of 29 allows 29 faults in 100 calls). The
+    /// window is measured between checkpoints taken as faults are tried (at
+    /// most one per tenth of the window), on the safe side: it may count
+    /// the faults of a little more than the last `window`, or the calls of
+    /// a little less, so steady traffic sees a little less than the cap. A
+    /// cap of 100 skips nothing.
     #[serde(default, deserialize_with = "super::present", skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 100)))]
     pub max_percentage_affected: Option<f64>,

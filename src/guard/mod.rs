@@ -673,7 +673,7 @@ impl GuardState {
         // Under the share cap, the checkpoints' lock is held until this
         // fault is counted: two threads cannot both take the last fault the
         // share allows.
-        let _share = match g.max_share {
+        let share = match g.max_share {
             Some(max) => Some(self.share_allows(g, max).ok_or(SkipReason::CapPercentage)?),
             None => None,
         };
@@ -702,6 +702,13 @@ impl GuardState {
         };
         self.injected.incr(stripe);
         self.faulted.incr(stripe);
+        // A checkpoint this call took holds its fault: a window starting
+        // at or after the checkpoint does not hold it (it came before).
+        if let Some((mut cps, true)) = share
+            && let Some(cp) = cps.back_mut()
+        {
+            cp.faulted += 1;
+        }
         Ok(slot)
     }
 
@@ -715,7 +722,8 @@ impl GuardState {
     /// or under `max` (compared exactly)? The window is measured between checkpoints of the
     /// call and fault totals, taken on this (fault) path only, one per
     /// bucket at most. When it would, returns the checkpoints' lock, for the
-    /// caller to hold until it has counted the fault.
+    /// caller to hold until it has counted the fault, and whether this call
+    /// took the newest checkpoint (which then counts its fault as before it).
     ///
     /// Checkpoints fall a bucket apart at best, and none are taken while no
     /// fault is tried (outside the allowed hours, a quiet rule), so the
@@ -724,17 +732,25 @@ impl GuardState {
     /// or before the start (more than the window's, if anything), calls
     /// since the oldest one after it (fewer). The share may read higher than
     /// it is, never lower.
-    fn share_allows(&self, g: &Guard, max: ShareCap) -> Option<MutexGuard<'_, VecDeque<Checkpoint>>> {
+    fn share_allows(&self, g: &Guard, max: ShareCap) -> Option<(MutexGuard<'_, VecDeque<Checkpoint>>, bool)> {
         let now_ms = self.now_ms();
         let mut cps = self.checkpoints.lock().unwrap_or_else(PoisonError::into_inner);
+        // Every share is at most 100%: nothing to measure.
+        if u128::from(max.0) >= ShareCap::ALL {
+            return Some((cps, false));
+        }
         let (calls, faulted) = (self.calls.get(), self.faulted.get());
         // The clock went back (a manual clock, a wall clock stepped): the
         // checkpoints say nothing about a window that ends now. Start over.
         if cps.back().is_some_and(|c| c.at_ms > now_ms) {
             cps.clear();
         }
-        if cps.back().is_none_or(|c| now_ms.saturating_sub(c.at_ms) >= g.bucket_ms()) {
-            cps.push_back(Checkpoint { at_ms: now_ms, calls, faulted });
+        let took = cps.back().is_none_or(|c| now_ms.saturating_sub(c.at_ms) >= g.bucket_ms());
+        if took {
+            // Taken before this call: it was counted already, and belongs
+            // to the window the checkpoint starts (a call after a quiet
+            // spell longer than the window would otherwise see none).
+            cps.push_back(Checkpoint { at_ms: now_ms, calls: calls.saturating_sub(1), faulted });
         }
         let start = now_ms.saturating_sub(g.window_ms);
         // The newest checkpoint at or before the start, and older ones gone.
@@ -745,7 +761,7 @@ impl GuardState {
         let before = cps.front().copied().unwrap_or(now);
         let after = cps.iter().find(|c| c.at_ms > start).copied().unwrap_or(now);
         let (calls, faulted) = (calls.saturating_sub(after.calls), faulted.saturating_sub(before.faulted));
-        max.allows(u128::from(faulted) + 1, calls).then_some(cps)
+        max.allows(u128::from(faulted) + 1, calls).then_some((cps, took))
     }
 
     /// Records the outcome of a call that reached the service (not failed by

@@ -953,10 +953,10 @@ fn the_share_cap_is_strict_at_the_window_edge_and_after_the_clock_steps_back() {
     clock.advance(Duration::from_millis(10_300));
     let faulted = (0..20).filter(|_| faults(&chaos)).count();
     // The window's calls are counted the strict way, from the checkpoint
-    // the first of the 20 takes (itself included): the 11th call is the
-    // first whose fault keeps the share at 10%, and the 21st would be the
-    // next. (Counted from before the 1000, all 20 would have faulted.)
-    assert_eq!(faulted, 1, "at the window's edge: {faulted} of 20 calls faulted under a 10% cap");
+    // the first of the 20 takes (itself included): the 10th call is the
+    // first whose fault keeps the share at 10%, and the 20th the next.
+    // (Counted from before the 1000, all 20 would have faulted.)
+    assert_eq!(faulted, 2, "at the window's edge: {faulted} of 20 calls faulted under a 10% cap");
 
     // The clock steps back an hour, then the same: the checkpoints taken
     // before the step must not stretch the window over the calls.
@@ -971,5 +971,27 @@ fn the_share_cap_is_strict_at_the_window_edge_and_after_the_clock_steps_back() {
     let faulted = (0..20).filter(|_| faults(&chaos)).count();
     // As above: the checkpoints start over at the step, and the 20 calls
     // are counted from the first of them.
-    assert_eq!(faulted, 1, "after the step: {faulted} of 20 calls faulted under a 10% cap");
+    assert_eq!(faulted, 2, "after the step: {faulted} of 20 calls faulted under a 10% cap");
+}
+
+/// A call after a quiet spell longer than the window is the only call in
+/// it: a cap of 100 lets its fault through (it skips nothing), a cap of 50
+/// does not (one fault in one call is 100%), and with two calls in the
+/// window a cap of 50 allows one fault.
+#[test]
+fn a_lone_call_after_a_quiet_spell_is_its_own_window() {
+    let guardrails = |cap| Guardrails::new().max_percentage_affected(cap).window(Duration::from_secs(10));
+    let clock = ManualClock::new(at("2026-11-25T12:00:00Z"));
+    let chaos = engine(&clock, guardrails(100.0), always("r").when(Match::new().name("svc")));
+    for i in 0..30 {
+        clock.advance(Duration::from_secs(11));
+        assert!(faults(&chaos), "call {i}, alone in its window, under a cap of 100");
+    }
+    let chaos = engine(&clock, guardrails(50.0), always("r").when(Match::new().name("svc")));
+    for i in 0..10 {
+        clock.advance(Duration::from_secs(11));
+        assert!(!faults(&chaos), "call {i}: one fault in one call is over 50%");
+        clock.advance(Duration::from_secs(1));
+        assert!(faults(&chaos), "call {i}'s successor: one fault in two calls is 50%");
+    }
 }
