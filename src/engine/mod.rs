@@ -463,6 +463,13 @@ impl Chaos {
                 let (generation, rules) = (plan.generation, plan.rules.len());
                 #[cfg(feature = "guard")]
                 let judged = plan.guard.as_deref().is_some_and(crate::guard::Guard::observes);
+                #[cfg(feature = "guard")]
+                let counts = |p: &Plan| p.guard.as_deref().is_some_and(crate::guard::Guard::counts_calls);
+                // Calls were not counted before: the share's window starts now.
+                #[cfg(feature = "guard")]
+                if counts(&plan) && !counts(&current) {
+                    self.inner.guard.restart_share();
+                }
                 self.inner.plan.store(plan);
                 // A trip with no abort condition left to have tripped it, and
                 // no cooldown to lift it, would stop injection for good, and

@@ -889,6 +889,16 @@ impl GuardState {
         true
     }
 
+    /// Starts the share cap's window afresh, from the totals now: a plan
+    /// with the cap replaces one without, under which faults were counted
+    /// and calls were not (the share of a window reaching back before now
+    /// would read every earlier fault against no calls).
+    pub(crate) fn restart_share(&self) {
+        let mut cps = self.checkpoints.lock().unwrap_or_else(PoisonError::into_inner);
+        cps.clear();
+        cps.push_back(Checkpoint { at_ms: self.now_ms(), calls: self.calls.get(), faulted: self.faulted.get() });
+    }
+
     /// Clears the trip and the outcome window, under the trip's lock.
     fn clear_trip(&self, trip: &mut Option<Trip>) {
         *trip = None;

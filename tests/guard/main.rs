@@ -995,3 +995,19 @@ fn a_lone_call_after_a_quiet_spell_is_its_own_window() {
         assert!(faults(&chaos), "call {i}'s successor: one fault in two calls is 50%");
     }
 }
+
+/// A share cap added to a running engine measures from then on: the faults
+/// injected while no cap was set (when calls were not counted) do not
+/// weigh against the calls that follow.
+#[test]
+fn a_share_cap_added_later_measures_from_then_on() {
+    let clock = ManualClock::new(at("2026-11-25T12:00:00Z"));
+    let rule = || always("r").when(Match::new().name("svc"));
+    let chaos = engine(&clock, Guardrails::new(), rule());
+    assert_eq!((0..100).filter(|_| faults(&chaos)).count(), 100, "no cap yet");
+    clock.advance(Duration::from_secs(1));
+    let capped = Guardrails::new().max_percentage_affected(50.0).window(Duration::from_secs(30));
+    chaos.update(Config::new().guardrails(capped).rule(rule())).unwrap();
+    let faulted = (0..100).filter(|_| faults(&chaos)).count();
+    assert_eq!(faulted, 50, "half of the calls since the cap came: {faulted}");
+}
