@@ -51,10 +51,11 @@ impl ManualClock {
         self.nanos.store(to_nanos(t), Ordering::SeqCst);
     }
 
-    /// Moves the time forward.
+    /// Moves the time forward (stopping at the latest time it can hold,
+    /// rather than wrapping round to the past).
     pub fn advance(&self, d: Duration) {
         let d = i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
-        self.nanos.fetch_add(d, Ordering::SeqCst);
+        let _ = self.nanos.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| Some(n.saturating_add(d)));
     }
 }
 

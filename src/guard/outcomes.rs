@@ -158,10 +158,17 @@ impl Outcomes {
         sum
     }
 
-    /// Forgets everything (on re-arm).
+    /// Forgets everything (on re-arm). The counts are zeroed too: a
+    /// bucket's next recorder publishes its epoch before zeroing them, and
+    /// a judgement in between must not read the counts from before.
     pub(crate) fn clear(&self) {
         for b in self.stripes.iter().filter_map(OnceLock::get).flat_map(|w| w.buckets.iter()) {
             b.epoch.store(i64::MIN, Ordering::Release);
+            b.calls.store(0, Ordering::Relaxed);
+            b.errors.store(0, Ordering::Relaxed);
+            for s in &b.latency {
+                s.store(0, Ordering::Relaxed);
+            }
         }
     }
 }
