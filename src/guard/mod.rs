@@ -733,12 +733,11 @@ impl GuardState {
     /// since the oldest one after it (fewer). The share may read higher than
     /// it is, never lower.
     fn share_allows(&self, g: &Guard, max: ShareCap) -> Option<(MutexGuard<'_, VecDeque<Checkpoint>>, bool)> {
-        let now_ms = self.now_ms();
         let mut cps = self.checkpoints.lock().unwrap_or_else(PoisonError::into_inner);
-        // Every share is at most 100%: nothing to measure.
-        if u128::from(max.0) >= ShareCap::ALL {
-            return Some((cps, false));
-        }
+        // Read under the lock: a thread that read the clock first and took
+        // the lock second would see the newer checkpoint of one that came
+        // between as the clock going back, and clear them all.
+        let now_ms = self.now_ms();
         let (calls, faulted) = (self.calls.get(), self.faulted.get());
         // The clock went back (a manual clock, a wall clock stepped): the
         // checkpoints say nothing about a window that ends now. Start over.
@@ -761,7 +760,9 @@ impl GuardState {
         let before = cps.front().copied().unwrap_or(now);
         let after = cps.iter().find(|c| c.at_ms > start).copied().unwrap_or(now);
         let (calls, faulted) = (calls.saturating_sub(after.calls), faulted.saturating_sub(before.faulted));
-        max.allows(u128::from(faulted) + 1, calls).then_some((cps, took))
+        // Every share is at most 100%: a cap of 100 skips nothing (the
+        // checkpoints are kept all the same, for a lower cap after it).
+        (u128::from(max.0) >= ShareCap::ALL || max.allows(u128::from(faulted) + 1, calls)).then_some((cps, took))
     }
 
     /// Records the outcome of a call that reached the service (not failed by

@@ -1011,3 +1011,21 @@ fn a_share_cap_added_later_measures_from_then_on() {
     let faulted = (0..100).filter(|_| faults(&chaos)).count();
     assert_eq!(faulted, 50, "half of the calls since the cap came: {faulted}");
 }
+
+/// A cap of 100 keeps measuring the window, so a lower cap that replaces
+/// it judges the calls since then, not every fault since the start.
+#[test]
+fn a_lower_cap_after_a_cap_of_100_measures_the_window() {
+    let clock = ManualClock::new(at("2026-11-25T12:00:00Z"));
+    let rule = || always("r").when(Match::new().name("svc"));
+    let capped = |cap| Guardrails::new().max_percentage_affected(cap).window(Duration::from_secs(10));
+    let chaos = engine(&clock, capped(100.0), rule());
+    for _ in 0..100 {
+        clock.advance(Duration::from_secs(1));
+        assert!(faults(&chaos), "a cap of 100 skips nothing");
+    }
+    clock.advance(Duration::from_secs(11));
+    chaos.update(Config::new().guardrails(capped(50.0)).rule(rule())).unwrap();
+    let faulted = (0..100).filter(|_| faults(&chaos)).count();
+    assert_eq!(faulted, 50, "half of the calls in the window: {faulted}");
+}
