@@ -229,15 +229,6 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
 /// `#[allow]` would not follow them), and the arguments the `chaos` option
 /// names (the handle is taken from them outside the closure).
 fn rebind_arguments(sig: &mut syn::Signature, chaos: Option<&Expr>) -> (TokenStream, TokenStream) {
-    fn idents(tokens: TokenStream, out: &mut Vec<String>) {
-        for t in tokens {
-            match t {
-                proc_macro2::TokenTree::Ident(i) => out.push(i.unraw().to_string()),
-                proc_macro2::TokenTree::Group(g) => idents(g.stream(), out),
-                _ => {}
-            }
-        }
-    }
     let mut in_handle = Vec::new();
     if let Some(expr) = chaos {
         idents(expr.to_token_stream(), &mut in_handle);
@@ -292,6 +283,17 @@ fn whole_body_fits(function: &ItemFn) -> bool {
     output_ok && !function.attrs.iter().any(|a| a.path().is_ident("track_caller"))
 }
 
+/// Every identifier in `tokens`, raw ones without their `r#`, into `out`.
+fn idents(tokens: TokenStream, out: &mut Vec<String>) {
+    for t in tokens {
+        match t {
+            proc_macro2::TokenTree::Ident(i) => out.push(i.unraw().to_string()),
+            proc_macro2::TokenTree::Group(g) => idents(g.stream(), out),
+            _ => {}
+        }
+    }
+}
+
 /// Must the handle be cloned before the body takes the arguments? Yes when
 /// `expr` names an argument the closure holding the body would move or
 /// borrow mutably: `self` unless the receiver is `&self`, and any argument
@@ -299,15 +301,6 @@ fn whole_body_fits(function: &ItemFn) -> bool {
 /// `&Chaos` argument is only borrowed. (Names are compared as identifiers;
 /// a false positive only costs a clone.)
 fn needs_owned_handle(expr: &Expr, sig: &syn::Signature) -> bool {
-    fn idents(tokens: TokenStream, out: &mut Vec<String>) {
-        for t in tokens {
-            match t {
-                proc_macro2::TokenTree::Ident(i) => out.push(i.unraw().to_string()),
-                proc_macro2::TokenTree::Group(g) => idents(g.stream(), out),
-                _ => {}
-            }
-        }
-    }
     let shared_ref = |ty: &Type| matches!(ty, Type::Reference(r) if r.mutability.is_none());
     let mut taken = Vec::new();
     for input in &sig.inputs {

@@ -463,11 +463,41 @@ async fn a_timeout_the_delay_caused_is_not_the_dependencys_failure() {
     assert!(p99 >= 150.0, "timed from the end of the delay to the timeout, about 200 ms: {window:?}");
 }
 
+/// Sends 13 calls to a dependency that hangs, through `chaos`'s client,
+/// each with `timeout`: 12 at once, then one more 150 ms after they end
+/// (the abort conditions are judged at most every 100 ms, and the 12 end
+/// together). Returns their errors.
+#[cfg(feature = "guard")]
+async fn calls_to_a_hanging_dependency(chaos: &Chaos, timeout: Duration) -> Vec<reqwest_middleware::Error> {
+    let app = axum::Router::new().route(
+        "/hang",
+        axum::routing::get(|| async {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            "late"
+        }),
+    );
+    let url = serve(app).await;
+    let c = client(chaos, &[]);
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..12 {
+        let (c, url) = (c.clone(), url.clone());
+        tasks.spawn(async move { c.get(format!("{url}/hang")).timeout(timeout).send().await.unwrap_err() });
+    }
+    let mut errors = Vec::new();
+    while let Some(err) = tasks.join_next().await {
+        errors.push(err.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    errors.push(c.get(format!("{url}/hang")).timeout(timeout).send().await.unwrap_err());
+    for err in &errors {
+        assert!(err.is_timeout() && injected_fault(err).is_none(), "the real call timed out: {err:?}");
+    }
+    errors
+}
+
 /// A dependency that hangs while a small delay is injected into its calls
 /// still trips the latency condition: the calls' timeouts, shortened by
-/// 10 ms each, count as latencies as long as the rest of their timeout
-/// (and, when half the calls are not delayed, their own timeouts are
-/// failures whose rate the delayed half does not dilute).
+/// 10 ms each, count as latencies as long as the rest of their timeout.
 #[cfg(feature = "guard")]
 #[tokio::test]
 async fn a_dependency_that_hangs_during_a_small_delay_trips_the_latency_condition() {
@@ -483,32 +513,7 @@ async fn a_dependency_that_hangs_during_a_small_delay_trips_the_latency_conditio
             .rule(rule_on("/hang").delay(Delay::fixed(Duration::from_millis(10)).percentage(100.0))),
     )
     .unwrap();
-    let app = axum::Router::new().route(
-        "/hang",
-        axum::routing::get(|| async {
-            tokio::time::sleep(Duration::from_secs(30)).await;
-            "late"
-        }),
-    );
-    let url = serve(app).await;
-    let c = client(&chaos, &[]);
-    let timeout = support::P99_LIMIT * 2;
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..12 {
-        let (c, url) = (c.clone(), url.clone());
-        tasks.spawn(async move { c.get(format!("{url}/hang")).timeout(timeout).send().await.unwrap_err() });
-    }
-    let mut errors = Vec::new();
-    while let Some(err) = tasks.join_next().await {
-        errors.push(err.unwrap());
-    }
-    // The conditions are judged at most every 100 ms, and those calls
-    // ended together: one more, later, is judged.
-    tokio::time::sleep(Duration::from_millis(150)).await;
-    errors.push(c.get(format!("{url}/hang")).timeout(timeout).send().await.unwrap_err());
-    for err in &errors {
-        assert!(err.is_timeout() && injected_fault(err).is_none(), "the real call timed out: {err:?}");
-    }
+    calls_to_a_hanging_dependency(&chaos, support::P99_LIMIT * 2).await;
     let guard = chaos.status().guard.unwrap();
     assert_eq!(guard.window.as_ref().map(|w| (w.calls, w.errors)), Some((0, 0)), "{guard:?}");
     assert!(guard.tripped.is_some(), "the hanging dependency trips the latency condition: {guard:?}");
@@ -532,25 +537,7 @@ async fn timeouts_after_a_delay_do_not_dilute_the_error_rate() {
             .rule(rule_on("/hang").delay(Delay::fixed(Duration::from_millis(10)).every(2))),
     )
     .unwrap();
-    let app = axum::Router::new().route(
-        "/hang",
-        axum::routing::get(|| async {
-            tokio::time::sleep(Duration::from_secs(30)).await;
-            "late"
-        }),
-    );
-    let url = serve(app).await;
-    let c = client(&chaos, &[]);
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..12 {
-        let (c, url) = (c.clone(), url.clone());
-        tasks.spawn(async move { c.get(format!("{url}/hang")).timeout(Duration::from_millis(300)).send().await });
-    }
-    while let Some(out) = tasks.join_next().await {
-        assert!(out.unwrap().unwrap_err().is_timeout());
-    }
-    tokio::time::sleep(Duration::from_millis(150)).await;
-    let _ = c.get(format!("{url}/hang")).timeout(Duration::from_millis(300)).send().await.unwrap_err();
+    calls_to_a_hanging_dependency(&chaos, Duration::from_millis(300)).await;
     let guard = chaos.status().guard.unwrap();
     let window = guard.window.as_ref().unwrap();
     assert_eq!(window.errors, window.calls, "every counted call failed: {window:?}");
