@@ -744,7 +744,11 @@ impl Chaos {
             let state = &self.inner.guard;
             let g = plan.guard.as_deref();
             if let Err(reason) = state.admit(g, rule.timing.as_ref(), rule.stats.since_ms, target) {
-                state.skip(reason);
+                // The guard's counts are the guardrails': a rule's own
+                // `schedule` or `for` without them counts in the rule only.
+                if g.is_some() {
+                    state.skip(reason);
+                }
                 if !skipped {
                     rule.stats.add(Count::Skipped);
                 }

@@ -1029,3 +1029,18 @@ fn a_lower_cap_after_a_cap_of_100_measures_the_window() {
     let faulted = (0..100).filter(|_| faults(&chaos)).count();
     assert_eq!(faulted, 50, "half of the calls in the window: {faulted}");
 }
+
+/// The guard's skip counts are the guardrails': a rule's own `for`, with
+/// no guardrails in force, counts its skips in the rule only, and they do
+/// not show up under the guard once guardrails are added.
+#[test]
+fn a_rules_own_skips_without_guardrails_stay_out_of_the_guards_counts() {
+    let clock = ManualClock::new(at("2026-11-25T12:00:00Z"));
+    let rule = || always("r").when(Match::new().name("svc")).active_for(Duration::from_secs(1));
+    let chaos = Chaos::builder().clock(clock.clone()).config(Config::new().rule(rule())).build().unwrap();
+    clock.advance(Duration::from_secs(2));
+    assert_eq!((0..5).filter(|_| faults(&chaos)).count(), 0, "expired");
+    assert_eq!(chaos.status().rules[0].skipped, 5);
+    chaos.update(Config::new().guardrails(Guardrails::new()).rule(rule())).unwrap();
+    assert_eq!(chaos.status().guard.unwrap().skipped(SkipReason::Expired), 0);
+}
