@@ -79,10 +79,7 @@ pub(crate) mod option {
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
         #[derive(Deserialize)]
         struct Wrap(#[serde(deserialize_with = "required")] Duration);
-        match Option::<Wrap>::deserialize(d)? {
-            Some(w) => Ok(Some(w.0)),
-            None => Err(de::Error::custom(crate::config::NO_VALUE)),
-        }
+        Ok(crate::config::present::<D, Wrap>(d)?.map(|w| w.0))
     }
 
     fn required<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {

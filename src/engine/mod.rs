@@ -720,6 +720,11 @@ impl Chaos {
         // `skipped` counts calls: one whose failure was skipped here is not
         // counted again should its delay be refused below.
         let skipped = !fails && failure.take().is_some();
+        let count_skip = || {
+            if !skipped {
+                rule.stats.add(Count::Skipped);
+            }
+        };
         if skipped {
             rule.stats.add(Count::Skipped);
             tracing::debug!(
@@ -749,9 +754,7 @@ impl Chaos {
                 if g.is_some() {
                     state.skip(reason);
                 }
-                if !skipped {
-                    rule.stats.add(Count::Skipped);
-                }
+                count_skip();
                 return pass;
             }
             (state, g)
@@ -762,9 +765,7 @@ impl Chaos {
                 .injections
                 .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| (n < max).then_some(n + 1));
             if took.is_err() {
-                if !skipped {
-                    rule.stats.add(Count::Skipped);
-                }
+                count_skip();
                 return pass;
             }
         }
@@ -773,9 +774,7 @@ impl Chaos {
             Ok(slot) => slot,
             Err(reason) => {
                 guard.0.skip(reason);
-                if !skipped {
-                    rule.stats.add(Count::Skipped);
-                }
+                count_skip();
                 rule.give_back_injection();
                 return pass;
             }

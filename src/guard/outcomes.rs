@@ -29,6 +29,17 @@ struct Bucket {
     latency: [AtomicU32; SLOTS],
 }
 
+impl Bucket {
+    /// Zeroes the counts (not the epoch).
+    fn zero(&self) {
+        self.calls.store(0, Ordering::Relaxed);
+        self.errors.store(0, Ordering::Relaxed);
+        for s in &self.latency {
+            s.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
 impl Default for Bucket {
     fn default() -> Self {
         Bucket {
@@ -111,11 +122,7 @@ impl Outcomes {
         let b = &window.buckets[epoch.rem_euclid(BUCKETS as i64) as usize];
         let seen = b.epoch.load(Ordering::Acquire);
         if seen != epoch && b.epoch.compare_exchange(seen, epoch, Ordering::AcqRel, Ordering::Acquire).is_ok() {
-            b.calls.store(0, Ordering::Relaxed);
-            b.errors.store(0, Ordering::Relaxed);
-            for s in &b.latency {
-                s.store(0, Ordering::Relaxed);
-            }
+            b.zero();
         }
         if let Some(failed) = failed {
             add_one(&b.calls, stripe);
@@ -164,11 +171,7 @@ impl Outcomes {
     pub(crate) fn clear(&self) {
         for b in self.stripes.iter().filter_map(OnceLock::get).flat_map(|w| w.buckets.iter()) {
             b.epoch.store(i64::MIN, Ordering::Release);
-            b.calls.store(0, Ordering::Relaxed);
-            b.errors.store(0, Ordering::Relaxed);
-            for s in &b.latency {
-                s.store(0, Ordering::Relaxed);
-            }
+            b.zero();
         }
     }
 }
