@@ -148,6 +148,6 @@ pub mod __private {
 /// The error type of services wrapped by [`service::ChaosLayer`].
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-#[cfg(all(doctest, feature = "http", feature = "client"))]
+#[cfg(all(doctest, feature = "http", feature = "client", feature = "macros", feature = "reload"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

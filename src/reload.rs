@@ -181,8 +181,9 @@ impl Chaos {
     /// nothing is watched. The file's whole configuration replaces the
     /// installed one, as [`update`](Self::update) does: its rules, its
     /// guardrails (none, if the file has no `guardrails` section, whatever
-    /// was set in code) and its seed; a new configuration also clears a
-    /// guardrail trip. The master switch
+    /// was set in code) and its seed. A guardrail trip stays through it
+    /// unless the new configuration has no abort conditions (see
+    /// [`update`](Self::update)). The master switch
     /// ([`set_enabled`](Self::set_enabled)) is not touched.
     /// Watching stops when the returned guard is dropped, or when every
     /// handle to this engine is gone.

@@ -93,6 +93,59 @@ fn every_invalid_field_is_named_with_its_value() {
     let mut m = Match::new();
     m.grpc_service = Some(StrMatch::Glob(String::new()));
     expect(r("m").when(m).abort(abort()), "match.grpc_service", "\"\"");
+    expect(r("m").when(Match::new().host("")).abort(abort()), "match.host", "\"\"");
+    expect(r("m").when(Match::new().name("")).abort(abort()), "match.name", "\"\"");
+    expect(r("m").when(Match::new().grpc_method("")).abort(abort()), "match.grpc_method", "\"\"");
+    expect(
+        r("m").when(Match::new().header_equals("x-a", "new\nline")).abort(abort()),
+        "match.headers.equals",
+        "new\\nline",
+    );
+    let both: Match = serde_json::from_value(serde_json::json!({
+        "headers": [{ "name": "x-canary", "equals": "1", "present": false }]
+    }))
+    .unwrap();
+    expect(r("m").when(both).abort(abort()), "match.headers.present", "false");
+    expect(r("bad\u{7}name").abort(abort()), "name", "bad\\u{7}name");
+    expect(r("p").abort(Abort::status(503).percentage(f64::INFINITY)), "abort.percentage", "inf");
+    expect(r("p").abort(Abort::status(503).percentage(f64::NEG_INFINITY)), "abort.percentage", "-inf");
+    expect(r("t").timeout(Timeout::after(Duration::from_secs(1)).percentage(101.0)), "timeout.percentage", "101");
+    expect(r("l").loss(Loss::timeout(Duration::from_secs(1)).percentage(-0.5)), "loss.percentage", "-0.5");
+}
+
+#[test]
+fn match_values_no_call_can_have_are_refused() {
+    let r = || Rule::new("m");
+    // The host is read without its port (and a URL is not a host): a rule
+    // for `localhost:8080` would never match, silently.
+    expect(r().when(Match::new().host("localhost:8080")).abort(abort()), "match.host", "localhost:8080");
+    expect(r().when(Match::new().host("*.internal:8443")).abort(abort()), "match.host", "*.internal:8443");
+    expect(r().when(Match::new().host("http://api")).abort(abort()), "match.host", "http://api");
+    let mut prefix = Match::new();
+    prefix.host = Some(StrMatch::Prefix("api:".into()));
+    expect(r().when(prefix).abort(abort()), "match.host", "api:");
+    // A request path starts with `/` and has no query.
+    expect(r().when(Match::new().path("api/users")).abort(abort()), "match.path", "api/users");
+    expect(r().when(Match::new().path_prefix("api")).abort(abort()), "match.path", "api");
+    expect(r().when(Match::new().path("/search?q=1")).abort(abort()), "match.path", "/search?q=1");
+    // Hyper strips a received value's surrounding whitespace.
+    expect(r().when(Match::new().header_equals("x-canary", " 1")).abort(abort()), "match.headers.equals", "\" 1\"");
+    // What a call can have is still accepted: IPv6 addresses with or
+    // without brackets (and a prefix or glob of one), `OPTIONS *`'s path,
+    // globs from `*`.
+    let mut v6 = Match::new();
+    v6.host = Some(StrMatch::Prefix("fe80:".into()));
+    for m in [
+        Match::new().host("::1"),
+        Match::new().host("[::1]"),
+        Match::new().host("[fe80::*]"),
+        v6,
+        Match::new().path("*"),
+        Match::new().path("*/health"),
+        Match::new().path("/api/*"),
+    ] {
+        Chaos::new(Config::new().rule(r().when(m.clone()).abort(abort()))).unwrap_or_else(|e| panic!("{m:?}: {e}"));
+    }
 }
 
 #[test]

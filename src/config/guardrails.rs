@@ -118,7 +118,10 @@ pub struct Guardrails {
     #[serde(default, deserialize_with = "super::present", skip_serializing_if = "Option::is_none")]
     pub min_samples: Option<u64>,
     /// After tripping, re-arm by itself this long after the trip. Without
-    /// it, only [`Chaos::rearm`](crate::Chaos::rearm) re-arms.
+    /// it, only [`Chaos::rearm`](crate::Chaos::rearm) re-arms, or a new
+    /// configuration without abort conditions. A new configuration with
+    /// abort conditions (a reload, [`Chaos::update`](crate::Chaos::update))
+    /// leaves the trip in force.
     #[cfg_attr(feature = "schema", schemars(with = "Option<super::schema::DurationSchema>"))]
     #[serde(default, with = "duration::option", skip_serializing_if = "Option::is_none")]
     pub cooldown: Option<Duration>,

@@ -403,7 +403,10 @@ impl<'de> Deserialize<'de> for StrMatch {
 pub struct HeaderMatch {
     /// The header name (case-insensitive).
     pub name: String,
-    /// The header must be present with exactly this value.
+    /// The header must be present with exactly this value (case counts).
+    /// A header sent more than once matches if any of its values does. A
+    /// value with surrounding spaces or tabs is refused: a received value
+    /// never has them.
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub equals: Option<String>,
     /// `true`: the header must be present (the default when `equals` is not
@@ -428,12 +431,19 @@ pub struct Match {
     #[serde(default, deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")]
     #[cfg_attr(feature = "schema", schemars(schema_with = "schema::one_or_many"))]
     pub method: Vec<String>,
-    /// The request path (without the query).
+    /// The request path, without the query, as the request writes it:
+    /// percent-encoded (`/caf%C3%A9`, not `/café`), compared case by case
+    /// and byte for byte (`/api/` is not `/api`). In a glob, `*` matches any
+    /// run of characters, `/` included (`**` is the same as `*`). A pattern
+    /// must start with `/` (or `*`) and have no `?`: no request path could
+    /// match it otherwise.
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub path: Option<StrMatch>,
     /// The host: the URI's host, or the `Host` header without its port.
     /// Compared as DNS names are: ignoring ASCII case and one trailing dot;
-    /// an IPv6 address may be written with or without its brackets.
+    /// an IPv6 address may be written with or without its brackets. A
+    /// pattern with a port or a scheme (`localhost:8080`, `http://api`) is
+    /// refused: match the port with `port`.
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub host: Option<StrMatch>,
     /// The port: on the client, the URL's (or its scheme's default); on

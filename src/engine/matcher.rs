@@ -92,6 +92,44 @@ pub(crate) fn host_pattern(m: &StrMatch) -> StrMatch {
     }
 }
 
+/// Refuses a path pattern that no request path can match: a request's path
+/// starts with `/` (or is `*`, in `OPTIONS *`) and is read without its
+/// query.
+fn check_path(p: &str) -> Result<(), String> {
+    if !p.is_empty() && !p.starts_with(['/', '*']) {
+        return Err("does not start with `/`, as every request path does".into());
+    }
+    if p.contains('?') {
+        return Err("has a `?`: the path is matched without its query".into());
+    }
+    Ok(())
+}
+
+/// Refuses a host pattern with a port or a scheme, which no call's host
+/// has: the host is read without its port (match that with `port`). A
+/// colon is allowed only in an IPv6 address, with or without brackets (or
+/// in a prefix or glob of one: hex digits, colons, dots, `*`).
+fn check_host(h: &StrMatch) -> Result<(), String> {
+    let p = h.pattern();
+    if !p.contains(':') {
+        return Ok(());
+    }
+    let inner = p.strip_prefix('[').map_or(p, |p| p.strip_suffix(']').unwrap_or(p));
+    let ipv6 = match h {
+        StrMatch::Exact(_) => inner.parse::<std::net::Ipv6Addr>().is_ok(),
+        StrMatch::Prefix(_) | StrMatch::Glob(_) => {
+            inner.bytes().all(|b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.' | b'*'))
+        }
+    };
+    if ipv6 {
+        Ok(())
+    } else {
+        Err("has a colon but is not an IPv6 address: the host is matched without its port (match the port with \
+             `port`) or scheme"
+            .into())
+    }
+}
+
 // Patterns and the strings they are matched against are short (paths,
 // hosts, names), and most comparisons fail in the first bytes: an inlined
 // byte loop that stops at the first difference beats a call to `memcmp`.
@@ -194,6 +232,14 @@ impl Matcher {
                     .equals
                     .as_ref()
                     .map(|v| {
+                        if v.trim_matches([' ', '\t']) != v {
+                            // A received value never has them: HTTP strips them.
+                            return Err(err(
+                                "headers.equals",
+                                v,
+                                "starts or ends with whitespace, which a received header value never does".into(),
+                            ));
+                        }
                         HeaderValue::from_str(v)
                             .map_err(|_| err("headers.equals", v, "not a valid header value".into()))
                     })
@@ -212,11 +258,23 @@ impl Matcher {
             any: m.is_empty(),
             doors: m.door.iter().fold(0, |acc, d| acc | d.bit()),
             methods,
-            path: str_matcher("path", &m.path)?,
+            path: m
+                .path
+                .as_ref()
+                .map(|p| {
+                    check_path(p.pattern())
+                        .and_then(|()| StrMatcher::compile(p))
+                        .map_err(|reason| err("path", &p.pattern(), reason))
+                })
+                .transpose()?,
             host: m
                 .host
                 .as_ref()
-                .map(|h| StrMatcher::compile(&host_pattern(h)).map_err(|reason| err("host", &h.pattern(), reason)))
+                .map(|h| {
+                    check_host(h)
+                        .and_then(|()| StrMatcher::compile(&host_pattern(h)))
+                        .map_err(|reason| err("host", &h.pattern(), reason))
+                })
                 .transpose()?,
             port: m.port,
             name: str_matcher("name", &m.name)?,

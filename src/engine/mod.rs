@@ -440,6 +440,12 @@ impl Chaos {
     /// Validates `config` and installs it for the next decision. On error the
     /// current plan stays, and the error is logged and kept in
     /// [`Status::last_error`]. Counters of rules whose name is kept carry over.
+    ///
+    /// A guardrail trip stays in force through an update whose
+    /// configuration has abort conditions: it ends with
+    /// `rearm` or the guardrails' `cooldown`. A configuration
+    /// without abort conditions lifts it, since nothing would judge the
+    /// service again.
     pub fn update(&self, config: Config) -> Result<(), ConfigError> {
         self.install(config, None).map(|_| ()).inspect_err(|e| {
             tracing::warn!(target: "mischief", error = %e, "chaos configuration rejected; keeping the previous one");

@@ -932,6 +932,12 @@ fn a_configuration_without_abort_conditions_lifts_a_trip() {
     service_calls(&chaos, &clock, 20, true);
     assert!(chaos.status().guard.unwrap().tripped.is_some());
     assert!(chaos.decide(&Target::point("faulty")).is_pass(), "tripped: nothing injected");
+    // A new configuration that still has abort conditions (an edit to the
+    // watched file, say) leaves the trip in force, as the docs say.
+    let judged = Guardrails::new().min_samples(10).abort_condition(AbortCondition::error_rate(0.9));
+    chaos.update(Config::new().guardrails(judged).rule(always("r2").when(Match::new().name("faulty")))).unwrap();
+    assert!(chaos.status().guard.unwrap().tripped.is_some(), "the trip outlives the update");
+    assert!(chaos.decide(&Target::point("faulty")).is_pass(), "still tripped: nothing injected");
     // The new configuration has no guardrails: nothing could lift the trip
     // any more, and no guard status would show it.
     chaos.update(Config::new().rule(always("r").when(Match::new().name("faulty")))).unwrap();
