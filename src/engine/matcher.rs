@@ -470,7 +470,12 @@ mod prefilter_tests {
                 Match { name: Some(p.clone()), ..Match::new() },
             ];
             for when in rules {
-                let matcher = Matcher::compile(&when, 0, "r").unwrap();
+                // A path that is not a request path's, or a host with a
+                // colon, is refused; every name compiles.
+                let Ok(matcher) = Matcher::compile(&when, 0, "r") else {
+                    assert!(when.name.is_none(), "{when:?}");
+                    continue;
+                };
                 let filter = Filter::of(&when);
                 for s in strings {
                     let target = Target::new(Door::Http).method(&method).path(s).host(s).name(s);
