@@ -149,6 +149,16 @@ impl<S: Clone, Req> Delayed<S, Req> {
     }
 }
 
+/// Gives back what `inner`'s readiness reserved, for a call failed at once
+/// (which never calls it): `inner` is replaced by a fresh clone, as
+/// [`Delayed::hold`] does for a delayed call. Kept ready, it would hold a
+/// `ConcurrencyLimit`'s permit or a `Buffer`'s slot until its next call.
+#[cold]
+#[inline(never)]
+pub(crate) fn release<S: Clone>(inner: &mut S) {
+    *inner = inner.clone();
+}
+
 /// The boxed state of a faulted call, inside a door's response future.
 ///
 /// Its drop is split in two: an inlined check, and the actual drop of the

@@ -298,3 +298,26 @@ async fn a_delayed_call_on_a_reused_service_completes() {
     }
     assert_eq!(calls.load(Ordering::SeqCst), 3);
 }
+
+/// An abort gives back what the inner service's readiness reserved, as a
+/// delay does: two services sharing one concurrency permit, the first
+/// failing a call at once, the second still gets ready.
+#[tokio::test]
+async fn an_abort_gives_back_the_inner_services_reservation() {
+    use tower::Layer;
+    let chaos = Chaos::new(
+        Config::new()
+            .rule(Rule::new("db").when(Match::new().name("first")).abort(Abort::status(503).percentage(100.0))),
+    )
+    .unwrap();
+    let calls = Arc::new(AtomicU64::new(0));
+    let limit = tower::limit::GlobalConcurrencyLimitLayer::new(1);
+    let mut first = ChaosLayer::new(chaos.clone(), "first").layer(limit.layer(counting(&calls)));
+    let mut second = ChaosLayer::new(chaos.clone(), "second").layer(limit.layer(counting(&calls)));
+    let err = first.ready().await.unwrap().call(1).await.unwrap_err();
+    assert!(err.downcast_ref::<InjectedFault>().is_some(), "{err}");
+    let ready = tokio::time::timeout(Duration::from_secs(30), second.ready()).await;
+    assert!(ready.is_ok(), "the failed call's permit was never given back");
+    assert_eq!(second.call(1).await.unwrap(), 2);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}

@@ -68,6 +68,12 @@
 //! reqwest starts it after the middleware, so an injected wait comes on top
 //! of it.
 //!
+//! # Panics
+//!
+//! An injected wait is a `tokio::time::sleep`: on a Tokio runtime built
+//! without `enable_time` (reqwest's async client needs a Tokio runtime
+//! anyway), the first one panics.
+//!
 //! # Example
 //!
 //! ```
@@ -92,7 +98,7 @@
 
 use std::sync::Arc;
 
-use http::{Extensions, HeaderValue, Method, StatusCode, header};
+use http::Extensions;
 use reqwest::{Request, Response, ResponseBuilderExt};
 use reqwest_middleware::{Middleware, Next};
 
@@ -238,22 +244,8 @@ impl Middleware for ChaosMiddleware {
 /// with a `content-length`; no body for a `HEAD` request or a status that
 /// has none (1xx, 204, 304), as on the wire.
 fn synthetic_response(injection: &Injection, req: &Request) -> Response {
-    let grpc = crate::engine::is_grpc(req.headers());
-    let mut res = crate::answer::fault_answer(injection, grpc, |bytes| bytes, true);
-    let status = res.status();
-    let bodiless = status.is_informational() || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED;
-    if !grpc && !bodiless {
-        let len = HeaderValue::from(res.body().len());
-        res.headers_mut().insert(header::CONTENT_LENGTH, len);
-    }
-    // The default `content-type` describes a body; a status without one
-    // keeps only a configured one.
-    if bodiless && !injection.abort_spec().is_some_and(|s| s.http_headers.contains_key(header::CONTENT_TYPE)) {
-        res.headers_mut().remove(header::CONTENT_TYPE);
-    }
-    if bodiless || req.method() == Method::HEAD {
-        *res.body_mut() = bytes::Bytes::new();
-    }
+    let asked = crate::answer::Asked::new(req.method(), req.headers());
+    let res = crate::answer::fault_answer(injection, asked, |bytes| bytes, true);
     let (parts, body) = res.into_parts();
     let mut builder = http::Response::builder().status(parts.status).version(req.version()).url(req.url().clone());
     if let Some(h) = builder.headers_mut() {

@@ -20,11 +20,16 @@ pub mod vars {
     pub const LATENCY_MS: &str = "CHAOS_LATENCY_MS";
     /// The HTTP status of aborts, `200..=599`. Default 503.
     pub const ABORT_STATUS: &str = "CHAOS_ABORT_STATUS";
-    /// A `u64` seed that makes every random decision repeatable.
+    /// A `u64` seed that makes the random decisions repeatable: calls made
+    /// one after another get the same decisions on every run. (Concurrent
+    /// calls draw from one sequence in whatever order they reach it, and the
+    /// sequence starts again whenever a configuration is installed.)
     pub const SEED: &str = "CHAOS_SEED";
     /// The path of a configuration file (`.toml`, `.yaml`/`.yml` or
-    /// `.json`). Its rules replace the catch-all rule of the variables
-    /// above; with the `reload` feature it is watched and reloaded on change.
+    /// `.json`; each format needs its feature, `toml`, `yaml` or `json`, and
+    /// `reload` turns on all three). Its rules replace the catch-all rule of
+    /// the variables above; with the `reload` feature it is watched and
+    /// reloaded on change.
     pub const CONFIG: &str = "CHAOS_CONFIG";
 }
 
@@ -94,7 +99,7 @@ impl EnvSettings {
         if rate > 0.0 || latency_ms > 0 {
             let mut rule = Rule::new(ENV_RULE).abort_first(true);
             if rate > 0.0 {
-                rule = rule.abort(Abort::status(status).percentage(rate * 100.0));
+                rule = rule.abort(Abort::status(status).percentage(percent(rate)));
             }
             if latency_ms > 0 {
                 rule = rule.delay(Delay::uniform(Duration::ZERO, Duration::from_millis(latency_ms)).percentage(100.0));
@@ -104,6 +109,18 @@ impl EnvSettings {
         let file = get(vars::CONFIG).map(|v| PathBuf::from(v.trim()));
         Ok(EnvSettings { enabled, config, file })
     }
+}
+
+/// `rate` (`0..=1`) as a percentage, by moving the decimal point of its
+/// shortest decimal form: `0.29` is `29`, where `0.29 * 100.0` is
+/// `28.999999999999996` (which `status()` and `config()` would show).
+fn percent(rate: f64) -> f64 {
+    // `Display` writes an `f64` without an exponent, in the fewest digits
+    // that read back as the same number.
+    let text = rate.to_string();
+    let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
+    let (head, tail) = frac.split_at(frac.len().min(2));
+    format!("{int}{head:0<2}.{tail}0").parse().unwrap_or(rate * 100.0)
 }
 
 fn parse_bool(v: &str) -> Option<bool> {
@@ -194,6 +211,24 @@ mod tests {
     fn read(pairs: &[(&str, &str)]) -> Result<EnvSettings, ConfigError> {
         let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         EnvSettings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn a_rate_is_the_percentage_it_reads_as() {
+        for (rate, percentage) in [
+            (0.29, 29.0),
+            (0.1, 10.0),
+            (0.7, 70.0),
+            (1.0, 100.0),
+            (0.001, 0.1),
+            (0.5, 50.0),
+            (1e-9, 1e-7),
+            (0.123456789, 12.3456789),
+        ] {
+            assert_eq!(super::percent(rate), percentage, "{rate}");
+        }
+        let s = read(&[("CHAOS_FAILURE_RATE", "0.29")]).unwrap();
+        assert_eq!(s.config.rules[0].abort.as_ref().unwrap().percentage, Some(29.0));
     }
 
     #[test]

@@ -118,7 +118,10 @@ impl fmt::Display for Format {
 
 impl Config {
     /// Reads, parses and validates a configuration file, choosing the format
-    /// by extension (see [`Format::from_path`]).
+    /// by extension (see [`Format::from_path`]). Each format needs its
+    /// feature (`toml`, `yaml`, `json`; `reload` turns on all three): a file
+    /// in a format not compiled in is an error saying which feature to turn
+    /// on.
     ///
     /// Every error names the file: [`ConfigError::Read`] when it cannot be
     /// read, [`ConfigError::Parse`] (with the field's path and the position)

@@ -91,9 +91,12 @@ pub use schema::json_schema;
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Config {
-    /// Seed for every random decision. With a seed, the n-th random draw of
-    /// the engine is always the same, so a run with sequential calls repeats
-    /// exactly. Without one, each thread seeds its own generator from the OS.
+    /// Seed for every random decision. With a seed, the n-th random draw
+    /// since this configuration was installed is always the same, so a run
+    /// with sequential calls repeats exactly (concurrent calls take draws in
+    /// whatever order they reach the sequence, and each installation,
+    /// reloads included, starts it again). Without one, each thread seeds
+    /// its own generator from the OS.
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
     /// The rules, evaluated in order; the first that matches a call decides.
@@ -101,7 +104,9 @@ pub struct Config {
     /// is what a truncated one looks like.
     #[serde(default)]
     pub rules: Vec<Rule>,
-    /// Limits on when, where and how much chaos may be injected.
+    /// Limits on when, where and how much chaos may be injected. Needs the
+    /// `guard` feature (on by default): without it, a configuration with
+    /// guardrails is refused with an error saying so.
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub guardrails: Option<Guardrails>,
 }
@@ -181,7 +186,8 @@ pub struct Rule {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub abort_first: bool,
     /// When the rule is active (cron firings plus an active span). Outside
-    /// it the rule still matches its calls but injects nothing.
+    /// it the rule still matches its calls but injects nothing. Needs the
+    /// `guard` feature, as `for` does; without it, the rule is refused.
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub schedule: Option<Schedule>,
     /// The rule stops by itself this long after it was installed (or after

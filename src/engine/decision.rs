@@ -228,7 +228,10 @@ pub(crate) fn failed_response(status: StatusCode, headers: &HeaderMap) -> bool {
 
 /// `true` when the headers say `content-type: application/grpc*`.
 pub(crate) fn is_grpc(headers: &HeaderMap) -> bool {
-    headers.get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
+    // Media types ignore case.
+    headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().get(..16).is_some_and(|p| p.eq_ignore_ascii_case(b"application/grpc")))
 }
 
 /// The host of an authority (`user@host:port`, `[v6]:port`), the way

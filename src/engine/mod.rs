@@ -29,7 +29,7 @@ pub(crate) use decision::is_grpc;
 pub use decision::{Decision, Target};
 use plan::{CompiledRule, Plan};
 #[cfg(any(feature = "http", feature = "client"))]
-pub(crate) use plan::{RULE_HEADER, grpc_message};
+pub(crate) use plan::{RULE_HEADER, grpc_message, rule_header_value};
 #[cfg(feature = "macros")]
 pub(crate) use site::{SiteCache, any_enabled};
 use stats::Count;

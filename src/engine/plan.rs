@@ -483,9 +483,12 @@ fn compile_abort(index: usize, rule: &str, a: &Abort) -> Result<CompiledAbort, C
         }
         http_headers.append(name, value);
     }
-    let rule_header = HeaderValue::from_str(rule).ok();
-    if let Some(v) = &rule_header {
-        http_headers.insert(RULE_HEADER, v.clone());
+    let rule_header = rule_header_value(rule);
+    http_headers.insert(RULE_HEADER, rule_header.clone());
+    // What a cache in front of the service must not keep: an injected 404
+    // served from a CDN after the fault ended.
+    if !http_headers.contains_key(http::header::CACHE_CONTROL) {
+        http_headers.insert(http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     let default_message = format!("chaos: abort injected by rule `{rule}`");
     let mut grpc_headers = HeaderMap::new();
@@ -493,9 +496,7 @@ fn compile_abort(index: usize, rule: &str, a: &Abort) -> Result<CompiledAbort, C
     grpc_headers.insert("grpc-status", HeaderValue::from(grpc.as_i32()));
     // Custom metadata, allowed in a trailers-only response: a client can
     // tell an injected status from a real one.
-    if let Some(v) = rule_header {
-        grpc_headers.insert(RULE_HEADER, v);
-    }
+    grpc_headers.insert(RULE_HEADER, rule_header);
     let grpc_message = grpc_message(a.message.as_deref().unwrap_or(&default_message));
     if let Ok(v) = HeaderValue::from_str(&grpc_message) {
         grpc_headers.insert("grpc-message", v);
@@ -595,6 +596,17 @@ fn compile_delay(index: usize, rule: &str, d: &Delay) -> Result<CompiledDelay, C
 
 /// Percent-encodes a `grpc-message` as the gRPC HTTP/2 protocol asks: bytes
 /// outside printable ASCII, and `%` itself, become `%XX`.
+/// The value of the [`RULE_HEADER`] naming `rule`: the name itself when it
+/// is printable ASCII, or else the name percent-encoded as a
+/// `grpc-message` is (`café` is `caf%C3%A9`), so that a client can read it
+/// as text (`HeaderValue::to_str` refuses other bytes).
+pub(crate) fn rule_header_value(rule: &str) -> HeaderValue {
+    let printable = rule.bytes().all(|b| (0x20..0x7f).contains(&b));
+    let value = if printable { HeaderValue::from_str(rule) } else { HeaderValue::from_str(&grpc_message(rule)) };
+    // Both are printable ASCII, which a header value may always be.
+    value.unwrap_or(HeaderValue::from_static("-"))
+}
+
 pub(crate) fn grpc_message(message: &str) -> String {
     use std::fmt::Write;
     let mut out = String::with_capacity(message.len());

@@ -186,6 +186,27 @@ impl RuleStats {
 
 /// A point-in-time snapshot of a [`Chaos`](crate::Chaos) handle, for admin
 /// endpoints, logs and tests. Serializes with serde (e.g. to JSON).
+///
+/// In JSON (one rule, guardrails that tripped; `rule` holds the rule's
+/// configuration as the config file writes it; `guard` is absent without
+/// the `guard` feature and `null` without guardrails):
+///
+/// ```json
+/// {
+///   "enabled": true, "generation": 1, "seed": null, "last_error": null,
+///   "source": "/etc/chaos/chaos.yaml", "loaded_at": "2026-11-25T10:00:00.000Z",
+///   "rules": [{ "name": "flaky", "matched": 20, "delayed": 0, "aborted": 2,
+///               "errored": 0, "timed_out": 0, "partitioned": 0, "lost": 0,
+///               "skipped": 1, "rule": { "name": "flaky", "abort": { "status": 503, "percentage": 10.0 } } }],
+///   "guard": {
+///     "tripped": { "metric": "error_rate", "value": "0.6000", "threshold": "0.5",
+///                  "at": "2026-11-25T10:00:00.900Z" },
+///     "active_faults": 0, "active_faults_peak": 0, "injections": 2, "calls_seen": 0,
+///     "window": { "calls": 20, "errors": 12, "error_rate": 0.6, "latency_p99_ms": 0.003 },
+///     "skipped": { "tripped": 1 }, "timezone": "UTC"
+///   }
+/// }
+/// ```
 #[derive(Clone, Debug, Serialize)]
 #[non_exhaustive]
 pub struct Status {

@@ -95,7 +95,7 @@ use outcomes::{BUCKETS, Outcomes};
 use window::{TimeWindow, parse_day, parse_hours};
 
 /// Why a fault was not injected.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum SkipReason {
@@ -931,10 +931,11 @@ impl GuardState {
         });
         GuardStatus {
             tripped: self.lock_trip().as_ref().map(|t| TripStatus {
-                metric: t.metric.as_str(),
+                metric: t.metric,
                 value: t.value.clone(),
                 threshold: t.threshold.clone(),
-                at: t.at.to_string(),
+                // Milliseconds, as `Status::loaded_at`.
+                at: format!("{:.3}", t.at),
             }),
             active_faults: self.active.load(Ordering::Relaxed),
             active_faults_peak: self.active_peak.load(Ordering::Relaxed),
@@ -944,7 +945,7 @@ impl GuardState {
             skipped: SkipReason::ALL
                 .iter()
                 .zip(&self.skipped)
-                .map(|(r, c)| (r.as_str(), c.0.load(Ordering::Relaxed)))
+                .map(|(r, c)| (*r, c.0.load(Ordering::Relaxed)))
                 .filter(|(_, n)| *n > 0)
                 .collect(),
             timezone: guard.and_then(|g| g.window.tz.iana_name()).unwrap_or("UTC").to_owned(),
@@ -980,7 +981,7 @@ pub struct GuardStatus {
     /// the current window.
     pub window: Option<WindowStatus>,
     /// Faults skipped, by reason (only reasons that occurred).
-    pub skipped: BTreeMap<&'static str, u64>,
+    pub skipped: BTreeMap<SkipReason, u64>,
     /// The time zone of `allowed_hours`, `allowed_days`, `blackout_dates`
     /// and rule schedules: the `timezone` set, else `UTC`.
     pub timezone: String,
@@ -989,7 +990,7 @@ pub struct GuardStatus {
 impl GuardStatus {
     /// Faults skipped for `reason`.
     pub fn skipped(&self, reason: SkipReason) -> u64 {
-        self.skipped.get(reason.as_str()).copied().unwrap_or(0)
+        self.skipped.get(&reason).copied().unwrap_or(0)
     }
 }
 
@@ -997,13 +998,14 @@ impl GuardStatus {
 #[derive(Clone, Debug, Serialize)]
 #[non_exhaustive]
 pub struct TripStatus {
-    /// `error_rate` or `latency_p99`.
-    pub metric: &'static str,
+    /// The condition's metric (`error_rate` or `latency_p99` in JSON).
+    pub metric: Metric,
     /// The value measured.
     pub value: String,
     /// The threshold it crossed.
     pub threshold: String,
-    /// When (RFC 3339).
+    /// When, in RFC 3339 UTC with milliseconds, as `Status::loaded_at`
+    /// (`2026-11-25T10:00:00.900Z`).
     pub at: String,
 }
 

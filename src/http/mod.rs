@@ -6,18 +6,38 @@
 //!
 //! - A **delay** holds the request before the inner service sees it. It
 //!   needs a Tokio runtime with its timers (`enable_time`; axum, hyper and
-//!   tonic servers always run in one); outside a runtime the delay is
-//!   skipped (and still counted as `delayed`: the decision was made). A delayed request holds none of the inner service's capacity
-//!   while it waits (a concurrency limit's permit, for one): it
-//!   calls a clone of the service, made ready when the delay is over, and
-//!   ends with the service's error if that fails to get ready.
-//! - An **abort** answers without calling the inner service. An HTTP request
-//!   gets the configured status, headers and an `x-mischief-rule` header
-//!   naming the rule. A gRPC request (`content-type: application/grpc*`)
-//!   gets a trailers-only response: HTTP 200 with `grpc-status` (the
-//!   configured code, or `UNAVAILABLE`), `grpc-message` and the
-//!   `x-mischief-rule` metadata, which clients such as tonic report as a
-//!   `Status` with that code (the rule in `Status::metadata`).
+//!   tonic servers always run in one; on a runtime built without
+//!   `enable_time`, the first delay panics); outside a runtime the delay is
+//!   skipped (and still counted as `delayed`: the decision was made). A
+//!   delayed request holds none of the inner service's capacity while it
+//!   waits (a concurrency limit's permit, for one): it calls a clone of
+//!   the service, made ready when the delay is over, and ends with the
+//!   service's error if that fails to get ready.
+//! - An **abort** answers without calling the inner service, and gives
+//!   back at once what the service's readiness reserved. An HTTP request
+//!   gets the configured status, headers, `cache-control: no-store` (unless
+//!   configured otherwise: no cache should keep serving an injected answer
+//!   after the fault ends) and an `x-mischief-rule` header naming the rule
+//!   (percent-encoded if the name is not printable ASCII). As on the wire,
+//!   a `HEAD` request's answer has a `GET`'s headers and no body, and a
+//!   status without a body (1xx, 204, 304) gets none. A gRPC request
+//!   (`content-type: application/grpc*`, gRPC-Web included) gets a
+//!   trailers-only response in its own content type: HTTP 200 with
+//!   `grpc-status` (the configured code, or `UNAVAILABLE`), `grpc-message`
+//!   and the `x-mischief-rule` metadata, which clients such as tonic
+//!   report as a `Status` with that code (the rule in `Status::metadata`).
+//!
+//! The decision is made in `call`, so after the inner service said it was
+//! ready (Tower's `poll_ready` comes first): behind a saturated concurrency
+//! limit inside the layer, an abort waits for capacity as any request
+//! does. Put limits that should not delay aborts outside the layer. The
+//! inner service must be `Clone` (every axum router and tonic server is):
+//! a delayed request calls a clone.
+//!
+//! The kill switch ([`Chaos::set_enabled`](crate::Chaos::set_enabled))
+//! stops new faults and the aborts of delays in flight, but a wait already
+//! running ends when it would have: a request held by a long delay is held
+//! to its end.
 //!
 //! Abort responses use the inner service's body type. By default the body is
 //! `ResBody::default()` (empty), which works with every body type that
@@ -61,7 +81,13 @@
 //! # Ok(()) }
 //! ```
 //!
-//! With tonic, `Server::builder().layer(..)` wraps the whole server:
+//! With tonic, `Server::builder().layer(..)` wraps every service of the
+//! server. tonic's own per-connection concurrency limit, load shedding and
+//! request timeout (`Server::timeout`, and a client's `grpc-timeout`) sit
+//! outside it: a delayed request holds a permit of
+//! `concurrency_limit_per_connection`, and a delay past a timeout ends the
+//! call as `CANCELLED` ("Timeout expired") instead of the configured
+//! outcome.
 //!
 //! ```no_run
 //! # async fn run(svc: tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health>) -> Result<(), Box<dyn std::error::Error>> {
@@ -93,6 +119,13 @@
 //!     .route("/users/{id}", get(|| async { "alice" }))
 //!     .layer(ChaosLayer::new(Chaos::disabled()).abort_body(axum::body::Body::from));
 //! ```
+//!
+//! Layers added with `Router::layer` sit inside a layer that wraps the
+//! whole app, so they never see its aborts: a CORS layer does not add its
+//! headers to them (a browser reports a CORS failure instead of the 503),
+//! and a trace or metrics layer does not count them. Wrap the app in those
+//! layers too (outside mischief's), or add mischief with `Router::layer`
+//! before them.
 //!
 //! There the layer wraps each route (and the fallback), and axum boxes and
 //! clones the layered route for every request, which costs something

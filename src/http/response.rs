@@ -1,8 +1,8 @@
 use bytes::Bytes;
 use http::{Request, Response};
 
-use crate::answer::fault_answer;
-use crate::engine::{Injection, is_grpc};
+use crate::answer::{Asked, fault_answer};
+use crate::engine::Injection;
 
 /// Builds the body of an injected HTTP abort from its bytes.
 ///
@@ -13,8 +13,9 @@ pub trait AbortBody<B> {
     /// The body carrying `bytes`.
     fn make_body(&self, bytes: Bytes) -> B;
 
-    /// Whether [`make_body`](Self::make_body) keeps the bytes (then the
-    /// response gets a `content-type: text/plain` unless one is configured).
+    /// Whether [`make_body`](Self::make_body) keeps the bytes as they are
+    /// (then the response gets a `content-length`, and a
+    /// `content-type: text/plain` unless one is configured).
     fn carries_bytes(&self) -> bool {
         true
     }
@@ -47,5 +48,6 @@ pub(crate) fn fault_response<B, ReqBody>(
     req: &Request<ReqBody>,
     make: &impl AbortBody<B>,
 ) -> Response<B> {
-    fault_answer(injection, is_grpc(req.headers()), |bytes| make.make_body(bytes), make.carries_bytes())
+    let asked = Asked::new(req.method(), req.headers());
+    fault_answer(injection, asked, |bytes| make.make_body(bytes), make.carries_bytes())
 }

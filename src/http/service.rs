@@ -188,7 +188,10 @@ impl<S, M> ChaosService<S, M> {
             Action::Pass => ResponseFuture::inner(call_inner(&mut self.inner, req)),
             Action::Observe => ResponseFuture::observed(call_inner(&mut self.inner, req), &self.chaos),
             Action::Delay(injection) => ResponseFuture::faulted(self.delay(injection, req)),
-            Action::Fail(injection) => ResponseFuture::faulted(Fault::aborted(&injection, &req, &self.body)),
+            Action::Fail(injection) => {
+                crate::delayed::release(&mut self.inner);
+                ResponseFuture::faulted(Fault::aborted(&injection, &req, &self.body))
+            }
         }
     }
 
@@ -212,6 +215,7 @@ impl<S, M> ChaosService<S, M> {
                 // memory.
                 Action::Delay(injection) => return ResponseFuture::faulted(self.delay(injection, req)),
                 Action::Fail(injection) => {
+                    crate::delayed::release(&mut self.inner);
                     return ResponseFuture::faulted(Fault::aborted(&injection, &req, &self.body));
                 }
             }

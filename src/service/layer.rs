@@ -108,7 +108,10 @@ where
                 Action::Pass => {}
                 Action::Observe => return ResponseFuture::observed(self.inner.call(req), &self.chaos),
                 Action::Delay(injection) => return ResponseFuture::delayed(self.hold(injection, req)),
-                Action::Fail(injection) => return ResponseFuture::abort(&injection),
+                Action::Fail(injection) => {
+                    crate::delayed::release(&mut self.inner);
+                    return ResponseFuture::abort(&injection);
+                }
             }
         }
         ResponseFuture::inner(self.inner.call(req))

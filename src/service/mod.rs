@@ -10,10 +10,12 @@
 //! - A **delay** holds the call before the inner service sees it (needs a
 //!   Tokio runtime with its timers, `enable_time`, as for `tokio::time`;
 //!   outside a runtime the delay is skipped, and still counted as
-//!   `delayed`: the decision was made). It holds none of the inner
-//!   service's capacity while it waits: it calls a clone of the service,
-//!   made ready when the delay is over.
-//! - An **abort** fails the call without calling the inner service, with a
+//!   `delayed`: the decision was made; on a runtime built without
+//!   `enable_time`, the first delay panics, as `tokio::time::sleep` does).
+//!   It holds none of the inner service's capacity while it waits: it
+//!   calls a clone of the service, made ready when the delay is over.
+//! - An **abort** fails the call without calling the inner service (and
+//!   gives back at once what its readiness reserved), with a
 //!   boxed [`InjectedFault`](crate::InjectedFault) as the error. The layer's
 //!   error type is [`BoxError`](crate::BoxError), like `tower::timeout`;
 //!   downcast to tell an injected fault from a real one.

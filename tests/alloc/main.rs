@@ -77,6 +77,17 @@ where
     ALLOCATIONS.with(Cell::get) - before
 }
 
+/// A catch-all rule that is rolled on every call and (seeded) never fires:
+/// the path of a matched call that the dice let pass, which a rule at 0%
+/// (inert, never rolled) does not take.
+fn rolled_pass() -> Chaos {
+    use mischief::config::{Abort, Config, Delay, Rule};
+    let rule = Rule::new("rolled")
+        .abort(Abort::status(503).percentage(1e-9))
+        .delay(Delay::fixed(std::time::Duration::from_millis(1)).percentage(1e-9));
+    Chaos::new(Config::new().seed(7).rule(rule)).unwrap()
+}
+
 #[test]
 fn the_layers_add_no_allocation_when_not_injecting() {
     let _rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -85,10 +96,11 @@ fn the_layers_add_no_allocation_when_not_injecting() {
     assert!(base >= CALLS, "building the request allocates; the counter must see it (saw {base})");
 
     let http = |chaos: &Chaos| mischief::http::ChaosLayer::new(chaos.clone()).layer(bare());
-    let (pass, guarded) = (enabled_pass(), guarded_pass());
+    let (pass, guarded, rolled) = (enabled_pass(), guarded_pass(), rolled_pass());
     let cases = [
         ("http layer, disabled", allocations(http(&Chaos::disabled()))),
         ("http layer, enabled, catch-all rule at 0%", allocations(http(&pass))),
+        ("http layer, enabled, a rule rolled that lets the call pass", allocations(http(&rolled))),
         ("http layer, enabled, 16 rules, no match", allocations(http(&sixteen_rules_no_match()))),
         ("http layer, enabled, under guardrails that record every outcome", allocations(http(&guarded))),
     ];
@@ -98,6 +110,8 @@ fn the_layers_add_no_allocation_when_not_injecting() {
     // The enabled paths ran: every call (10 to warm up, then CALLS) was
     // decided, and under the guardrails each outcome was recorded.
     assert_eq!(pass.status().rules[0].matched, 10 + CALLS);
+    let rolled = &rolled.status().rules[0];
+    assert_eq!((rolled.matched, rolled.delayed, rolled.aborted), (10 + CALLS, 0, 0), "rolled, never fired");
     assert_eq!(guarded.status().rules[0].matched, 10 + CALLS);
     assert_eq!(guarded.status().guard.unwrap().window.unwrap().calls, 10 + CALLS);
 }
@@ -112,6 +126,13 @@ fn the_service_layer_adds_no_allocation_when_not_injecting() {
     let pass = enabled_pass();
     assert_eq!(allocations(layered(pass.clone())), base, "service layer, enabled, catch-all rule at 0%");
     assert_eq!(pass.status().rules[0].matched, 10 + CALLS, "the enabled path ran");
+    let rolled = rolled_pass();
+    assert_eq!(
+        allocations(layered(rolled.clone())),
+        base,
+        "service layer, enabled, a rule rolled that lets the call pass"
+    );
+    assert_eq!(rolled.status().rules[0].matched, 10 + CALLS, "the rolled path ran");
     // And an injected abort does allocate (the boxed error): the counter works.
     let aborting = Chaos::new(
         mischief::Config::new()
@@ -162,17 +183,25 @@ fn the_disabled_client_middleware_adds_no_allocation_of_its_own() {
     });
     let url = format!("http://{}/", rx.recv().unwrap());
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    // The fewest allocations of six batches of 50 calls: a call that finds
+    // no idle connection in the pool (hyper returns one from a task of its
+    // own, which may not have run yet) opens another and allocates more, so
+    // only the fewest is the same from run to run.
     let measure = |client: ClientWithMiddleware| -> u64 {
         rt.block_on(async {
             let call = || async { client.get(&url).send().await.unwrap().bytes().await.unwrap() };
             for _ in 0..20 {
                 call().await;
             }
-            let before = ALLOCATIONS.with(Cell::get);
-            for _ in 0..200 {
-                call().await;
+            let mut fewest = u64::MAX;
+            for _ in 0..6 {
+                let before = ALLOCATIONS.with(Cell::get);
+                for _ in 0..50 {
+                    call().await;
+                }
+                fewest = fewest.min(ALLOCATIONS.with(Cell::get) - before);
             }
-            ALLOCATIONS.with(Cell::get) - before
+            fewest
         })
     };
     let noop = measure(ClientBuilder::new(reqwest::Client::new()).with(Noop).build());
@@ -181,10 +210,10 @@ fn the_disabled_client_middleware_adds_no_allocation_of_its_own() {
             .with(mischief::client::ChaosMiddleware::new(Chaos::disabled()))
             .build(),
     );
-    assert!(noop >= 200, "requests allocate; the counter must see it ({noop})");
+    assert!(noop >= 50, "requests allocate; the counter must see it ({noop})");
     assert_eq!(
         disabled, noop,
-        "200 calls: {disabled} allocations with the disabled middleware, {noop} with a no-op one"
+        "50 calls: {disabled} allocations with the disabled middleware, {noop} with a no-op one"
     );
 }
 

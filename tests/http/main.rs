@@ -750,3 +750,137 @@ async fn a_delayed_request_whose_service_fails_to_get_ready_ends_with_its_error(
     assert_eq!(err.to_string(), "backend gone");
     assert_eq!(polls.load(Ordering::SeqCst), 2, "readied once by the caller, once after the delay");
 }
+
+/// An abort as HTTP/2 carries it, to a hyper HTTP/2 client: hyper's HTTP/2
+/// server sends whatever body it is given (its HTTP/1 server drops a HEAD
+/// answer's), and a client resets a HEAD stream that gets one. A HEAD
+/// answer has a GET's headers and no body; a 204 has neither body nor
+/// default `content-type`. Every answer says `cache-control: no-store`, and
+/// a rule whose name is not ASCII is still named, percent-encoded.
+#[tokio::test]
+async fn aborts_over_http2_have_no_body_where_the_protocol_has_none() {
+    use http_body_util::{BodyExt, Empty, Full};
+    use hyper::body::{Bytes, Incoming};
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::service::TowerToHyperService;
+
+    let chaos = Chaos::new(
+        Config::new()
+            .rule(Rule::new("no-content").when(Match::new().path("/none")).abort(Abort::status(204).percentage(100.0)))
+            .rule(Rule::new("café-down").abort(Abort::status(503).body("down for coffee").percentage(100.0))),
+    )
+    .unwrap();
+    let handler = tower::service_fn(|_req: http::Request<Incoming>| async {
+        Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(Bytes::from_static(b"hello"))))
+    });
+    let service =
+        tower::ServiceBuilder::new().layer(ChaosLayer::new(chaos.clone()).abort_body(Full::new)).service(handler);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { return };
+            let service = TowerToHyperService::new(service.clone());
+            tokio::spawn(
+                hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service),
+            );
+        }
+    });
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp)).await.unwrap();
+    tokio::spawn(conn);
+    let mut send = async |method: http::Method, path: &str| {
+        let req = http::Request::builder()
+            .method(method)
+            .uri(format!("http://{addr}{path}"))
+            .body(Empty::<Bytes>::new())
+            .unwrap();
+        let res = sender.send_request(req).await.unwrap();
+        let (parts, body) = res.into_parts();
+        (parts, body.collect().await.map(|b| b.to_bytes()))
+    };
+
+    let (get, body) = send(http::Method::GET, "/x").await;
+    assert_eq!(get.status, 503);
+    assert_eq!(body.unwrap(), "down for coffee");
+    assert_eq!(get.headers["x-mischief-rule"], "caf%C3%A9-down");
+    assert_eq!(get.headers["cache-control"], "no-store");
+    assert_eq!(get.headers["content-length"], "15");
+
+    let (head, body) = send(http::Method::HEAD, "/x").await;
+    assert_eq!(head.status, 503);
+    let body = body.expect("no DATA frame on a HEAD stream");
+    assert!(body.is_empty(), "{body:?}");
+    assert_eq!(
+        (&head.headers["content-length"], &head.headers["content-type"]),
+        (&get.headers["content-length"], &get.headers["content-type"]),
+        "a HEAD answer has a GET's headers"
+    );
+
+    let (none, body) = send(http::Method::GET, "/none").await;
+    assert_eq!(none.status, 204);
+    assert!(body.expect("no DATA frame after a 204").is_empty());
+    assert!(!none.headers.contains_key("content-type"), "{:?}", none.headers);
+    assert_eq!(none.headers["cache-control"], "no-store");
+    assert_eq!(chaos.status().rules.iter().map(|r| r.aborted).sum::<u64>(), 3);
+}
+
+/// An abort never calls the inner service, and gives back what its
+/// readiness reserved at once, as a delay does: two services sharing one
+/// concurrency permit, the first aborting a request, the second still gets
+/// ready.
+#[tokio::test]
+async fn an_abort_gives_back_the_inner_services_reservation() {
+    use tower::{Layer, Service, ServiceExt};
+
+    let chaos = Chaos::new(
+        Config::new()
+            .rule(Rule::new("down").when(Match::new().path("/down")).abort(Abort::status(503).percentage(100.0))),
+    )
+    .unwrap();
+    let limit = tower::limit::GlobalConcurrencyLimitLayer::new(1);
+    let handler = tower::service_fn(|_req: http::Request<()>| async {
+        Ok::<_, std::convert::Infallible>(http::Response::new(()))
+    });
+    let mut a = ChaosLayer::new(chaos.clone()).layer(limit.layer(handler));
+    let mut b = ChaosLayer::new(chaos.clone()).layer(limit.layer(handler));
+    let req = |path: &str| http::Request::builder().uri(path).body(()).unwrap();
+    let res = a.ready().await.unwrap().call(req("/down")).await.unwrap();
+    assert_eq!(res.status(), 503);
+    // `a` is not called again: were its permit still held, `b` would wait
+    // for it for ever.
+    let ready = tokio::time::timeout(Duration::from_secs(30), b.ready()).await;
+    assert!(ready.is_ok(), "the aborted call's permit was never given back");
+    assert_eq!(b.call(req("/up")).await.unwrap().status(), 200);
+}
+
+/// A gRPC-Web (or `application/grpc+proto`) request gets its abort in the
+/// content type it asked in, trailers-only; the content type is read
+/// ignoring case, as media types are.
+#[tokio::test]
+async fn a_grpc_abort_answers_in_the_requests_content_type() {
+    use tower::{Layer, ServiceExt};
+    let chaos = Chaos::new(
+        Config::new()
+            .rule(Rule::new("grpc-down").abort(Abort::grpc(mischief::config::GrpcCode::Unavailable).percentage(100.0))),
+    )
+    .unwrap();
+    let handler = tower::service_fn(|_req: http::Request<()>| async {
+        Ok::<_, std::convert::Infallible>(http::Response::new(()))
+    });
+    let svc = ChaosLayer::new(chaos).layer(handler);
+    for content_type in ["application/grpc-web+proto", "application/grpc+proto", "Application/GRPC"] {
+        let req = http::Request::builder()
+            .method("POST")
+            .uri("/pkg.Svc/Call")
+            .header("content-type", content_type)
+            .body(())
+            .unwrap();
+        let res = svc.clone().oneshot(req).await.unwrap();
+        assert_eq!(res.status(), 200, "{content_type}");
+        assert_eq!(res.headers()["grpc-status"], "14", "{content_type}");
+        assert_eq!(res.headers()["content-type"], content_type);
+    }
+}
