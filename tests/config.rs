@@ -632,3 +632,17 @@ fn builders_take_http_methods_and_header_names() {
         .abort(Abort::status(503).header("retry-after", "1").every(2));
     assert_eq!(typed, spelled);
 }
+
+/// `every` counts from the installation: a reload or update starts the
+/// count again (the README says so), though the rule's counters carry over.
+#[test]
+fn every_counts_again_from_each_installation() {
+    use mischief::{Door, Target};
+    let config = || Config::new().rule(Rule::new("third").abort(Abort::status(503).every(3)));
+    let chaos = Chaos::new(config()).unwrap();
+    let faulted = || chaos.decide(&Target::new(Door::Service).name("db")).fault().is_some();
+    assert_eq!([faulted(), faulted()], [false, false]);
+    chaos.update(config()).unwrap();
+    assert_eq!([faulted(), faulted(), faulted()], [false, false, true], "the third call since the update");
+    assert_eq!(chaos.status().rules[0].matched, 5, "counters carry over");
+}

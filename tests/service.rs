@@ -84,7 +84,14 @@ async fn a_dropped_delayed_call_never_reaches_the_inner_service() {
     .unwrap();
     let calls = Arc::new(AtomicU64::new(0));
     let mut svc = ServiceBuilder::new().layer(ChaosLayer::new(chaos, "x")).service(counting(&calls));
+    // Dropped before it is polled, and dropped halfway through its wait
+    // (its timer running).
     let fut = svc.ready().await.unwrap().call(1);
+    drop(fut);
+    let mut fut = Box::pin(svc.ready().await.unwrap().call(1));
+    assert!(futures_poll_once(fut.as_mut()).is_pending(), "waiting");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(futures_poll_once(fut.as_mut()).is_pending(), "still waiting");
     drop(fut);
     tokio::time::sleep(Duration::from_millis(150)).await;
     assert_eq!(calls.load(Ordering::SeqCst), 0);
@@ -320,4 +327,9 @@ async fn an_abort_gives_back_the_inner_services_reservation() {
     assert!(ready.is_ok(), "the failed call's permit was never given back");
     assert_eq!(second.call(1).await.unwrap(), 2);
     assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+/// Polls `fut` once, with a waker that does nothing.
+fn futures_poll_once<F: std::future::Future>(fut: std::pin::Pin<&mut F>) -> std::task::Poll<F::Output> {
+    fut.poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
 }

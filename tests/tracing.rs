@@ -32,7 +32,7 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Recorder {
             }
         }
         if event.metadata().target() == "mischief" {
-            let mut f = Fields(String::new());
+            let mut f = Fields(format!("level={} ", event.metadata().level()));
             event.record(&mut f);
             self.0.lock().unwrap().push(f.0);
         }
@@ -70,6 +70,9 @@ fn injected_faults_emit_tracing_events() {
     assert!(delay.contains("rule=late") && delay.contains("delay_ms=5.0"), "{delay}");
     let abort = events.iter().find(|e| e.contains("fault=\"abort\"")).unwrap_or_else(|| panic!("{events:?}"));
     assert!(abort.contains("rule=gone") && abort.contains("status=410"), "{abort}");
+    // At DEBUG, as the README says: a service's INFO logs do not fill with
+    // one line per injected fault.
+    assert!(delay.starts_with("level=DEBUG ") && abort.starts_with("level=DEBUG "), "{events:?}");
 }
 
 /// A watched call that ends after its engine is gone records nothing: the

@@ -292,6 +292,11 @@ abort = { status = 503, percentage = 5 }, delay = { min = "0ms", max =
             ("CHAOS_ABORT_STATUS", "600"),
             ("CHAOS_ABORT_STATUS", "teapot"),
             ("CHAOS_SEED", "-1"),
+            ("CHAOS_SEED", "seven"),
+            ("CHAOS_SEED", "18446744073709551616"),
+            ("CHAOS_FAILURE_RATE", "inf"),
+            ("CHAOS_LATENCY_MS", "18446744073709551616"),
+            ("CHAOS_LATENCY_MS", "1.5"),
         ];
         for (var, value) in cases {
             let err = read(&[("CHAOS_ENABLED", "true"), (var, value)]).unwrap_err();

@@ -614,6 +614,12 @@ impl Chaos {
     /// Doors call this for every request; call it yourself to inject faults
     /// where no door fits. The first rule whose match holds decides; its
     /// delay and abort are rolled (independently, unless `abort_first`).
+    ///
+    /// A door of your own goes through the guardrails' limits (hours,
+    /// caps, exclusions, a trip) and ends a failure with
+    /// [`Decision::into_fault`], but its calls' outcomes are not recorded
+    /// for the abort conditions: those watch the calls of mischief's own
+    /// doors (as they do not watch `#[chaos]` functions).
     #[inline]
     pub fn decide(&self, target: &Target<'_>) -> Decision {
         if !self.is_enabled() {

@@ -230,6 +230,24 @@ fn a_rule_with_for_stops_by_itself_and_restarts_with_the_switch() {
     assert!(faults(&chaos), "switching chaos on again restarts the rule's time");
 }
 
+/// A reload or update that keeps the rule's name keeps its `for` clock, as
+/// it keeps its counters: the rule still stops 30 minutes after it was
+/// first installed. A renamed rule starts afresh.
+#[test]
+fn a_kept_rules_for_clock_survives_an_update() {
+    let clock = ManualClock::new(at("2026-11-25T10:00:00Z"));
+    let rule = |name: &str| always(name).active_for(Duration::from_secs(30 * 60));
+    let chaos = engine(&clock, Guardrails::new(), rule("brief"));
+    clock.advance(Duration::from_secs(20 * 60));
+    chaos.update(Config::new().guardrails(Guardrails::new()).rule(rule("brief"))).unwrap();
+    clock.advance(Duration::from_secs(9 * 60));
+    assert!(faults(&chaos), "29 minutes after the first installation");
+    clock.advance(Duration::from_secs(60));
+    assert!(!faults(&chaos), "30 minutes after the first installation, though 10 after the update");
+    chaos.update(Config::new().guardrails(Guardrails::new()).rule(rule("brief-2"))).unwrap();
+    assert!(faults(&chaos), "a new name, a new clock");
+}
+
 #[test]
 fn excluded_calls_are_never_faulted() {
     let clock = ManualClock::new(at("2026-11-25T10:00:00Z"));
@@ -300,6 +318,7 @@ fn invalid_guardrails_name_the_field_and_value() {
         (Guardrails::new().blackout_date("2026-12-24T23:00:00+05:00"), "guardrails.blackout_dates", "T23:00"),
         (Guardrails::new().blackout_date("20261224"), "guardrails.blackout_dates", "20261224"),
         (Guardrails::new().cooldown(Duration::ZERO), "guardrails.cooldown", "0s"),
+        (Guardrails::new().window(Duration::from_millis(9)), "guardrails.window", "9ms"),
         (Guardrails::new().min_samples(0), "guardrails.min_samples", "0"),
         (
             Guardrails::new().abort_condition(AbortCondition::latency_p99(Duration::from_secs(2 * 3600))),

@@ -77,8 +77,18 @@ async fn env_latency_waits_and_unset_variables_inject_nothing() {
     assert!(chaos.status().rules.is_empty());
     let chaos = Chaos::from_env_with(vars(&[("CHAOS_ENABLED", "1"), ("CHAOS_LATENCY_MS", "30")])).unwrap();
     let (url, hits) = serve_with(&chaos).await;
-    let statuses = burst(&url, 40, 4).await;
-    assert!(statuses.iter().all(|s| *s == StatusCode::OK));
+    // One after another, so that the waits add up: each is uniform in
+    // 0..=30 ms (mean 15 ms, standard deviation 8.66 ms), so 40 of them
+    // average at least 15 - 5 * 8.66 / sqrt(40) = 8.2 ms but with a chance
+    // below 1e-6. A door that counted the delay and skipped the wait would
+    // take about a millisecond per request.
+    let client = client();
+    let started = Instant::now();
+    for _ in 0..40 {
+        assert_eq!(client.get(format!("{url}/x")).send().await.unwrap().status(), StatusCode::OK);
+    }
+    let elapsed = started.elapsed();
+    assert!(elapsed >= Duration::from_millis(40 * 8), "40 requests in {elapsed:?}: the waits did not happen");
     assert_eq!(hits.get(), 40);
     let rule = chaos.status().rules[0].clone();
     assert_eq!((rule.matched, rule.delayed, rule.aborted), (40, 40, 0));
@@ -883,4 +893,57 @@ async fn a_grpc_abort_answers_in_the_requests_content_type() {
         assert_eq!(res.headers()["grpc-status"], "14", "{content_type}");
         assert_eq!(res.headers()["content-type"], content_type);
     }
+}
+
+/// With `abort_body`, an abort sends its `body`, else its `message`, else a
+/// line naming the rule.
+#[tokio::test]
+async fn an_abort_body_falls_back_to_the_message_then_to_the_rules_name() {
+    let chaos = Chaos::new(
+        Config::new()
+            .rule(
+                Rule::new("said")
+                    .when(Match::new().path("/said"))
+                    .abort(Abort::status(503).message("the database is gone").percentage(100.0)),
+            )
+            .rule(Rule::new("silent").abort(Abort::status(503).percentage(100.0))),
+    )
+    .unwrap();
+    let app = counting_app(&Hits::default()).layer(ChaosLayer::new(chaos).abort_body(axum::body::Body::from));
+    let url = serve(app).await;
+    let c = client();
+    assert_eq!(c.get(format!("{url}/said")).send().await.unwrap().text().await.unwrap(), "the database is gone");
+    let silent = c.get(format!("{url}/x")).send().await.unwrap().text().await.unwrap();
+    assert_eq!(silent, "chaos: abort injected by rule `silent`");
+}
+
+/// The README's placement (the whole router wrapped, given its state
+/// first) served with `into_make_service_with_connect_info`: handlers get
+/// the peer's address, and aborts still answer.
+#[tokio::test]
+async fn the_wrapped_router_serves_with_connect_info() {
+    use axum::ServiceExt;
+    use axum::extract::ConnectInfo;
+    use std::net::SocketAddr;
+    use tower::Layer;
+
+    let chaos = Chaos::new(
+        Config::new()
+            .rule(Rule::new("down").when(Match::new().path("/down")).abort(Abort::status(503).percentage(100.0))),
+    )
+    .unwrap();
+    let router: axum::Router = axum::Router::new().route(
+        "/peer",
+        axum::routing::get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move { peer.ip().to_string() }),
+    );
+    let app = ChaosLayer::new(chaos).layer(router.with_state(()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let make = ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(app);
+        axum::serve(listener, make).await.unwrap();
+    });
+    let c = client();
+    assert_eq!(c.get(format!("http://{addr}/peer")).send().await.unwrap().text().await.unwrap(), "127.0.0.1");
+    assert_eq!(c.get(format!("http://{addr}/down")).send().await.unwrap().status(), StatusCode::SERVICE_UNAVAILABLE);
 }

@@ -571,6 +571,20 @@ fn points_obey_the_guardrails() {
     let failed = (0..100).filter(|_| charge(&capped, 5).is_err()).count();
     assert_eq!(failed, 100);
     assert_eq!(capped.status().guard.unwrap().calls_seen, 200);
+
+    // A point's calls are not the service's own outcomes: the abort
+    // conditions never see them (50 failed calls would trip a 50% error
+    // rate, were they counted).
+    let watched = handle(
+        Config::new()
+            .guardrails(Guardrails::new().abort_condition(mischief::config::AbortCondition::error_rate(0.5)))
+            .rule(always_abort("payments", Match::new().name("payments.*"))),
+    );
+    let failed = (0..50).filter(|_| charge(&watched, 5).is_err()).count();
+    assert_eq!(failed, 50);
+    let guard = watched.status().guard.unwrap();
+    assert_eq!(guard.window.map_or(0, |w| w.calls), 0, "no point call in the window");
+    assert!(guard.tripped.is_none());
 }
 
 /// An async function whose caller gives up during an injected timeout's

@@ -449,10 +449,9 @@ fn events_resume_after_the_directory_is_recreated() {
     wait_for_status(&chaos, 429);
     write_in_place(&path, &always_toml(500));
     wait_for_status(&chaos, 500);
-    // The old directory is no longer the one watched.
-    write_in_place(&moved.join("chaos.toml"), &always_toml(418));
-    std::thread::sleep(Duration::from_millis(200));
-    assert_eq!(decided_status(&chaos), Some(500));
+    // (Whether the old directory is still watched cannot be seen from here:
+    // an event there makes the watcher read the configured path, whose
+    // content is unchanged, and nothing is installed either way.)
     std::fs::remove_dir_all(&moved).unwrap();
     assert_eq!(chaos.status().last_error, None);
 }
