@@ -34,18 +34,23 @@ impl<'a> Asked<'a> {
 ///
 /// `body` makes the body from the bytes to send (called once); when
 /// `carries_bytes`, a body with text gets a `content-type: text/plain`
-/// unless the abort sets one, and a `content-length`. As on the wire, a
-/// status that has no body (1xx, 204, 304) gets none (nor a default
-/// `content-type`), and neither does an answer to a `HEAD` request (its
-/// headers are a `GET`'s): HTTP/2 servers send whatever body they are
-/// given, and clients reset the stream. An HTTP answer says
-/// `cache-control: no-store` unless the abort sets its own, so that no
-/// cache in front of the service keeps serving it after the fault ends.
+/// unless the abort sets one. As on the wire, a status that has no body
+/// (1xx, 204, 304) gets none (nor a default `content-type`), and neither
+/// does an answer to a `HEAD` request: HTTP/2 servers send whatever body
+/// they are given, and clients reset the stream. A `HEAD` answer gets the
+/// `content-length` its `GET` would have (the server can no longer tell it
+/// from the body), and so does every answer when `exact` (the body is the
+/// bytes as they are: the client's); otherwise the server writes it from
+/// the body, which a `Fn(Bytes) -> B` of the user's may have changed. An
+/// HTTP answer says `cache-control: no-store` unless the abort sets its
+/// own, so that no cache in front of the service keeps serving it after
+/// the fault ends.
 pub(crate) fn fault_answer<B>(
     injection: &Injection,
     asked: Asked<'_>,
     body: impl FnOnce(Bytes) -> B,
     carries_bytes: bool,
+    exact: bool,
 ) -> Response<B> {
     if let Some(spec) = injection.abort_spec() {
         if let Some(content_type) = asked.grpc {
@@ -54,7 +59,8 @@ pub(crate) fn fault_answer<B>(
             res.headers_mut().insert(header::CONTENT_TYPE, content_type.clone());
             return res;
         }
-        return http_answer(spec.status, spec.http_headers.clone(), spec.body.clone(), asked, body, carries_bytes);
+        let bytes = spec.body.clone();
+        return http_answer(spec.status, spec.http_headers.clone(), bytes, asked, body, carries_bytes, exact);
     }
     // Error, timeout, partition, loss: built when it happens.
     let fault = injection.fault();
@@ -73,7 +79,7 @@ pub(crate) fn fault_answer<B>(
     let mut headers = HeaderMap::new();
     headers.insert(crate::engine::RULE_HEADER, rule_header_value(fault.rule()));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    http_answer(fault.http_status(), headers, Bytes::from(message), asked, body, carries_bytes)
+    http_answer(fault.http_status(), headers, Bytes::from(message), asked, body, carries_bytes, exact)
 }
 
 /// An HTTP answer with `status`, `headers` (which carry the rule's name
@@ -86,13 +92,15 @@ fn http_answer<B>(
     asked: Asked<'_>,
     body: impl FnOnce(Bytes) -> B,
     carries_bytes: bool,
+    exact: bool,
 ) -> Response<B> {
     let bodiless = status.is_informational() || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED;
-    if carries_bytes && !bodiless {
-        if !headers.contains_key(header::CONTENT_TYPE) {
-            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
-        }
-        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+    if carries_bytes && !bodiless && !headers.contains_key(header::CONTENT_TYPE) {
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    }
+    if !bodiless && (asked.head || exact) {
+        let len = if carries_bytes { bytes.len() } else { 0 };
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     }
     let sent = if bodiless || asked.head || !carries_bytes { Bytes::new() } else { bytes };
     let mut res = Response::new(body(sent));

@@ -124,6 +124,12 @@ fn match_values_no_call_can_have_are_refused() {
     let mut prefix = Match::new();
     prefix.host = Some(StrMatch::Prefix("api:".into()));
     expect(r().when(prefix).abort(abort()), "match.host", "api:");
+    let mut prefix = Match::new();
+    prefix.host = Some(StrMatch::Prefix("10.0.0.1:".into()));
+    expect(r().when(prefix).abort(abort()), "match.host", "10.0.0.1:");
+    expect(r().when(Match::new().host("*:8443")).abort(abort()), "match.host", "*:8443");
+    expect(r().when(Match::new().host("10.0.0.*:8080")).abort(abort()), "match.host", "10.0.0.*:8080");
+    expect(r().when(Match::new().host("[::1")).abort(abort()), "match.host", "[::1");
     // A request path starts with `/` and has no query.
     expect(r().when(Match::new().path("api/users")).abort(abort()), "match.path", "api/users");
     expect(r().when(Match::new().path_prefix("api")).abort(abort()), "match.path", "api");
@@ -139,6 +145,9 @@ fn match_values_no_call_can_have_are_refused() {
         Match::new().host("::1"),
         Match::new().host("[::1]"),
         Match::new().host("[fe80::*]"),
+        Match::new().host("fe80::1%25eth0"),
+        Match::new().host("::ffff:10.0.0.1"),
+        Match::new().host("fe80:*"),
         v6,
         Match::new().path("*"),
         Match::new().path("*/health"),

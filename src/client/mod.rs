@@ -245,7 +245,7 @@ impl Middleware for ChaosMiddleware {
 /// has none (1xx, 204, 304), as on the wire.
 fn synthetic_response(injection: &Injection, req: &Request) -> Response {
     let asked = crate::answer::Asked::new(req.method(), req.headers());
-    let res = crate::answer::fault_answer(injection, asked, |bytes| bytes, true);
+    let res = crate::answer::fault_answer(injection, asked, |bytes| bytes, true, true);
     let (parts, body) = res.into_parts();
     let mut builder = http::Response::builder().status(parts.status).version(req.version()).url(req.url().clone());
     if let Some(h) = builder.headers_mut() {

@@ -411,8 +411,9 @@ pub struct HeaderMatch {
     pub name: String,
     /// The header must be present with exactly this value (case counts).
     /// A header sent more than once matches if any of its values does. A
-    /// value with surrounding spaces or tabs is refused: a received value
-    /// never has them.
+    /// value with surrounding spaces or tabs is refused: HTTP parsers strip
+    /// them from the values they receive, so such a rule would match almost
+    /// nothing.
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub equals: Option<String>,
     /// `true`: the header must be present (the default when `equals` is not

@@ -87,7 +87,9 @@ impl<'a> Target<'a> {
         self
     }
 
-    /// Sets the path.
+    /// Sets the path. Rules match paths as request paths: a path rule must
+    /// start with `/` (or `*`), so give a call of your own a path of that
+    /// form, or select it by [`name`](Self::name).
     #[must_use]
     pub fn path(mut self, path: &'a str) -> Self {
         self.path = Some(path);

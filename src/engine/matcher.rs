@@ -100,33 +100,54 @@ fn check_path(p: &str) -> Result<(), String> {
         return Err("does not start with `/`, as every request path does".into());
     }
     if p.contains('?') {
-        return Err("has a `?`: the path is matched without its query".into());
+        return Err("has a `?`: the path is matched without its query (and only `*` is a wildcard)".into());
     }
     Ok(())
 }
 
 /// Refuses a host pattern with a port or a scheme, which no call's host
 /// has: the host is read without its port (match that with `port`). A
-/// colon is allowed only in an IPv6 address, with or without brackets (or
-/// in a prefix or glob of one: hex digits, colons, dots, `*`).
+/// colon is allowed only in an IPv6 address, with or without brackets (a
+/// zone, `%25eth0`, included), or in a prefix or glob of one: hex digits,
+/// colons, `*`, and dots only after the last colon (an IPv4-mapped
+/// address); one colon with only a number after it is a port.
 fn check_host(h: &StrMatch) -> Result<(), String> {
     let p = h.pattern();
     if !p.contains(':') {
         return Ok(());
     }
-    let inner = p.strip_prefix('[').map_or(p, |p| p.strip_suffix(']').unwrap_or(p));
-    let ipv6 = match h {
-        StrMatch::Exact(_) => inner.parse::<std::net::Ipv6Addr>().is_ok(),
-        StrMatch::Prefix(_) | StrMatch::Glob(_) => {
-            inner.bytes().all(|b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.' | b'*'))
-        }
+    let ipv6 = match p.strip_prefix('[') {
+        // A prefix may stop before the closing bracket.
+        Some(rest) => match rest.strip_suffix(']') {
+            Some(inner) => ipv6_pattern(h, inner),
+            None => matches!(h, StrMatch::Prefix(_)) && ipv6_pattern(h, rest),
+        },
+        None => !p.contains(']') && ipv6_pattern(h, p),
     };
     if ipv6 {
         Ok(())
     } else {
-        Err("has a colon but is not an IPv6 address: the host is matched without its port (match the port with \
-             `port`) or scheme"
+        Err("has a colon but is not an IPv6 address: a host is matched without scheme or port (match the port \
+             with `port`)"
             .into())
+    }
+}
+
+/// Is `s` (without brackets) an IPv6 address, or for a prefix or glob, the
+/// start or shape of one?
+fn ipv6_pattern(h: &StrMatch, s: &str) -> bool {
+    // A zone (`fe80::1%25eth0`, as a URI writes it) names an interface.
+    let addr = s.split_once('%').map_or(s, |(addr, _)| addr);
+    match h {
+        StrMatch::Exact(_) => addr.parse::<std::net::Ipv6Addr>().is_ok(),
+        StrMatch::Prefix(_) | StrMatch::Glob(_) => {
+            let (before, after) = addr.rsplit_once(':').unwrap_or((addr, ""));
+            // `*:8443`, `cafe:80`: one colon and a number after it is a port.
+            let port = !before.contains(':') && !after.is_empty() && after.bytes().all(|b| b.is_ascii_digit());
+            addr.bytes().all(|b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.' | b'*'))
+                && !before.contains('.')
+                && !port
+        }
     }
 }
 
@@ -233,11 +254,11 @@ impl Matcher {
                     .as_ref()
                     .map(|v| {
                         if v.trim_matches([' ', '\t']) != v {
-                            // A received value never has them: HTTP strips them.
+                            // HTTP parsers strip them from received values.
                             return Err(err(
                                 "headers.equals",
                                 v,
-                                "starts or ends with whitespace, which a received header value never does".into(),
+                                "starts or ends with whitespace, which HTTP parsers strip from a received value".into(),
                             ));
                         }
                         HeaderValue::from_str(v)
@@ -472,9 +493,17 @@ mod prefilter_tests {
             for when in rules {
                 // A path that is not a request path's, or a host with a
                 // colon, is refused; every name compiles.
-                let Ok(matcher) = Matcher::compile(&when, 0, "r") else {
-                    assert!(when.name.is_none(), "{when:?}");
-                    continue;
+                let matcher = match Matcher::compile(&when, 0, "r") {
+                    Ok(matcher) => matcher,
+                    Err(e) => {
+                        let refused = e.to_string();
+                        assert!(
+                            when.name.is_none()
+                                && (refused.contains("does not start with `/`") || refused.contains("has a colon")),
+                            "{when:?}: {refused}"
+                        );
+                        continue;
+                    }
                 };
                 let filter = Filter::of(&when);
                 for s in strings {

@@ -594,19 +594,18 @@ fn compile_delay(index: usize, rule: &str, d: &Delay) -> Result<CompiledDelay, C
     })
 }
 
-/// Percent-encodes a `grpc-message` as the gRPC HTTP/2 protocol asks: bytes
-/// outside printable ASCII, and `%` itself, become `%XX`.
-/// The value of the [`RULE_HEADER`] naming `rule`: the name itself when it
-/// is printable ASCII, or else the name percent-encoded as a
-/// `grpc-message` is (`café` is `caf%C3%A9`), so that a client can read it
-/// as text (`HeaderValue::to_str` refuses other bytes).
+/// The value of the [`RULE_HEADER`] naming `rule`, percent-encoded as a
+/// `grpc-message` is: a name of printable ASCII without `%` as it is, and
+/// any other byte (`%` included) as `%XX` (`café` is `caf%C3%A9`), so that
+/// a client can read it as text (`HeaderValue::to_str` refuses other
+/// bytes) and decode it without guessing.
 pub(crate) fn rule_header_value(rule: &str) -> HeaderValue {
-    let printable = rule.bytes().all(|b| (0x20..0x7f).contains(&b));
-    let value = if printable { HeaderValue::from_str(rule) } else { HeaderValue::from_str(&grpc_message(rule)) };
-    // Both are printable ASCII, which a header value may always be.
-    value.unwrap_or(HeaderValue::from_static("-"))
+    // Printable ASCII, which a header value may always be.
+    HeaderValue::from_str(&grpc_message(rule)).unwrap_or(HeaderValue::from_static("-"))
 }
 
+/// Percent-encodes a `grpc-message` as the gRPC HTTP/2 protocol asks: bytes
+/// outside printable ASCII, and `%` itself, become `%XX`.
 pub(crate) fn grpc_message(message: &str) -> String {
     use std::fmt::Write;
     let mut out = String::with_capacity(message.len());

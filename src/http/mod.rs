@@ -18,7 +18,8 @@
 //!   gets the configured status, headers, `cache-control: no-store` (unless
 //!   configured otherwise: no cache should keep serving an injected answer
 //!   after the fault ends) and an `x-mischief-rule` header naming the rule
-//!   (percent-encoded if the name is not printable ASCII). As on the wire,
+//!   (percent-encoded as a `grpc-message` is: any byte outside printable
+//!   ASCII, and `%`, as `%XX`). As on the wire,
 //!   a `HEAD` request's answer has a `GET`'s headers and no body, and a
 //!   status without a body (1xx, 204, 304) gets none. A gRPC request
 //!   (`content-type: application/grpc*`, gRPC-Web included) gets a

@@ -13,9 +13,9 @@ pub trait AbortBody<B> {
     /// The body carrying `bytes`.
     fn make_body(&self, bytes: Bytes) -> B;
 
-    /// Whether [`make_body`](Self::make_body) keeps the bytes as they are
-    /// (then the response gets a `content-length`, and a
-    /// `content-type: text/plain` unless one is configured).
+    /// Whether [`make_body`](Self::make_body) keeps the bytes (then the
+    /// response gets a `content-type: text/plain` unless one is
+    /// configured).
     fn carries_bytes(&self) -> bool {
         true
     }
@@ -49,5 +49,5 @@ pub(crate) fn fault_response<B, ReqBody>(
     make: &impl AbortBody<B>,
 ) -> Response<B> {
     let asked = Asked::new(req.method(), req.headers());
-    fault_answer(injection, asked, |bytes| make.make_body(bytes), make.carries_bytes())
+    fault_answer(injection, asked, |bytes| make.make_body(bytes), make.carries_bytes(), false)
 }

@@ -644,25 +644,25 @@ async fn grpc_error_statuses_count_as_failures_for_the_abort_conditions() {
 
 /// A client's own timeout (`reqwest::ClientBuilder::timeout`) starts after
 /// the middleware, so an injected wait comes on top of it, as the module
-/// docs say: a 600 ms delay under a 300 ms client timeout still gets the
+/// docs say: a 1.5 s delay under a 1 s client timeout still gets the
 /// answer. (A request's timeout, `RequestBuilder::timeout`, counts it.)
 #[tokio::test]
 async fn a_clients_own_timeout_does_not_count_the_injected_wait() {
     let chaos = Chaos::new(
-        Config::new().rule(rule_on("/slow").delay(Delay::fixed(Duration::from_millis(600)).percentage(100.0))),
+        Config::new().rule(rule_on("/slow").delay(Delay::fixed(Duration::from_millis(1500)).percentage(100.0))),
     )
     .unwrap();
     let (addr, hits) = server().await;
-    let inner = reqwest::Client::builder().timeout(Duration::from_millis(300)).build().unwrap();
+    let inner = reqwest::Client::builder().timeout(Duration::from_secs(1)).build().unwrap();
     let c = ClientBuilder::new(inner).with(ChaosMiddleware::new(chaos.clone())).build();
     let started = Instant::now();
     let res = c.get(format!("http://{addr}/slow")).send().await.expect("answered: the wait was not timed");
     assert_eq!(res.status(), StatusCode::OK);
-    assert!(started.elapsed() >= Duration::from_millis(600), "delayed first");
+    assert!(started.elapsed() >= Duration::from_millis(1500), "delayed first");
     assert_eq!(hits.get(), 1);
     let err = c
         .get(format!("http://{addr}/slow"))
-        .timeout(Duration::from_millis(300))
+        .timeout(Duration::from_secs(1))
         .send()
         .await
         .expect_err("a request's timeout counts the wait");

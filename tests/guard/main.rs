@@ -1087,7 +1087,11 @@ fn the_status_json_has_the_documented_shape() {
     service_calls(&chaos, &clock, 20, true);
     assert!(chaos.decide(&Target::point("faulty")).is_pass(), "tripped");
     let json = serde_json::to_value(chaos.status()).unwrap();
-    let keys = |v: &serde_json::Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    let keys = |v: &serde_json::Value| {
+        let mut keys = v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        keys.sort();
+        keys
+    };
     assert_eq!(keys(&json), ["enabled", "generation", "guard", "last_error", "loaded_at", "rules", "seed", "source"]);
     assert_eq!(
         keys(&json["rules"][0]),

@@ -761,30 +761,22 @@ async fn a_delayed_request_whose_service_fails_to_get_ready_ends_with_its_error(
     assert_eq!(polls.load(Ordering::SeqCst), 2, "readied once by the caller, once after the delay");
 }
 
-/// An abort as HTTP/2 carries it, to a hyper HTTP/2 client: hyper's HTTP/2
-/// server sends whatever body it is given (its HTTP/1 server drops a HEAD
-/// answer's), and a client resets a HEAD stream that gets one. A HEAD
-/// answer has a GET's headers and no body; a 204 has neither body nor
-/// default `content-type`. Every answer says `cache-control: no-store`, and
-/// a rule whose name is not ASCII is still named, percent-encoded.
-#[tokio::test]
-async fn aborts_over_http2_have_no_body_where_the_protocol_has_none() {
-    use http_body_util::{BodyExt, Empty, Full};
-    use hyper::body::{Bytes, Incoming};
+/// Serves `service` over HTTP/2 (hyper's server, as tonic's) on
+/// 127.0.0.1:0; returns a hyper HTTP/2 client connected to it, and a
+/// function that sends a request and reads the whole answer.
+async fn http2_client<S>(service: S) -> hyper::client::conn::http2::SendRequest<http_body_util::Empty<bytes::Bytes>>
+where
+    S: tower::Service<
+            http::Request<hyper::body::Incoming>,
+            Response = http::Response<http_body_util::Full<bytes::Bytes>>,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     use hyper_util::rt::{TokioExecutor, TokioIo};
     use hyper_util::service::TowerToHyperService;
-
-    let chaos = Chaos::new(
-        Config::new()
-            .rule(Rule::new("no-content").when(Match::new().path("/none")).abort(Abort::status(204).percentage(100.0)))
-            .rule(Rule::new("café-down").abort(Abort::status(503).body("down for coffee").percentage(100.0))),
-    )
-    .unwrap();
-    let handler = tower::service_fn(|_req: http::Request<Incoming>| async {
-        Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(Bytes::from_static(b"hello"))))
-    });
-    let service =
-        tower::ServiceBuilder::new().layer(ChaosLayer::new(chaos.clone()).abort_body(Full::new)).service(handler);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -798,28 +790,63 @@ async fn aborts_over_http2_have_no_body_where_the_protocol_has_none() {
         }
     });
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut sender, conn) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp)).await.unwrap();
+    let (sender, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp)).await.unwrap();
     tokio::spawn(conn);
-    let mut send = async |method: http::Method, path: &str| {
-        let req = http::Request::builder()
-            .method(method)
-            .uri(format!("http://{addr}{path}"))
-            .body(Empty::<Bytes>::new())
-            .unwrap();
-        let res = sender.send_request(req).await.unwrap();
-        let (parts, body) = res.into_parts();
-        (parts, body.collect().await.map(|b| b.to_bytes()))
-    };
+    sender
+}
 
-    let (get, body) = send(http::Method::GET, "/x").await;
+/// Sends `method path` on `sender`; the answer's head and its whole body
+/// (an error if the stream was reset).
+async fn send_h2(
+    sender: &mut hyper::client::conn::http2::SendRequest<http_body_util::Empty<bytes::Bytes>>,
+    method: http::Method,
+    path: &str,
+) -> (http::response::Parts, Result<bytes::Bytes, hyper::Error>) {
+    use http_body_util::BodyExt;
+    let req = http::Request::builder()
+        .method(method)
+        .uri(format!("http://localhost{path}"))
+        .body(http_body_util::Empty::new())
+        .unwrap();
+    let (parts, body) = sender.send_request(req).await.unwrap().into_parts();
+    (parts, body.collect().await.map(|b| b.to_bytes()))
+}
+
+/// An abort as HTTP/2 carries it, to a hyper HTTP/2 client: hyper's HTTP/2
+/// server sends whatever body it is given (its HTTP/1 server drops a HEAD
+/// answer's), and a client resets a HEAD stream that gets one. A HEAD
+/// answer has a GET's headers and no body; a 204 has neither body nor
+/// default `content-type`. Every answer says `cache-control: no-store`, and
+/// a rule whose name is not ASCII is still named, percent-encoded. A body
+/// maker that does not keep the bytes (JSON here) is sent whole, with the
+/// length of what it made.
+#[tokio::test]
+async fn aborts_over_http2_have_no_body_where_the_protocol_has_none() {
+    use http::Method;
+    use http_body_util::Full;
+    use hyper::body::{Bytes, Incoming};
+
+    let chaos = Chaos::new(
+        Config::new()
+            .rule(Rule::new("no-content").when(Match::new().path("/none")).abort(Abort::status(204).percentage(100.0)))
+            .rule(Rule::new("café-down").abort(Abort::status(503).body("down for coffee").percentage(100.0))),
+    )
+    .unwrap();
+    let handler = tower::service_fn(|_req: http::Request<Incoming>| async {
+        Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(Bytes::from_static(b"hello"))))
+    });
+    let layer = ChaosLayer::new(chaos.clone());
+    let mut sender =
+        http2_client(tower::ServiceBuilder::new().layer(layer.clone().abort_body(Full::new)).service(handler)).await;
+
+    let (get, body) = send_h2(&mut sender, Method::GET, "/x").await;
     assert_eq!(get.status, 503);
     assert_eq!(body.unwrap(), "down for coffee");
     assert_eq!(get.headers["x-mischief-rule"], "caf%C3%A9-down");
     assert_eq!(get.headers["cache-control"], "no-store");
     assert_eq!(get.headers["content-length"], "15");
 
-    let (head, body) = send(http::Method::HEAD, "/x").await;
+    let (head, body) = send_h2(&mut sender, Method::HEAD, "/x").await;
     assert_eq!(head.status, 503);
     let body = body.expect("no DATA frame on a HEAD stream");
     assert!(body.is_empty(), "{body:?}");
@@ -829,12 +856,34 @@ async fn aborts_over_http2_have_no_body_where_the_protocol_has_none() {
         "a HEAD answer has a GET's headers"
     );
 
-    let (none, body) = send(http::Method::GET, "/none").await;
+    let (none, body) = send_h2(&mut sender, Method::GET, "/none").await;
     assert_eq!(none.status, 204);
     assert!(body.expect("no DATA frame after a 204").is_empty());
     assert!(!none.headers.contains_key("content-type"), "{:?}", none.headers);
     assert_eq!(none.headers["cache-control"], "no-store");
-    assert_eq!(chaos.status().rules.iter().map(|r| r.aborted).sum::<u64>(), 3);
+
+    // A body maker of the user's that writes something else than the bytes.
+    let json = |_bytes: Bytes| Full::new(Bytes::from_static(b"{\"error\":\"injected\"}"));
+    let mut sender = http2_client(tower::ServiceBuilder::new().layer(layer.abort_body(json)).service(handler)).await;
+    let (get, body) = send_h2(&mut sender, Method::GET, "/x").await;
+    assert_eq!(get.status, 503);
+    assert_eq!(body.expect("the whole body, as long as its content-length says"), "{\"error\":\"injected\"}");
+    assert_eq!(chaos.status().rules.iter().map(|r| r.aborted).sum::<u64>(), 4);
+}
+
+/// Over HTTP/1 with the default empty body, a HEAD answer says the
+/// `content-length` its GET would have: 0.
+#[tokio::test]
+async fn a_head_abort_over_http1_has_its_gets_length() {
+    let chaos = Chaos::new(Config::new().rule(Rule::new("down").abort(Abort::status(503).percentage(100.0)))).unwrap();
+    let (url, hits) = serve_with(&chaos).await;
+    let c = client();
+    let get = c.get(format!("{url}/x")).send().await.unwrap();
+    let head = c.head(format!("{url}/x")).send().await.unwrap();
+    assert_eq!((get.status(), head.status()), (StatusCode::SERVICE_UNAVAILABLE, StatusCode::SERVICE_UNAVAILABLE));
+    assert_eq!(get.headers()["content-length"], "0");
+    assert_eq!(head.headers()["content-length"], "0");
+    assert_eq!(hits.get(), 0);
 }
 
 /// An abort never calls the inner service, and gives back what its
