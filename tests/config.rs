@@ -130,6 +130,7 @@ fn match_values_no_call_can_have_are_refused() {
     expect(r().when(Match::new().host("*:8443")).abort(abort()), "match.host", "*:8443");
     expect(r().when(Match::new().host("10.0.0.*:8080")).abort(abort()), "match.host", "10.0.0.*:8080");
     expect(r().when(Match::new().host("[::1")).abort(abort()), "match.host", "[::1");
+    expect(r().when(Match::new().host("bücher.example")).abort(abort()), "match.host", "bücher.example");
     // A request path starts with `/` and has no query.
     expect(r().when(Match::new().path("api/users")).abort(abort()), "match.path", "api/users");
     expect(r().when(Match::new().path_prefix("api")).abort(abort()), "match.path", "api");
@@ -470,6 +471,18 @@ fn requests_match_as_servers_receive_them() {
     assert_eq!(twice("stable", "canary").as_deref(), Some("tenant"));
     assert_eq!(twice("canary", "stable").as_deref(), Some("tenant"));
     assert_eq!(twice("stable", "beta"), None);
+    // A request in absolute form has its URI's host, whatever its `Host`
+    // header says (as HTTP/1.1 says a server must read it).
+    let absolute = http::Request::get("http://api.example.com/x").header("host", "cart.shop.example").body(()).unwrap();
+    assert_eq!(chaos.decide(&Target::from_request(Door::Http, &absolute)).rule(), Some("exact"));
+    // A `Host` that is not UTF-8 gives the request no host, as documented:
+    // no host rule matches it (the tenant rule, on a header, still does).
+    let garbled = http::Request::get("/x")
+        .header("host", http::HeaderValue::from_bytes(b"caf\xE9.shop.example").unwrap())
+        .header("x-tenant", "canary")
+        .body(())
+        .unwrap();
+    assert_eq!(chaos.decide(&Target::from_request(Door::Http, &garbled)).rule(), Some("tenant"));
 }
 
 #[test]

@@ -410,6 +410,8 @@ pub struct HeaderMatch {
     /// The header name (case-insensitive).
     pub name: String,
     /// The header must be present with exactly this value (case counts).
+    /// (An HTTP/2 request carries its host as `:authority`, not as a `host`
+    /// header: match it with `host`.)
     /// A header sent more than once matches if any of its values does. A
     /// value with surrounding spaces or tabs is refused: HTTP parsers strip
     /// them from the values they receive, so such a rule would match almost
@@ -450,7 +452,13 @@ pub struct Match {
     /// Compared as DNS names are: ignoring ASCII case and one trailing dot;
     /// an IPv6 address may be written with or without its brackets. A
     /// pattern with a port or a scheme (`localhost:8080`, `http://api`) is
-    /// refused: match the port with `port`.
+    /// refused: match the port with `port`; so is one that is not ASCII
+    /// (write an international name in its `xn--` form, as it arrives). On
+    /// the HTTP layer, a request in absolute form (`GET http://api/ ...`)
+    /// has its URI's host, whatever its `Host` header says; an HTTP/2
+    /// request has its `:authority`. A `Host` header that is not UTF-8 gives
+    /// the request no host: host conditions, and guardrail exclusions by
+    /// host, do not match it.
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub host: Option<StrMatch>,
     /// The port: on the client, the URL's (or its scheme's default); on

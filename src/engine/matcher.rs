@@ -105,14 +105,21 @@ fn check_path(p: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Refuses a host pattern with a port or a scheme, which no call's host
-/// has: the host is read without its port (match that with `port`). A
+/// Refuses a host pattern that is not ASCII (a host arrives as punycode),
+/// or with a port or a scheme, which no call's host has: the host is read
+/// without its port (match that with `port`). A
 /// colon is allowed only in an IPv6 address, with or without brackets (a
 /// zone, `%25eth0`, included), or in a prefix or glob of one: hex digits,
 /// colons, `*`, and dots only after the last colon (an IPv4-mapped
 /// address); one colon with only a number after it is a port.
 fn check_host(h: &StrMatch) -> Result<(), String> {
     let p = h.pattern();
+    if !p.is_ascii() {
+        // Clients send, and URLs hold, a name's ASCII form.
+        return Err("is not ASCII: a host arrives in its ASCII form (`xn--bcher-kva.example` for \
+                    `bücher.example`)"
+            .into());
+    }
     if !p.contains(':') {
         return Ok(());
     }
