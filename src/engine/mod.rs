@@ -351,8 +351,15 @@ impl Chaos {
     /// invalid when the handle is built (a pod started while its ConfigMap
     /// had a typo) does not switch it off for good, as it is no error the
     /// variables made: the error is logged and kept in the status, no rule
-    /// applies, and the file is watched all the same, so its first good
-    /// version is installed.
+    /// applies, and (with the `reload` feature) the file is watched all the
+    /// same, so its first good version is installed. Without `reload` the
+    /// file is read once.
+    ///
+    /// A service that builds its own handle with
+    /// [`from_env`](Self::from_env) for its layers should install it with
+    /// [`set_global`](Self::set_global) before any fault point runs: points
+    /// use this handle, and would otherwise build a second engine from the
+    /// same variables, with its own switch and counters.
     // Inlined: fault points call it on every call, and once initialized it
     // is one load and a branch (the initialization stays out of line).
     #[inline]
@@ -446,6 +453,13 @@ impl Chaos {
     /// `rearm` or the guardrails' `cooldown`. A configuration
     /// without abort conditions lifts it, since nothing would judge the
     /// service again.
+    ///
+    /// Every update installs a new plan, even with the configuration in
+    /// force: the generation goes up, and the `every` counts and a seed's
+    /// sequence of draws start again (counters, `max_injections` counts and
+    /// `for` clocks carry over). A loop that applies the same configuration
+    /// over and over should compare it with [`config`](Self::config)
+    /// first.
     pub fn update(&self, config: Config) -> Result<(), ConfigError> {
         self.install(config, None).map(|_| ()).inspect_err(|e| {
             tracing::warn!(target: "mischief", error = %e, "chaos configuration rejected; keeping the previous one");
@@ -871,13 +885,15 @@ impl ChaosBuilder {
         self
     }
 
-    /// Appends a rule.
+    /// Appends a rule (to the configuration so far: a later
+    /// [`config`](Self::config) replaces it).
     pub fn rule(mut self, rule: Rule) -> Self {
         self.config.rules.push(rule);
         self
     }
 
-    /// Sets the seed for random decisions.
+    /// Sets the seed for random decisions (in the configuration so far: a
+    /// later [`config`](Self::config) replaces it).
     pub fn seed(mut self, seed: u64) -> Self {
         self.config.seed = Some(seed);
         self

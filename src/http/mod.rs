@@ -121,6 +121,10 @@
 //!     .layer(ChaosLayer::new(Chaos::disabled()).abort_body(axum::body::Body::from));
 //! ```
 //!
+//! Put one layer per handle on a request's way: two, nested on one
+//! handle, decide each request twice, and under abort conditions the outer
+//! one counts the inner one's aborts as the service's failures.
+//!
 //! Layers added with `Router::layer` sit inside a layer that wraps the
 //! whole app, so they never see its aborts: a CORS layer does not add its
 //! headers to them (a browser reports a CORS failure instead of the 503),

@@ -996,3 +996,30 @@ async fn the_wrapped_router_serves_with_connect_info() {
     assert_eq!(c.get(format!("http://{addr}/peer")).send().await.unwrap().text().await.unwrap(), "127.0.0.1");
     assert_eq!(c.get(format!("http://{addr}/down")).send().await.unwrap().status(), StatusCode::SERVICE_UNAVAILABLE);
 }
+
+/// The public types a service holds, moves between threads or boxes are
+/// `Send` and `Sync` (futures `Send`), checked at compile time.
+#[test]
+fn public_types_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    type Svc = tower::util::BoxCloneSyncService<
+        http::Request<axum::body::Body>,
+        axum::response::Response,
+        std::convert::Infallible,
+    >;
+    send_sync::<Chaos>();
+    send_sync::<mischief::Status>();
+    send_sync::<mischief::InjectedFault>();
+    send_sync::<mischief::Decision>();
+    send_sync::<ChaosLayer>();
+    send_sync::<mischief::http::ChaosService<Svc>>();
+    send::<mischief::http::ResponseFuture<Svc, axum::body::Body>>();
+    send_sync::<mischief::service::ChaosLayer>();
+    send_sync::<mischief::service::ChaosService<Svc>>();
+    send::<mischief::service::ResponseFuture<Svc, http::Request<axum::body::Body>>>();
+    #[cfg(feature = "reload")]
+    send_sync::<mischief::reload::WatchGuard>();
+    #[cfg(feature = "client")]
+    send_sync::<mischief::client::ChaosMiddleware>();
+}
