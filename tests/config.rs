@@ -668,3 +668,50 @@ fn every_counts_again_from_each_installation() {
     assert_eq!([faulted(), faulted(), faulted()], [false, false, true], "the third call since the update");
     assert_eq!(chaos.status().rules[0].matched, 5, "counters carry over");
 }
+
+/// The kill switch reaches a decision already made: an abort decided just
+/// before `set_enabled(false)` is not issued after it (a door confirms the
+/// failure when it ends the call with it), and is not counted.
+#[test]
+fn a_failure_decided_before_the_switch_went_off_is_not_issued() {
+    use mischief::{Door, Target};
+    let chaos = Chaos::new(Config::new().rule(Rule::new("down").abort(Abort::status(503).percentage(100.0)))).unwrap();
+    let target = Target::new(Door::Service).name("db");
+    let decided = chaos.decide(&target);
+    assert!(decided.fault().is_some(), "decided to abort");
+    chaos.set_enabled(false);
+    assert!(decided.into_fault(&chaos).is_none(), "switched off since: the call goes on");
+    let rule = &chaos.status().rules[0];
+    assert_eq!((rule.matched, rule.aborted, rule.delayed), (1, 0, 0));
+}
+
+/// A status read while calls run is a consistent snapshot as far as a
+/// dashboard's ratios go: never more aborts than matches. Two threads abort
+/// calls while this one reads.
+#[test]
+fn a_status_read_under_load_never_has_more_outcomes_than_matches() {
+    use mischief::{Door, Target};
+    let chaos = Chaos::new(Config::new().rule(Rule::new("down").abort(Abort::status(503).percentage(100.0)))).unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                let target = Target::new(Door::Service).name("db");
+                for _ in 0..200_000 {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        return;
+                    }
+                    assert!(chaos.decide(&target).into_fault(&chaos).is_some());
+                }
+            });
+        }
+        for _ in 0..2_000 {
+            let rule = chaos.status().rules[0].clone();
+            if rule.aborted > rule.matched {
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                panic!("{} aborted of {} matched", rule.aborted, rule.matched);
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+}

@@ -534,19 +534,20 @@ impl Injection {
     }
 
     /// Called by a door when it is about to fail the call (at once, or after
-    /// the wait). Returns `false` when the kill switch went off during the
-    /// wait: then the call must go on instead, and the wait it was held for
-    /// is counted as a delay (if a delay was not counted already). Counts
-    /// and traces the failure otherwise. Either way the injection is ended:
-    /// its drop counts nothing more.
+    /// the wait). Returns `false` when the kill switch went off (or the
+    /// guardrails tripped) since the decision, during its wait or while it
+    /// was being made on this thread: then the call must go on instead, and
+    /// a wait it was held for is counted as a delay (if a delay was not
+    /// counted already). Counts and traces the failure otherwise. Either way
+    /// the injection is ended: its drop counts nothing more.
     pub(crate) fn confirm_failure(&mut self, chaos: &Chaos) -> bool {
         self.pending = false;
         let Some(failure) = self.failure() else { return false };
-        if !self.total_wait().is_zero() && !chaos.is_injecting() {
-            tracing::debug!(target: "mischief", rule = %self.rule.name, fault = failure.kind.as_str(), "fault cancelled: chaos was disabled during the wait");
-            // The call was held all the same: a delay, as far as the caller
-            // can tell, and it keeps the `max_injections` allowances it took.
-            if self.delay.is_none() {
+        if !chaos.is_injecting() {
+            tracing::debug!(target: "mischief", rule = %self.rule.name, fault = failure.kind.as_str(), "fault cancelled: chaos was disabled since it was decided");
+            // A call held all the same was delayed, as far as the caller can
+            // tell, and it keeps the `max_injections` allowances it took.
+            if !self.total_wait().is_zero() && self.delay.is_none() {
                 self.rule.stats.add(Count::Delayed);
             }
             return false;

@@ -431,7 +431,8 @@ impl Chaos {
 
     /// The kill switch: `false` stops all injection from the next decision
     /// on (delays already in flight finish, but no abort is issued after
-    /// them); `true` resumes it.
+    /// them, nor a failure decided while the switch went off); `true`
+    /// resumes it.
     pub fn set_enabled(&self, enabled: bool) {
         let was = self.inner.enabled.swap(enabled, Ordering::Relaxed);
         #[cfg(feature = "guard")]
@@ -556,17 +557,27 @@ impl Chaos {
                 .rules
                 .iter()
                 .zip(&plan.config.rules)
-                .map(|(r, rule): (_, &Rule)| RuleStatus {
-                    name: r.name.to_string(),
-                    matched: r.stats.get(Count::Matched),
-                    delayed: r.stats.get(Count::Delayed),
-                    aborted: r.stats.get(Count::Aborted),
-                    errored: r.stats.get(Count::Errored),
-                    timed_out: r.stats.get(Count::TimedOut),
-                    partitioned: r.stats.get(Count::Partitioned),
-                    lost: r.stats.get(Count::Lost),
-                    skipped: r.stats.get(Count::Skipped),
-                    rule: rule.clone(),
+                .map(|(r, rule): (_, &Rule)| {
+                    // A call is counted as matched before its outcome:
+                    // the outcomes read first, a snapshot taken while calls
+                    // run never has more of them than matches.
+                    let get = |count| r.stats.get(count);
+                    let (delayed, aborted, errored) = (get(Count::Delayed), get(Count::Aborted), get(Count::Errored));
+                    let (timed_out, partitioned, lost) =
+                        (get(Count::TimedOut), get(Count::Partitioned), get(Count::Lost));
+                    let skipped = get(Count::Skipped);
+                    RuleStatus {
+                        name: r.name.to_string(),
+                        matched: get(Count::Matched),
+                        delayed,
+                        aborted,
+                        errored,
+                        timed_out,
+                        partitioned,
+                        lost,
+                        skipped,
+                        rule: rule.clone(),
+                    }
                 })
                 .collect(),
             last_error,

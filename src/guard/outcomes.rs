@@ -100,6 +100,10 @@ fn slot(latency: Duration) -> usize {
     (16 + (msb - 4) * 4 + sub).min(SLOTS - 1)
 }
 
+/// A bucket's epoch while a recorder zeroes it: in no window (a judgement
+/// skips it), and never the epoch of a time.
+const RESETTING: i64 = i64::MIN + 1;
+
 /// The upper edge of a slot, in microseconds.
 const fn slot_upper(slot: usize) -> u64 {
     if slot < 16 {
@@ -121,8 +125,17 @@ impl Outcomes {
         let epoch = now_ms.div_euclid(bucket_ms.max(1));
         let b = &window.buckets[epoch.rem_euclid(BUCKETS as i64) as usize];
         let seen = b.epoch.load(Ordering::Acquire);
-        if seen != epoch && b.epoch.compare_exchange(seen, epoch, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+        // The bucket's time came round again: its recorder marks it as being
+        // reset, zeroes it, and only then publishes the new epoch, so that a
+        // judgement that reads the new epoch never reads the counts of a
+        // window ago. A call recorded while another resets the bucket may
+        // be zeroed with it: a count lost, never one from the past.
+        if seen != epoch
+            && seen != RESETTING
+            && b.epoch.compare_exchange(seen, RESETTING, Ordering::AcqRel, Ordering::Acquire).is_ok()
+        {
             b.zero();
+            b.epoch.store(epoch, Ordering::Release);
         }
         if let Some(failed) = failed {
             add_one(&b.calls, stripe);
@@ -143,8 +156,10 @@ impl Outcomes {
             if epoch > now || epoch <= now - BUCKETS as i64 {
                 continue;
             }
-            sum.calls += b.calls.load(Ordering::Relaxed);
+            // Errors first: a call is counted before its error, so the sum
+            // never has more errors than calls.
             sum.errors += b.errors.load(Ordering::Relaxed);
+            sum.calls += b.calls.load(Ordering::Relaxed);
             for (h, s) in hist.iter_mut().zip(&b.latency) {
                 *h += u64::from(s.load(Ordering::Relaxed));
             }
@@ -165,9 +180,9 @@ impl Outcomes {
         sum
     }
 
-    /// Forgets everything (on re-arm). The counts are zeroed too: a
-    /// bucket's next recorder publishes its epoch before zeroing them, and
-    /// a judgement in between must not read the counts from before.
+    /// Forgets everything (on re-arm): no window holds a bucket from now on,
+    /// and a bucket's next recorder zeroes it before it publishes its
+    /// epoch. (Zeroed here too, so that nothing from before lingers.)
     pub(crate) fn clear(&self) {
         for b in self.stripes.iter().filter_map(OnceLock::get).flat_map(|w| w.buckets.iter()) {
             b.epoch.store(i64::MIN, Ordering::Release);
