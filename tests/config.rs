@@ -675,14 +675,20 @@ fn every_counts_again_from_each_installation() {
 #[test]
 fn a_failure_decided_before_the_switch_went_off_is_not_issued() {
     use mischief::{Door, Target};
-    let chaos = Chaos::new(Config::new().rule(Rule::new("down").abort(Abort::status(503).percentage(100.0)))).unwrap();
+    let chaos =
+        Chaos::new(Config::new().rule(Rule::new("down").abort(Abort::status(503).percentage(100.0)).max_injections(1)))
+            .unwrap();
     let target = Target::new(Door::Service).name("db");
     let decided = chaos.decide(&target);
     assert!(decided.fault().is_some(), "decided to abort");
     chaos.set_enabled(false);
     assert!(decided.into_fault(&chaos).is_none(), "switched off since: the call goes on");
     let rule = &chaos.status().rules[0];
-    assert_eq!((rule.matched, rule.aborted, rule.delayed), (1, 0, 0));
+    assert_eq!((rule.matched, rule.aborted, rule.delayed, rule.skipped), (1, 0, 0, 1), "skipped, not injected");
+    // Not injected, so its one allowance under `max_injections` is back.
+    chaos.set_enabled(true);
+    assert!(chaos.decide(&target).into_fault(&chaos).is_some(), "the allowance was given back");
+    assert!(chaos.decide(&target).into_fault(&chaos).is_none(), "and used now");
 }
 
 /// A status read while calls run is a consistent snapshot as far as a

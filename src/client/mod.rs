@@ -220,7 +220,8 @@ impl Middleware for ChaosMiddleware {
         } else if !wait.is_zero() {
             tokio::time::sleep(wait).await;
         }
-        // A delay only, or a failure cancelled by the kill switch during the wait.
+        // A delay only, or a failure cancelled by the kill switch (or a trip)
+        // since the decision.
         if !injection.confirm_failure(&self.chaos) {
             // The fault is over: free its slot before the real call, timed
             // from here for the guardrails if they want its outcome.

@@ -424,8 +424,8 @@ impl Decision {
     /// Ends the decision after its wait, as the doors do: the fault to fail
     /// the call with, counted in the rule's status (`aborted`, `errored`
     /// ...) and traced; or `None` when the call goes on: nothing to fail
-    /// with, or chaos was switched off (or a guardrail tripped) during the
-    /// wait. The fault in flight ends here too, for `max_active_faults`.
+    /// with, or chaos was switched off (or a guardrail tripped) since the
+    /// decision. The fault in flight ends here too, for `max_active_faults`.
     /// Pass the handle that decided: its switch is the one checked.
     pub fn into_fault(self, chaos: &Chaos) -> Option<InjectedFault> {
         let mut injection = self.injection?;
@@ -545,9 +545,16 @@ impl Injection {
         let Some(failure) = self.failure() else { return false };
         if !chaos.is_injecting() {
             tracing::debug!(target: "mischief", rule = %self.rule.name, fault = failure.kind.as_str(), "fault cancelled: chaos was disabled since it was decided");
-            // A call held all the same was delayed, as far as the caller can
-            // tell, and it keeps the `max_injections` allowances it took.
-            if !self.total_wait().is_zero() && self.delay.is_none() {
+            if self.total_wait().is_zero() {
+                // Never held: not injected after all. The rule's allowance
+                // goes back, and the call counts as skipped (under the
+                // guard's `tripped` too, if that is why).
+                self.rule.stats.add(Count::Skipped);
+                self.rule.give_back_injection();
+                chaos.skipped_for_trip();
+            } else if self.delay.is_none() {
+                // A call held all the same was delayed, as far as the caller
+                // can tell, and it keeps the allowances it took.
                 self.rule.stats.add(Count::Delayed);
             }
             return false;

@@ -431,8 +431,8 @@ impl Chaos {
 
     /// The kill switch: `false` stops all injection from the next decision
     /// on (delays already in flight finish, but no abort is issued after
-    /// them, nor a failure decided while the switch went off); `true`
-    /// resumes it.
+    /// them, nor a failure decided as the switch went off, once its door
+    /// sees the switch off); `true` resumes it.
     pub fn set_enabled(&self, enabled: bool) {
         let was = self.inner.enabled.swap(enabled, Ordering::Relaxed);
         #[cfg(feature = "guard")]
@@ -560,12 +560,16 @@ impl Chaos {
                 .map(|(r, rule): (_, &Rule)| {
                     // A call is counted as matched before its outcome:
                     // the outcomes read first, a snapshot taken while calls
-                    // run never has more of them than matches.
+                    // run never has more of them than matches. (An outcome
+                    // is counted with release order, and this fence pairs
+                    // with it: whichever thread counted the match, it is
+                    // seen.)
                     let get = |count| r.stats.get(count);
                     let (delayed, aborted, errored) = (get(Count::Delayed), get(Count::Aborted), get(Count::Errored));
                     let (timed_out, partitioned, lost) =
                         (get(Count::TimedOut), get(Count::Partitioned), get(Count::Lost));
                     let skipped = get(Count::Skipped);
+                    std::sync::atomic::fence(Ordering::Acquire);
                     RuleStatus {
                         name: r.name.to_string(),
                         matched: get(Count::Matched),
@@ -595,6 +599,15 @@ impl Chaos {
     pub fn rearm(&self) {
         self.inner.guard.rearm();
         tracing::info!(target: "mischief", "guardrail re-armed");
+    }
+
+    /// Counts a fault skipped because the guardrails tripped, if they did
+    /// (a fault decided before the trip, cancelled when confirmed).
+    pub(crate) fn skipped_for_trip(&self) {
+        #[cfg(feature = "guard")]
+        if self.is_enabled() && self.inner.guard.is_tripped() {
+            self.inner.guard.skip(crate::guard::SkipReason::Tripped);
+        }
     }
 
     /// Is injection possible now: switched on, and not tripped?

@@ -173,8 +173,13 @@ impl RuleStats {
         }
     }
 
-    /// Adds one to `count` in the calling thread's stripe.
+    /// Adds one to `count` in the calling thread's stripe. An outcome (any
+    /// count but `Matched`, which the decision counts with `add_at`) is
+    /// published after the call's match: a reader that sees it, and fences,
+    /// sees the match too (`Chaos::status`), whichever thread counted each.
+    /// (Free on x86; the matched count, on every call, stays relaxed.)
     pub(crate) fn add(&self, count: Count) {
+        std::sync::atomic::fence(Ordering::Release);
         self.add_at(count, super::current::stripe());
     }
 
@@ -283,7 +288,8 @@ pub struct RuleStatus {
     /// or `for`, a cap; the reasons are in [`Status::guard`] when the
     /// configuration has guardrails), or a failure was rolled for a fault
     /// point that can only be delayed (a `#[chaos]` function that does not
-    /// return a `Result`).
+    /// return a `Result`), or the kill switch went off (or the guardrails
+    /// tripped) between the decision and a failure that had no wait.
     pub skipped: u64,
     /// The rule as configured.
     pub rule: Rule,

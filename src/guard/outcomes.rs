@@ -140,6 +140,9 @@ impl Outcomes {
         if let Some(failed) = failed {
             add_one(&b.calls, stripe);
             if failed {
+                // Published after the call: a judgement that sees the error
+                // sees the call (`summary`).
+                std::sync::atomic::fence(Ordering::Release);
                 add_one(&b.errors, stripe);
             }
         }
@@ -158,10 +161,23 @@ impl Outcomes {
             }
             // Errors first: a call is counted before its error, so the sum
             // never has more errors than calls.
-            sum.errors += b.errors.load(Ordering::Relaxed);
-            sum.calls += b.calls.load(Ordering::Relaxed);
-            for (h, s) in hist.iter_mut().zip(&b.latency) {
-                *h += u64::from(s.load(Ordering::Relaxed));
+            let errors = b.errors.load(Ordering::Relaxed);
+            std::sync::atomic::fence(Ordering::Acquire);
+            let calls = b.calls.load(Ordering::Relaxed);
+            let mut latency = [0u32; SLOTS];
+            for (l, s) in latency.iter_mut().zip(&b.latency) {
+                *l = s.load(Ordering::Relaxed);
+            }
+            // Reset while it was read (its time came round again): its
+            // counts may be half zeroed, and it is no longer in the window.
+            std::sync::atomic::fence(Ordering::Acquire);
+            if b.epoch.load(Ordering::Relaxed) != epoch {
+                continue;
+            }
+            sum.errors += errors.min(calls);
+            sum.calls += calls;
+            for (h, l) in hist.iter_mut().zip(latency) {
+                *h += u64::from(l);
             }
         }
         let total: u64 = hist.iter().sum();
