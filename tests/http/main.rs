@@ -17,6 +17,11 @@ async fn serve_with(chaos: &Chaos) -> (String, Hits) {
     (url, hits)
 }
 
+/// An engine whose rule `down` aborts every call `when` selects with 503.
+fn down(when: Match) -> Chaos {
+    Chaos::new(Config::new().rule(Rule::new("down").when(when).abort(Abort::status(503).percentage(100.0)))).unwrap()
+}
+
 /// Sends `n` requests from `concurrency` workers; returns the statuses.
 async fn burst(url: &str, n: usize, concurrency: usize) -> Vec<StatusCode> {
     let client = client();
@@ -875,7 +880,7 @@ async fn aborts_over_http2_have_no_body_where_the_protocol_has_none() {
 /// `content-length` its GET would have: 0.
 #[tokio::test]
 async fn a_head_abort_over_http1_has_its_gets_length() {
-    let chaos = Chaos::new(Config::new().rule(Rule::new("down").abort(Abort::status(503).percentage(100.0)))).unwrap();
+    let chaos = down(Match::new());
     let (url, hits) = serve_with(&chaos).await;
     let c = client();
     let get = c.get(format!("{url}/x")).send().await.unwrap();
@@ -894,11 +899,7 @@ async fn a_head_abort_over_http1_has_its_gets_length() {
 async fn an_abort_gives_back_the_inner_services_reservation() {
     use tower::{Layer, Service, ServiceExt};
 
-    let chaos = Chaos::new(
-        Config::new()
-            .rule(Rule::new("down").when(Match::new().path("/down")).abort(Abort::status(503).percentage(100.0))),
-    )
-    .unwrap();
+    let chaos = down(Match::new().path("/down"));
     let limit = tower::limit::GlobalConcurrencyLimitLayer::new(1);
     let handler = tower::service_fn(|_req: http::Request<()>| async {
         Ok::<_, std::convert::Infallible>(http::Response::new(()))
@@ -976,11 +977,7 @@ async fn the_wrapped_router_serves_with_connect_info() {
     use std::net::SocketAddr;
     use tower::Layer;
 
-    let chaos = Chaos::new(
-        Config::new()
-            .rule(Rule::new("down").when(Match::new().path("/down")).abort(Abort::status(503).percentage(100.0))),
-    )
-    .unwrap();
+    let chaos = down(Match::new().path("/down"));
     let router: axum::Router = axum::Router::new().route(
         "/peer",
         axum::routing::get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move { peer.ip().to_string() }),
