@@ -689,6 +689,22 @@ fn a_failure_decided_before_the_switch_went_off_is_not_issued() {
     chaos.set_enabled(true);
     assert!(chaos.decide(&target).into_fault(&chaos).is_some(), "the allowance was given back");
     assert!(chaos.decide(&target).into_fault(&chaos).is_none(), "and used now");
+
+    // A delay that came out as zero was injected (and counted): the call
+    // is delayed, not skipped, when its abort is cancelled.
+    let chaos = Chaos::new(
+        Config::new().rule(
+            Rule::new("zero")
+                .delay(Delay::fixed(Duration::ZERO).percentage(100.0))
+                .abort(Abort::status(503).percentage(100.0)),
+        ),
+    )
+    .unwrap();
+    let decided = chaos.decide(&target);
+    chaos.set_enabled(false);
+    assert!(decided.into_fault(&chaos).is_none());
+    let rule = &chaos.status().rules[0];
+    assert_eq!((rule.matched, rule.delayed, rule.aborted, rule.skipped), (1, 1, 0, 0));
 }
 
 /// A status read while calls run is a consistent snapshot as far as a

@@ -545,10 +545,11 @@ impl Injection {
         let Some(failure) = self.failure() else { return false };
         if !chaos.is_injecting() {
             tracing::debug!(target: "mischief", rule = %self.rule.name, fault = failure.kind.as_str(), "fault cancelled: chaos was disabled since it was decided");
-            if self.total_wait().is_zero() {
+            if self.delay.is_none() && self.total_wait().is_zero() {
                 // Never held: not injected after all. The rule's allowance
                 // goes back, and the call counts as skipped (under the
-                // guard's `tripped` too, if that is why).
+                // guard's `tripped` too, if that is why). (A delay that came
+                // out as zero was counted as injected already.)
                 self.rule.stats.add(Count::Skipped);
                 self.rule.give_back_injection();
                 chaos.skipped_for_trip();

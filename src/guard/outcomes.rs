@@ -134,6 +134,9 @@ impl Outcomes {
             && seen != RESETTING
             && b.epoch.compare_exchange(seen, RESETTING, Ordering::AcqRel, Ordering::Acquire).is_ok()
         {
+            // The zeroing stores come after the mark for any judgement that
+            // sees one of them (and then fences before its second look).
+            std::sync::atomic::fence(Ordering::Release);
             b.zero();
             b.epoch.store(epoch, Ordering::Release);
         }
@@ -202,6 +205,7 @@ impl Outcomes {
     pub(crate) fn clear(&self) {
         for b in self.stripes.iter().filter_map(OnceLock::get).flat_map(|w| w.buckets.iter()) {
             b.epoch.store(i64::MIN, Ordering::Release);
+            std::sync::atomic::fence(Ordering::Release);
             b.zero();
         }
     }
