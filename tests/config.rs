@@ -685,7 +685,8 @@ fn a_failure_decided_before_the_switch_went_off_is_not_issued() {
     assert!(decided.into_fault(&chaos).is_none(), "switched off since: the call goes on");
     let rule = &chaos.status().rules[0];
     assert_eq!((rule.matched, rule.aborted, rule.delayed, rule.skipped), (1, 0, 0, 1), "skipped, not injected");
-    // Not injected, so its one allowance under `max_injections` is back.
+    // Not injected, so its one allowance under `max_injections` is back
+    // (the rule's here; the guardrails' in tests/guard).
     chaos.set_enabled(true);
     assert!(chaos.decide(&target).into_fault(&chaos).is_some(), "the allowance was given back");
     assert!(chaos.decide(&target).into_fault(&chaos).is_none(), "and used now");

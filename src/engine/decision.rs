@@ -457,6 +457,10 @@ pub(crate) struct Injection {
     #[cfg(feature = "guard")]
     #[allow(dead_code)]
     pub(crate) slot: Option<crate::guard::ActiveSlot>,
+    /// Did the guardrails' `max_injections` give this fault an allowance
+    /// (to give back if it is cancelled before anything was injected)?
+    #[cfg(feature = "guard")]
+    pub(crate) guard_allowance: bool,
     /// A failure that waits (see [`failure_waits`]), decided and not yet
     /// ended: [`confirm_failure`] clears it. An injection dropped with it
     /// set was abandoned during its wait (the caller gave up: a client
@@ -546,13 +550,15 @@ impl Injection {
         if !chaos.is_injecting() {
             tracing::debug!(target: "mischief", rule = %self.rule.name, fault = failure.kind.as_str(), "fault cancelled: chaos was disabled since it was decided");
             if self.delay.is_none() && self.total_wait().is_zero() {
-                // Never held: not injected after all. The rule's allowance
-                // goes back, and the call counts as skipped (under the
-                // guard's `tripped` too, if that is why). (A delay that came
-                // out as zero was counted as injected already.)
+                // Never held: not injected after all. The allowances go
+                // back (the rule's, and the guardrails'), and the call counts
+                // as skipped (under the guard's `tripped` too, if that is
+                // why). (A delay that came out as zero was counted as
+                // injected already.)
                 self.rule.stats.add(Count::Skipped);
                 self.rule.give_back_injection();
-                chaos.skipped_for_trip();
+                #[cfg(feature = "guard")]
+                chaos.cancelled_before_injection(self.guard_allowance);
             } else if self.delay.is_none() {
                 // A call held all the same was delayed, as far as the caller
                 // can tell, and it keeps the allowances it took.

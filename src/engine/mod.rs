@@ -601,10 +601,15 @@ impl Chaos {
         tracing::info!(target: "mischief", "guardrail re-armed");
     }
 
-    /// Counts a fault skipped because the guardrails tripped, if they did
-    /// (a fault decided before the trip, cancelled when confirmed).
-    pub(crate) fn skipped_for_trip(&self) {
-        #[cfg(feature = "guard")]
+    /// A fault decided, then cancelled before anything was injected (the
+    /// switch went off, or the guardrails tripped): gives back the
+    /// guardrails' `max_injections` allowance it took, and counts the skip
+    /// under `tripped` if that is why.
+    #[cfg(feature = "guard")]
+    pub(crate) fn cancelled_before_injection(&self, guard_allowance: bool) {
+        if guard_allowance {
+            self.inner.guard.give_back_injection();
+        }
         if self.is_enabled() && self.inner.guard.is_tripped() {
             self.inner.guard.skip(crate::guard::SkipReason::Tripped);
         }
@@ -839,6 +844,8 @@ impl Chaos {
             failure,
             #[cfg(feature = "guard")]
             slot,
+            #[cfg(feature = "guard")]
+            guard_allowance: guard.1.is_some_and(|g| g.max_injections.is_some()),
             pending: false,
             observe: pass.observe(),
         };

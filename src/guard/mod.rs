@@ -166,7 +166,9 @@ pub(crate) struct Guard {
     max_share: Option<ShareCap>,
     window_ms: i64,
     max_active: Option<u64>,
-    max_injections: Option<u64>,
+    /// The guardrails' own cap on faults (a fault that took an allowance
+    /// under it and was then cancelled gives it back).
+    pub(crate) max_injections: Option<u64>,
     exclude: Box<[Matcher]>,
     conditions: Box<[Condition]>,
     min_samples: u64,

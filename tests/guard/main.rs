@@ -1110,3 +1110,21 @@ fn the_status_json_has_the_documented_shape() {
     assert!(json["loaded_at"].as_str().unwrap().ends_with('Z'), "{}", json["loaded_at"]);
     assert_eq!(json["rules"][0]["rule"]["name"], "r");
 }
+
+/// A fault decided just before the kill switch went off, and cancelled
+/// when its door confirms it, gives back the guardrails' `max_injections`
+/// allowance it took, as the rule's: nothing was injected.
+#[test]
+fn a_cancelled_fault_gives_the_guardrails_allowance_back() {
+    let clock = ManualClock::new(at("2026-11-25T10:00:00Z"));
+    let chaos = engine(&clock, Guardrails::new().max_injections(1), always("r"));
+    let target = Target::new(Door::Service).name("svc");
+    let decided = chaos.decide(&target);
+    assert!(decided.fault().is_some());
+    chaos.set_enabled(false);
+    assert!(decided.into_fault(&chaos).is_none(), "cancelled");
+    chaos.set_enabled(true);
+    assert!(chaos.decide(&target).into_fault(&chaos).is_some(), "the guardrails' one allowance came back");
+    assert!(chaos.decide(&target).into_fault(&chaos).is_none(), "and is used now");
+    assert_eq!(skipped(&chaos, SkipReason::CapInjections), 1);
+}
