@@ -142,17 +142,16 @@ impl<S: Clone, Req> Delayed<S, Req> {
     /// loop, a buffer's worker) would wait forever for a delayed call that
     /// needs the reservation its own service holds.
     pub(crate) fn hold(inner: &mut S, req: Req, injection: Box<Injection>, chaos: &Chaos) -> Self {
-        let svc = inner.clone();
-        // The ready one is dropped here, and its reservation with it.
-        *inner = svc.clone();
-        Self::new(injection.total_wait(), svc, req, injection, chaos)
+        release(inner);
+        Self::new(injection.total_wait(), inner.clone(), req, injection, chaos)
     }
 }
 
-/// Gives back what `inner`'s readiness reserved, for a call failed at once
-/// (which never calls it): `inner` is replaced by a fresh clone, as
-/// [`Delayed::hold`] does for a delayed call. Kept ready, it would hold a
-/// `ConcurrencyLimit`'s permit or a `Buffer`'s slot until its next call.
+/// Gives back what `inner`'s readiness reserved, for a call that will not
+/// call it now (failed at once, or held by [`Delayed::hold`]): `inner` is
+/// replaced by a fresh clone, and the ready one is dropped with its
+/// reservation. Kept ready, it would hold a `ConcurrencyLimit`'s permit or
+/// a `Buffer`'s slot until its next call.
 #[cold]
 #[inline(never)]
 pub(crate) fn release<S: Clone>(inner: &mut S) {

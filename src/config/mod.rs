@@ -410,12 +410,11 @@ pub struct HeaderMatch {
     /// The header name (case-insensitive).
     pub name: String,
     /// The header must be present with exactly this value (case counts).
-    /// (An HTTP/2 request carries its host as `:authority`, not as a `host`
-    /// header: match it with `host`.)
     /// A header sent more than once matches if any of its values does. A
     /// value with surrounding spaces or tabs is refused: HTTP parsers strip
     /// them from the values they receive, so such a rule would match almost
-    /// nothing.
+    /// nothing. (An HTTP/2 request carries its host as `:authority`, not as
+    /// a `host` header: match it with [`Match::host`].)
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub equals: Option<String>,
     /// `true`: the header must be present (the default when `equals` is not
